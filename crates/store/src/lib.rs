@@ -1,1 +1,30 @@
-//! keel-store
+//! The document store: tables of documents with declared indexes, read-only snapshots and
+//! serializable write transactions, commit timestamps, and the read and write sets that live
+//! queries are invalidated from.
+//!
+//! Persistence sits behind [`engine::Engine`]; this crate turns documents into index entries and
+//! ranges into key intervals, so an engine only stores bytes and JSON bodies.
+
+mod database;
+mod document;
+pub mod engine;
+mod error;
+mod query;
+mod range;
+mod readset;
+mod schema;
+mod tx;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use database::{Commit, Database};
+pub use document::Document;
+pub use error::StoreError;
+pub use query::{Order, PaginationOpts, PaginationResult, Query};
+pub use range::{IndexRange, KeyRange};
+pub use readset::{IndexWrite, ReadSet, WriteSet};
+pub use schema::{BY_CREATION_TIME, BY_ID, IndexDef, Schema, TableDef};
+pub use tx::{Reader, Writer};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

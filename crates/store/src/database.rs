@@ -1,0 +1,96 @@
+use std::sync::Arc;
+
+use keel_values::Ts;
+use tokio::sync::broadcast;
+
+use crate::engine::Engine;
+use crate::readset::{ReadSet, WriteSet};
+use crate::schema::Catalog;
+use crate::tx::{EngineTx, Reader, Writer, index_key};
+use crate::{Result, Schema};
+
+/// A committed transaction: its timestamp, what it wrote (to invalidate live queries) and what
+/// it read.
+#[derive(Clone, Debug)]
+pub struct Commit {
+    pub ts: Ts,
+    pub writes: WriteSet,
+    pub reads: ReadSet,
+}
+
+/// The store: an engine plus the catalog of declared tables and indexes.
+#[derive(Clone)]
+pub struct Database {
+    engine: Arc<dyn Engine>,
+    catalog: Arc<Catalog>,
+    commits: broadcast::Sender<Arc<Commit>>,
+}
+
+impl Database {
+    /// Registers the schema with the engine and rebuilds any index that is new or changed.
+    pub async fn open(engine: Arc<dyn Engine>, schema: &Schema) -> Result<Self> {
+        let specs = schema.validate()?;
+        let synced = engine.sync_catalog(&specs).await?;
+        let catalog = Arc::new(Catalog::from_synced(&synced));
+        let (commits, _) = broadcast::channel(1024);
+        let database = Database {
+            engine,
+            catalog,
+            commits,
+        };
+        database.rebuild_indexes(&synced).await?;
+        Ok(database)
+    }
+
+    async fn rebuild_indexes(&self, synced: &crate::engine::SyncedCatalog) -> Result<()> {
+        for table in &synced.tables {
+            let stale: Vec<_> = table.indexes.iter().filter(|i| i.needs_rebuild).collect();
+            if stale.is_empty() {
+                continue;
+            }
+            let resolved = self.catalog.table(&table.name)?;
+            let mut tx = self.engine.begin_write().await?;
+            let docs = tx.table_documents(table.number).await?;
+            for index in stale {
+                tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
+                let fields = &resolved.index(&index.name)?.fields;
+                tx.clear_index(index.number).await?;
+                for doc in &docs {
+                    tx.put_index_entry(index.number, &index_key(fields, doc), &doc.id)
+                        .await?;
+                }
+            }
+            tx.commit(Ts(0)).await?;
+        }
+        Ok(())
+    }
+
+    pub fn engine_name(&self) -> &'static str {
+        self.engine.name()
+    }
+
+    /// A read-only transaction on the latest committed snapshot.
+    pub async fn reader(&self) -> Result<Reader> {
+        let tx = self.engine.begin_read().await?;
+        Ok(Reader::new(EngineTx::Read(tx), Arc::clone(&self.catalog)))
+    }
+
+    /// A write transaction; commit it with [`Writer::commit`].
+    pub async fn writer(&self) -> Result<Writer> {
+        let tx = self.engine.begin_write().await?;
+        Ok(Writer::new(
+            tx,
+            Arc::clone(&self.catalog),
+            self.commits.clone(),
+        ))
+    }
+
+    /// Every commit made through this process, in commit order.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Commit>> {
+        self.commits.subscribe()
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.engine.ping().await
+    }
+}

@@ -1,0 +1,366 @@
+//! Transactions as function code holds them: cheap, clonable handles over one engine
+//! transaction. `Reader` only reads (queries get one); `Writer` also writes (mutations).
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use keel_values::{DocumentId, Ts, Value};
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+use tokio::sync::{Mutex, broadcast};
+
+use crate::document::Document;
+use crate::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use crate::query::{Order, Query};
+use crate::range::key_after;
+use crate::readset::{IndexWrite, ReadSet, WriteSet};
+use crate::schema::{Catalog, ResolvedTable};
+use crate::{Commit, KeyRange, Result, StoreError};
+
+/// Convex's limit on one document's encoded size.
+const MAX_DOCUMENT_BYTES: usize = 1 << 20;
+
+pub(crate) enum EngineTx {
+    Read(Box<dyn EngineRead>),
+    Write(Box<dyn EngineWrite>),
+}
+
+impl EngineTx {
+    fn read(&mut self) -> &mut dyn EngineRead {
+        match self {
+            EngineTx::Read(tx) => tx.as_mut(),
+            EngineTx::Write(tx) => tx.as_mut(),
+        }
+    }
+}
+
+pub(crate) struct TxState {
+    engine: Option<EngineTx>,
+    reads: ReadSet,
+    writes: WriteSet,
+}
+
+impl TxState {
+    fn engine(&mut self) -> Result<&mut EngineTx> {
+        self.engine.as_mut().ok_or(StoreError::Finished)
+    }
+
+    fn writer(&mut self) -> Result<&mut Box<dyn EngineWrite>> {
+        match self.engine()? {
+            EngineTx::Write(tx) => Ok(tx),
+            EngineTx::Read(_) => Err(StoreError::ReadOnly),
+        }
+    }
+}
+
+/// A read-only view of one consistent snapshot, recording what it reads.
+#[derive(Clone)]
+pub struct Reader {
+    state: Arc<Mutex<TxState>>,
+    pub(crate) catalog: Arc<Catalog>,
+    ts: Ts,
+}
+
+impl Reader {
+    pub(crate) fn new(engine: EngineTx, catalog: Arc<Catalog>) -> Self {
+        let mut engine = engine;
+        let ts = engine.read().ts();
+        Reader {
+            state: Arc::new(Mutex::new(TxState {
+                engine: Some(engine),
+                reads: ReadSet::default(),
+                writes: WriteSet::default(),
+            })),
+            catalog,
+            ts,
+        }
+    }
+
+    /// The commit timestamp of the snapshot this transaction reads.
+    pub fn ts(&self) -> Ts {
+        self.ts
+    }
+
+    /// Parses `id` as an id of `table`; `None` when it is malformed or names another table.
+    pub fn normalize_id(&self, table: &str, id: &str) -> Option<DocumentId> {
+        let table = self.catalog.table(table).ok()?;
+        DocumentId::parse(id)
+            .ok()
+            .filter(|id| id.table == table.number)
+    }
+
+    /// The document with this id, or `None`.
+    pub async fn get(&self, id: DocumentId) -> Result<Option<Document>> {
+        let mut state = self.state.lock().await;
+        state.reads.record_document(id);
+        if self.catalog.table_by_number(id.table).is_none() {
+            return Ok(None);
+        }
+        let stored = state.engine()?.read().get(&id).await?;
+        Ok(stored.map(Document::from_stored))
+    }
+
+    /// Starts a query over a table, by default in `by_creation_time` order.
+    pub fn query(&self, table: &str) -> Query {
+        Query::new(self.clone(), table)
+    }
+
+    /// Reads index entries in `range` and records the part of the range that was read: all of
+    /// it, or up to the last entry returned when `limit` cut the scan short.
+    pub(crate) async fn scan(
+        &self,
+        index: IndexNumber,
+        range: KeyRange,
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, Document)>> {
+        let mut state = self.state.lock().await;
+        let rows = state
+            .engine()?
+            .read()
+            .scan(index, &range, order, limit)
+            .await?;
+        let mut read = range;
+        if let (Some(limit), Some((last, _))) = (limit, rows.last())
+            && rows.len() >= limit
+        {
+            match order {
+                Order::Asc => read.end = Some(key_after(last)),
+                Order::Desc => read.start = last.clone(),
+            }
+        }
+        state.reads.record_range(index, read);
+        Ok(rows
+            .into_iter()
+            .map(|(key, doc)| (key, Document::from_stored(doc)))
+            .collect())
+    }
+
+    /// Ends a read-only transaction and returns what it read.
+    pub async fn finish(&self) -> Result<ReadSet> {
+        let mut state = self.state.lock().await;
+        state.engine.take().ok_or(StoreError::Finished)?;
+        Ok(std::mem::take(&mut state.reads))
+    }
+}
+
+/// A serializable write transaction: reads see its own writes; nothing is visible to others
+/// until [`Writer::commit`].
+#[derive(Clone)]
+pub struct Writer {
+    reader: Reader,
+    commits: broadcast::Sender<Arc<Commit>>,
+}
+
+impl Deref for Writer {
+    type Target = Reader;
+    fn deref(&self) -> &Reader {
+        &self.reader
+    }
+}
+
+impl Writer {
+    pub(crate) fn new(
+        engine: Box<dyn EngineWrite>,
+        catalog: Arc<Catalog>,
+        commits: broadcast::Sender<Arc<Commit>>,
+    ) -> Self {
+        Writer {
+            reader: Reader::new(EngineTx::Write(engine), catalog),
+            commits,
+        }
+    }
+
+    /// Inserts a new document and returns its id.
+    pub async fn insert(&self, table: &str, value: impl Serialize) -> Result<DocumentId> {
+        let table = Arc::clone(self.catalog.table(table)?);
+        let body = document_body(value)?;
+        let id = DocumentId::new_random(table.number);
+        let doc = StoredDoc {
+            id,
+            creation_time: now_millis(),
+            body,
+        };
+        self.write(&table, id, None, Some(doc)).await?;
+        Ok(id)
+    }
+
+    /// Sets the given top-level fields, keeping the others.
+    pub async fn patch(&self, id: DocumentId, fields: impl Serialize) -> Result<()> {
+        let (table, old) = self.existing(id).await?;
+        let mut body = old.body.clone();
+        body.extend(document_body(fields)?);
+        check_size(&body)?;
+        let new = StoredDoc {
+            body,
+            ..old.clone()
+        };
+        self.write(&table, id, Some(old), Some(new)).await
+    }
+
+    /// Replaces all fields of the document.
+    pub async fn replace(&self, id: DocumentId, value: impl Serialize) -> Result<()> {
+        let (table, old) = self.existing(id).await?;
+        let new = StoredDoc {
+            body: document_body(value)?,
+            ..old.clone()
+        };
+        self.write(&table, id, Some(old), Some(new)).await
+    }
+
+    pub async fn delete(&self, id: DocumentId) -> Result<()> {
+        let (table, old) = self.existing(id).await?;
+        self.write(&table, id, Some(old), None).await
+    }
+
+    /// Commits, returning the commit timestamp and what was written. A transaction that wrote
+    /// nothing commits without taking a new timestamp.
+    pub async fn commit(&self) -> Result<Commit> {
+        let mut state = self.reader.state.lock().await;
+        let engine = match state.engine.take().ok_or(StoreError::Finished)? {
+            EngineTx::Write(tx) => tx,
+            EngineTx::Read(_) => return Err(StoreError::ReadOnly),
+        };
+        let writes = std::mem::take(&mut state.writes);
+        let reads = std::mem::take(&mut state.reads);
+        drop(state);
+        if writes.is_empty() {
+            drop(engine);
+            return Ok(Commit {
+                ts: self.reader.ts,
+                writes,
+                reads,
+            });
+        }
+        let ts = engine.commit(Ts(now_nanos())).await?;
+        let commit = Commit { ts, writes, reads };
+        // Nobody listening is fine: live queries subscribe only when the server runs them.
+        let _ = self.commits.send(Arc::new(commit.clone()));
+        Ok(commit)
+    }
+
+    /// Abandons every write.
+    pub async fn rollback(&self) {
+        self.reader.state.lock().await.engine.take();
+    }
+
+    async fn existing(&self, id: DocumentId) -> Result<(Arc<ResolvedTable>, StoredDoc)> {
+        let table = self
+            .catalog
+            .table_by_number(id.table)
+            .cloned()
+            .ok_or(StoreError::NotFound(id))?;
+        let mut state = self.reader.state.lock().await;
+        state.reads.record_document(id);
+        let doc = state.engine()?.read().get(&id).await?;
+        Ok((table, doc.ok_or(StoreError::NotFound(id))?))
+    }
+
+    async fn write(
+        &self,
+        table: &ResolvedTable,
+        id: DocumentId,
+        old: Option<StoredDoc>,
+        new: Option<StoredDoc>,
+    ) -> Result<()> {
+        let mut state = self.reader.state.lock().await;
+        let engine = state.writer()?;
+        let mut index_writes = Vec::with_capacity(table.indexes.len());
+        for index in &table.indexes {
+            let old_key = old.as_ref().map(|d| index_key(&index.fields, d));
+            let new_key = new.as_ref().map(|d| index_key(&index.fields, d));
+            if old_key != new_key {
+                if let Some(key) = &old_key {
+                    engine.remove_index_entry(index.number, key).await?;
+                }
+                if let Some(key) = &new_key {
+                    engine.put_index_entry(index.number, key, &id).await?;
+                }
+            }
+            // Recorded even when the key is unchanged: the document's content changed, and
+            // queries that read this key must see it.
+            index_writes.push(IndexWrite {
+                index: index.number,
+                old_key,
+                new_key,
+            });
+        }
+        match &new {
+            Some(doc) => engine.put(doc).await?,
+            None => engine.remove(&id).await?,
+        }
+        state.writes.documents.insert(id);
+        state.writes.index_writes.extend(index_writes);
+        Ok(())
+    }
+}
+
+/// The key of a document in an index: its field values, then `_creationTime` and the id.
+pub(crate) fn index_key(fields: &[Vec<String>], doc: &StoredDoc) -> Vec<u8> {
+    let values: Vec<Option<Value>> = fields
+        .iter()
+        .map(|path| lookup(&doc.body, path).and_then(|j| Value::from_encoded_json(j).ok()))
+        .collect();
+    let creation = Value::Float64(doc.creation_time);
+    let id = Value::Bytes(doc.id.internal.to_vec());
+    let mut parts: Vec<Option<&Value>> = values.iter().map(Option::as_ref).collect();
+    parts.push(Some(&creation));
+    parts.push(Some(&id));
+    keel_values::key::index_key(&parts)
+}
+
+fn lookup<'a>(body: &'a Map<String, Json>, path: &[String]) -> Option<&'a Json> {
+    let (first, rest) = path.split_first()?;
+    rest.iter()
+        .try_fold(body.get(first)?, |value, part| value.as_object()?.get(part))
+}
+
+/// Validates a value as document fields: an object of Convex values with no system fields
+/// (`_id` and `_creationTime` are dropped, as they are the store's to set).
+fn document_body(value: impl Serialize) -> Result<Map<String, Json>> {
+    let json = serde_json::to_value(value)
+        .map_err(|e| StoreError::InvalidArgument(format!("document does not serialize: {e}")))?;
+    let Json::Object(mut body) = json else {
+        return Err(StoreError::InvalidArgument(
+            "a document must be an object".into(),
+        ));
+    };
+    body.remove("_id");
+    body.remove("_creationTime");
+    if let Some(field) = body.keys().find(|k| k.starts_with('_')) {
+        return Err(StoreError::InvalidArgument(format!(
+            "Field name {field} starts with '_', which is reserved for system fields"
+        )));
+    }
+    let as_value = Json::Object(body);
+    Value::from_encoded_json(&as_value).map_err(|e| StoreError::InvalidArgument(e.to_string()))?;
+    let Json::Object(body) = as_value else {
+        unreachable!("checked above")
+    };
+    check_size(&body)?;
+    Ok(body)
+}
+
+fn check_size(body: &Map<String, Json>) -> Result<()> {
+    let size = serde_json::to_vec(body)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_DOCUMENT_BYTES {
+        return Err(StoreError::InvalidArgument(format!(
+            "document is {size} bytes; the limit is {MAX_DOCUMENT_BYTES}"
+        )));
+    }
+    Ok(())
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
+
+fn now_millis() -> f64 {
+    // Whole milliseconds keep `_creationTime` readable; the id breaks ties.
+    (now_nanos() / 1_000_000) as f64
+}
