@@ -1,1 +1,13 @@
-//! keel
+//! Keel as a library: start the server with the built-in app, or with your own functions
+//! beside it (see `examples/`). The `keel` binary is [`cli::main`] with the built-in app.
+
+pub mod cli;
+mod dev_secrets;
+mod settings;
+mod start;
+
+pub use settings::{Mode, Settings};
+pub use start::{AppParts, Running, start};
+
+pub use keel_functions as functions;
+pub use keel_store as store;

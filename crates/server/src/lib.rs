@@ -1,1 +1,78 @@
-//! keel-server
+//! The HTTP face of Keel: the Convex HTTP API, health probes, and whatever extra routes the
+//! binary mounts (the Clerk emulator in `keel dev`). Business rules live in functions; this
+//! crate only translates between HTTP and [`keel_functions::Executor`].
+
+mod api;
+mod body;
+mod error;
+mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use keel_auth::Verifier;
+use keel_functions::Executor;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+
+pub use error::ApiError;
+
+/// The default request body limit (8 MiB), overridden by `KEEL_MAX_BODY_BYTES`.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+pub struct ServerConfig {
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+pub(crate) struct AppState {
+    pub executor: Executor,
+    pub verifier: Verifier,
+    pub max_body_bytes: usize,
+}
+
+/// Every route Keel serves, with `extra` (for example the emulator under `/_clerk`) merged in.
+pub fn router(
+    executor: Executor,
+    verifier: Verifier,
+    config: ServerConfig,
+    extra: Router,
+) -> Router {
+    let state = Arc::new(AppState {
+        executor,
+        verifier,
+        max_body_bytes: config.max_body_bytes,
+    });
+    // A browser app on any origin may call the API with its bearer token.
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::mirror_request())
+        .allow_methods(tower_http::cors::AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true);
+    api::routes()
+        .merge(health::routes())
+        .with_state(state)
+        .layer(cors)
+        // Bodies are limited by our own extractor, which answers 413 in JSON.
+        .layer(DefaultBodyLimit::disable())
+        .merge(extra)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,183 @@
+//! `users`: one record per Clerk user. Created on first login from the verified token
+//! (`users:store`), and (with the Clerk sync) kept in step by webhooks and backfill.
+
+use std::sync::Arc;
+
+use keel_functions::{
+    Document, FnError, FnResult, MutationCtx, NoArgs, QueryCtx, Reader, Registry, UserIdentity,
+    authenticated,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value as Json, json};
+
+use crate::time::now_millis;
+
+pub(crate) fn register(registry: &mut Registry) {
+    registry
+        .query("users:getCurrentUser", get_current_user)
+        .query("users:getMyProfile", authenticated(get_my_profile))
+        .query("users:getByClerkId", authenticated(get_by_clerk_id))
+        .query("users:getByEmail", authenticated(get_by_email))
+        .mutation("users:store", authenticated(store))
+        .alias("users:syncUserProfile", "users:store");
+}
+
+pub(crate) async fn find_by_clerk_id(
+    db: &Reader,
+    clerk_user_id: &str,
+) -> FnResult<Option<Document>> {
+    Ok(db
+        .query("users")
+        .with_index("by_clerk_user_id", |r| r.eq("clerkUserId", clerk_user_id))
+        .first()
+        .await?)
+}
+
+async fn is_admin(ctx: &QueryCtx) -> FnResult<bool> {
+    ctx.auth.has_role(&ctx.db, "admin").await
+}
+
+/// The caller's record; `null` when signed out or not stored yet.
+async fn get_current_user(ctx: QueryCtx, _: NoArgs) -> FnResult<Option<Document>> {
+    match ctx.auth.identity() {
+        Some(identity) => find_by_clerk_id(&ctx.db, &identity.subject).await,
+        None => Ok(None),
+    }
+}
+
+/// Like `getCurrentUser`, but signed-out callers get `UNAUTHENTICATED`.
+async fn get_my_profile(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    _: NoArgs,
+) -> FnResult<Option<Document>> {
+    find_by_clerk_id(&ctx.db, &identity.subject).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ByClerkId {
+    clerk_user_id: String,
+}
+
+/// Any user's record for admins; otherwise only the caller's own.
+async fn get_by_clerk_id(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    args: ByClerkId,
+) -> FnResult<Option<Document>> {
+    if args.clerk_user_id != identity.subject && !is_admin(&ctx).await? {
+        return Err(FnError::forbidden());
+    }
+    find_by_clerk_id(&ctx.db, &args.clerk_user_id).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ByEmail {
+    email: String,
+}
+
+/// Any user's record for admins; otherwise only the caller's own. A non-admin learns nothing
+/// about other addresses: not even whether they exist.
+async fn get_by_email(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    args: ByEmail,
+) -> FnResult<Option<Document>> {
+    let email = args.email.trim().to_lowercase();
+    let found = ctx
+        .db
+        .query("users")
+        .with_index("by_email", |r| r.eq("email", email.as_str()))
+        .first()
+        .await?;
+    let own = match &found {
+        Some(user) => user.get_str("clerkUserId") == Some(identity.subject.as_str()),
+        None => identity.email.as_deref().map(str::to_lowercase) == Some(email),
+    };
+    if own || is_admin(&ctx).await? {
+        Ok(found)
+    } else {
+        Err(FnError::forbidden())
+    }
+}
+
+/// First-login provisioning: creates the caller's record from the verified token's claims, or
+/// refreshes one that first-login created. A record that came from Clerk itself (webhook or
+/// backfill) is newer than any token, so only its missing fields are filled in. Arguments
+/// carry nothing: identity is never taken from the client.
+async fn store(ctx: MutationCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnResult<String> {
+    let claims = profile_from_claims(&identity);
+    let now = now_millis();
+    let existing = find_by_clerk_id(&ctx.db, &identity.subject).await?;
+    let Some(user) = existing else {
+        let mut record = claims;
+        record.insert("clerkUserId".into(), json!(identity.subject));
+        record.insert("isActive".into(), json!(true));
+        record.insert("deletedAt".into(), Json::Null);
+        record.insert("lastSignInAt".into(), json!(now));
+        record.insert("createdAt".into(), json!(now));
+        record.entry("updatedAt").or_insert(json!(now));
+        record.insert("source".into(), json!("first-login"));
+        let id = ctx.db.insert("users", record).await?;
+        return Ok(id.encode());
+    };
+    let from_clerk = user.get_str("source") != Some("first-login");
+    let changes: Map<String, Json> = claims
+        .into_iter()
+        .filter(|(field, value)| {
+            let current = user.get(field).unwrap_or(&Json::Null);
+            if from_clerk {
+                current.is_null() && !value.is_null()
+            } else {
+                !value.is_null() && current != value
+            }
+        })
+        .collect();
+    if !changes.is_empty() {
+        ctx.db.patch(user.id(), changes).await?;
+    }
+    Ok(user.id().encode())
+}
+
+/// The profile fields a token can carry (Clerk's `convex` template and session tokens
+/// customized with `metadata`).
+fn profile_from_claims(identity: &UserIdentity) -> Map<String, Json> {
+    let metadata = identity.other_claims.get("metadata").cloned();
+    let role = metadata
+        .as_ref()
+        .and_then(|m| m.get("role"))
+        .cloned()
+        .unwrap_or(Json::Null);
+    let (first_name, last_name) = match (&identity.given_name, &identity.family_name) {
+        (None, None) => split_name(identity.name.as_deref()),
+        (given, family) => (given.clone(), family.clone()),
+    };
+    let mut record = Map::new();
+    let mut set = |field: &str, value: Json| {
+        record.insert(field.to_string(), value);
+    };
+    set(
+        "email",
+        json!(identity.email.as_ref().map(|e| e.trim().to_lowercase())),
+    );
+    set("firstName", json!(first_name));
+    set("lastName", json!(last_name));
+    set("username", json!(identity.nickname));
+    set("imageUrl", json!(identity.picture_url));
+    set("emailVerified", json!(identity.email_verified));
+    set("publicMetadata", metadata.unwrap_or(Json::Null));
+    set("role", role);
+    record
+}
+
+fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
+    match name.map(str::trim).filter(|n| !n.is_empty()) {
+        Some(name) => match name.split_once(' ') {
+            Some((first, last)) => (Some(first.to_string()), Some(last.trim().to_string())),
+            None => (Some(name.to_string()), None),
+        },
+        None => (None, None),
+    }
+}

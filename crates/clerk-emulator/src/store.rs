@@ -1,0 +1,135 @@
+//! Users and sessions, kept in memory and persisted as one JSON file.
+//!
+//! Every change is applied to a copy of the state, written to
+//! `state.json` (temp file + rename, mode 0600), and only then made visible
+//! and announced to listeners. Emulator data sets are small, so rewriting the
+//! whole file per change keeps this simple and crash-safe.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use crate::error::EmulatorError;
+use crate::events::{ChangeEvent, Listeners};
+use crate::files;
+use crate::session::Session;
+use crate::user::User;
+
+/// Bumped when the file's meaning changes incompatibly.
+const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct State {
+    pub version: u32,
+    /// In creation order (list ordering breaks ties with it).
+    #[serde(default)]
+    pub users: Vec<User>,
+    #[serde(default)]
+    pub sessions: Vec<Session>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            version: FORMAT_VERSION,
+            users: Vec::new(),
+            sessions: Vec::new(),
+        }
+    }
+}
+
+impl State {
+    pub(crate) fn user_index(&self, id: &str) -> Result<usize, EmulatorError> {
+        self.users
+            .iter()
+            .position(|u| u.id == id)
+            .ok_or_else(|| EmulatorError::not_found(format!("No user was found with id {id}")))
+    }
+
+    pub(crate) fn user(&self, id: &str) -> Result<&User, EmulatorError> {
+        self.user_index(id).map(|i| &self.users[i])
+    }
+
+    pub(crate) fn session_index(&self, id: &str) -> Result<usize, EmulatorError> {
+        self.sessions
+            .iter()
+            .position(|s| s.id == id)
+            .ok_or_else(|| EmulatorError::not_found(format!("No session was found with id {id}")))
+    }
+}
+
+pub(crate) struct Store {
+    path: PathBuf,
+    state: Arc<Mutex<State>>,
+}
+
+impl Store {
+    /// Reads `path`, or starts empty if it does not exist. Blocking.
+    pub(crate) fn load(path: PathBuf) -> Result<Self, EmulatorError> {
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => {
+                let state: State = serde_json::from_slice(&bytes).map_err(|source| {
+                    EmulatorError::CorruptState {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                if state.version != FORMAT_VERSION {
+                    return Err(EmulatorError::io(
+                        "loading",
+                        &path,
+                        std::io::Error::other(format!(
+                            "unsupported state format version {} (expected {FORMAT_VERSION})",
+                            state.version
+                        )),
+                    ));
+                }
+                state
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
+            Err(e) => return Err(EmulatorError::io("reading", &path, e)),
+        };
+        Ok(Self {
+            path,
+            state: Arc::new(Mutex::new(state)),
+        })
+    }
+
+    pub(crate) async fn read<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&*self.state.lock().await)
+    }
+
+    /// Applies `change` to a copy of the state, persists it, then commits it
+    /// and publishes the events `change` recorded. A failed change or write
+    /// leaves the state as it was.
+    pub(crate) async fn write<R>(
+        &self,
+        listeners: &Arc<Listeners>,
+        change: impl FnOnce(&mut State, &mut Vec<ChangeEvent>) -> Result<R, EmulatorError>,
+    ) -> Result<R, EmulatorError> {
+        let mut state = Arc::clone(&self.state).lock_owned().await;
+        let mut next = state.clone();
+        let mut events = Vec::new();
+        let out = change(&mut next, &mut events)?;
+        let bytes =
+            serde_json::to_vec_pretty(&next).map_err(|source| EmulatorError::CorruptState {
+                path: self.path.clone(),
+                source,
+            })?;
+        let path = self.path.clone();
+        let listeners = Arc::clone(listeners);
+        // Write and commit in a task of its own: if the caller is dropped
+        // (a client hung up), memory, file and events still agree.
+        tokio::spawn(async move {
+            tokio::task::spawn_blocking(move || files::write_atomic(&path, &bytes)).await??;
+            *state = next;
+            // Still under the lock: listeners see changes in commit order.
+            listeners.publish(&events);
+            Ok::<(), EmulatorError>(())
+        })
+        .await??;
+        Ok(out)
+    }
+}

@@ -1,0 +1,74 @@
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+use crate::executor::{Call, Caller, Executor};
+use crate::{Auth, FnError, FnResult, FunctionKind};
+use keel_store::{Reader, Writer};
+
+/// What a query runs with: the caller and a read-only snapshot.
+#[derive(Clone)]
+pub struct QueryCtx {
+    pub auth: Auth,
+    pub db: Reader,
+}
+
+/// What a mutation runs with: the caller and one serializable transaction, committed when the
+/// mutation returns `Ok` and rolled back otherwise.
+#[derive(Clone)]
+pub struct MutationCtx {
+    pub auth: Auth,
+    pub db: Writer,
+}
+
+/// What an action runs with: the caller and the other functions (internal ones included). An
+/// action has no transaction of its own; each function it runs has one.
+#[derive(Clone)]
+pub struct ActionCtx {
+    pub auth: Auth,
+    pub(crate) executor: Executor,
+}
+
+impl ActionCtx {
+    pub async fn run_query<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        args: impl Serialize,
+    ) -> FnResult<R> {
+        self.run(FunctionKind::Query, path, args).await
+    }
+
+    pub async fn run_mutation<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        args: impl Serialize,
+    ) -> FnResult<R> {
+        self.run(FunctionKind::Mutation, path, args).await
+    }
+
+    pub async fn run_action<R: DeserializeOwned>(
+        &self,
+        path: &str,
+        args: impl Serialize,
+    ) -> FnResult<R> {
+        self.run(FunctionKind::Action, path, args).await
+    }
+
+    async fn run<R: DeserializeOwned>(
+        &self,
+        kind: FunctionKind,
+        path: &str,
+        args: impl Serialize,
+    ) -> FnResult<R> {
+        let args: Json = serde_json::to_value(args).map_err(FnError::internal)?;
+        let outcome = Box::pin(self.executor.call(Call {
+            path: path.to_string(),
+            kind: Some(kind),
+            args,
+            identity: self.auth.identity().cloned(),
+            caller: Caller::Server,
+        }))
+        .await?;
+        serde_json::from_value(outcome.value).map_err(FnError::internal)
+    }
+}

@@ -1,0 +1,177 @@
+//! Runs a function by path: finds it, checks who may call it, opens the right transaction,
+//! decodes arguments, and commits or rolls back.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::FutureExt;
+use keel_auth::UserIdentity;
+use keel_store::{Database, ReadSet};
+use keel_values::Ts;
+use serde_json::Value as Json;
+
+use crate::canonicalize_path;
+use crate::context::{ActionCtx, MutationCtx, QueryCtx};
+use crate::registry::{Entry, Function};
+use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
+
+/// Who asked: a client over HTTP or WebSocket (public functions only), or server code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    Client,
+    Server,
+}
+
+pub struct Call {
+    /// As the client sent it; canonicalized here.
+    pub path: String,
+    /// The kind the endpoint runs (`/api/query` …); `None` runs whatever is registered
+    /// (`/api/run/...`).
+    pub kind: Option<FunctionKind>,
+    /// Convex encoded JSON, an object.
+    pub args: Json,
+    pub identity: Option<Arc<UserIdentity>>,
+    pub caller: Caller,
+}
+
+#[derive(Debug)]
+pub struct Outcome {
+    /// The result as Convex encoded JSON.
+    pub value: Json,
+    pub kind: FunctionKind,
+    /// For a mutation: the commit timestamp (the snapshot's for one that wrote nothing).
+    /// For a query: the snapshot it read.
+    pub ts: Option<Ts>,
+    /// For a query: everything it read, to re-run it when that changes.
+    pub reads: Option<ReadSet>,
+}
+
+struct Inner {
+    registry: Registry,
+    db: Database,
+    roles: Arc<dyn RoleResolver>,
+}
+
+#[derive(Clone)]
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+impl Executor {
+    pub fn new(registry: Registry, db: Database, roles: Arc<dyn RoleResolver>) -> Self {
+        Executor {
+            inner: Arc::new(Inner {
+                registry,
+                db,
+                roles,
+            }),
+        }
+    }
+
+    pub fn database(&self) -> &Database {
+        &self.inner.db
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    pub async fn call(&self, call: Call) -> FnResult<Outcome> {
+        let path = canonicalize_path(&call.path);
+        let entry = self.lookup(&path, call.caller)?;
+        if let Some(requested) = call.kind
+            && requested != entry.function.kind()
+        {
+            return Err(FnError::WrongKind {
+                path,
+                requested: requested.as_str(),
+                actual: entry.function.kind().as_str(),
+            });
+        }
+        let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
+        let run = self.run(entry.function, auth, call.args);
+        match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(result) => {
+                if let Err(FnError::Internal(detail)) = &result {
+                    tracing::error!(function = %path, error = %detail, "function failed");
+                }
+                result
+            }
+            Err(_) => {
+                tracing::error!(function = %path, "function panicked");
+                Err(FnError::internal("function panicked"))
+            }
+        }
+    }
+
+    fn lookup(&self, path: &str, caller: Caller) -> FnResult<Entry> {
+        match self.inner.registry.get(path) {
+            Some(entry) if entry.visibility == Visibility::Public || caller == Caller::Server => {
+                Ok(entry.clone())
+            }
+            _ => Err(FnError::UnknownFunction(path.to_string())),
+        }
+    }
+
+    async fn run(&self, function: Function, auth: Auth, args: Json) -> FnResult<Outcome> {
+        match function {
+            Function::Query(handler) => {
+                let db = self.inner.db.reader().await?;
+                let ts = db.ts();
+                let result = handler(
+                    QueryCtx {
+                        auth,
+                        db: db.clone(),
+                    },
+                    args,
+                )
+                .await;
+                let reads = db.finish().await?;
+                Ok(Outcome {
+                    value: result?,
+                    kind: FunctionKind::Query,
+                    ts: Some(ts),
+                    reads: Some(reads),
+                })
+            }
+            Function::Mutation(handler) => {
+                let db = self.inner.db.writer().await?;
+                match handler(
+                    MutationCtx {
+                        auth,
+                        db: db.clone(),
+                    },
+                    args,
+                )
+                .await
+                {
+                    Ok(value) => {
+                        let commit = db.commit().await?;
+                        Ok(Outcome {
+                            value,
+                            kind: FunctionKind::Mutation,
+                            ts: Some(commit.ts),
+                            reads: None,
+                        })
+                    }
+                    Err(err) => {
+                        db.rollback().await;
+                        Err(err)
+                    }
+                }
+            }
+            Function::Action(handler) => {
+                let ctx = ActionCtx {
+                    auth,
+                    executor: self.clone(),
+                };
+                Ok(Outcome {
+                    value: handler(ctx, args).await?,
+                    kind: FunctionKind::Action,
+                    ts: None,
+                    reads: None,
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Functions by canonical path. Each entry erases its argument and result types behind a boxed
+//! handler that decodes arguments and encodes the result.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value as Json;
+
+use crate::args::decode_args;
+use crate::context::{ActionCtx, MutationCtx, QueryCtx};
+use crate::{FnError, FnResult, canonicalize_path};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionKind {
+    Query,
+    Mutation,
+    Action,
+}
+
+impl FunctionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FunctionKind::Query => "Query",
+            FunctionKind::Mutation => "Mutation",
+            FunctionKind::Action => "Action",
+        }
+    }
+}
+
+/// Internal functions run only from the server (actions, webhooks, the CLI), never for a
+/// client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    Public,
+    Internal,
+}
+
+type Handler<C> = Arc<dyn Fn(C, Json) -> BoxFuture<'static, FnResult<Json>> + Send + Sync>;
+
+#[derive(Clone)]
+pub(crate) enum Function {
+    Query(Handler<QueryCtx>),
+    Mutation(Handler<MutationCtx>),
+    Action(Handler<ActionCtx>),
+}
+
+impl Function {
+    pub fn kind(&self) -> FunctionKind {
+        match self {
+            Function::Query(_) => FunctionKind::Query,
+            Function::Mutation(_) => FunctionKind::Mutation,
+            Function::Action(_) => FunctionKind::Action,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub function: Function,
+    pub visibility: Visibility,
+}
+
+#[derive(Clone, Default)]
+pub struct Registry {
+    functions: HashMap<String, Entry>,
+}
+
+fn handler<C, A, R, F, Fut>(f: F) -> Handler<C>
+where
+    C: Send + 'static,
+    A: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(C, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = FnResult<R>> + Send + 'static,
+{
+    let f = Arc::new(f);
+    Arc::new(move |ctx: C, args: Json| {
+        let f = Arc::clone(&f);
+        Box::pin(async move {
+            let args: A = decode_args(args)?;
+            let result = f(ctx, args).await?;
+            serde_json::to_value(result).map_err(FnError::internal)
+        })
+    })
+}
+
+macro_rules! register {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $ctx:ty, $visibility:ident) => {
+        $(#[$doc])*
+        pub fn $name<A, R, F, Fut>(&mut self, path: &str, f: F) -> &mut Self
+        where
+            A: DeserializeOwned + Send + 'static,
+            R: Serialize,
+            F: Fn($ctx, A) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = FnResult<R>> + Send + 'static,
+        {
+            self.insert(path, Function::$variant(handler(f)), Visibility::$visibility)
+        }
+    };
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    register!(/// A public query: reads one snapshot, callable by clients.
+        query, Query, QueryCtx, Public);
+    register!(/// A query only other server code may run.
+        internal_query, Query, QueryCtx, Internal);
+    register!(/// A public mutation: one atomic transaction, callable by clients.
+        mutation, Mutation, MutationCtx, Public);
+    register!(/// A mutation only other server code may run.
+        internal_mutation, Mutation, MutationCtx, Internal);
+    register!(/// A public action: may call other functions and the outside world.
+        action, Action, ActionCtx, Public);
+    register!(/// An action only other server code may run.
+        internal_action, Action, ActionCtx, Internal);
+
+    /// Registers `alias` as a second path for an already registered function.
+    pub fn alias(&mut self, alias: &str, path: &str) -> &mut Self {
+        let entry = self
+            .functions
+            .get(&canonicalize_path(path))
+            .unwrap_or_else(|| panic!("alias {alias}: no function registered at {path}"))
+            .clone();
+        self.insert(alias, entry.function, entry.visibility)
+    }
+
+    /// Adds every function of `other` (a crate's own functions beside the app's).
+    pub fn merge(&mut self, other: Registry) -> &mut Self {
+        for (path, entry) in other.functions {
+            self.insert(&path, entry.function, entry.visibility);
+        }
+        self
+    }
+
+    fn insert(&mut self, path: &str, function: Function, visibility: Visibility) -> &mut Self {
+        let path = canonicalize_path(path);
+        // Registration happens at start-up from code: a clash is a programming error.
+        assert!(
+            !self.functions.contains_key(&path),
+            "function {path} is registered twice"
+        );
+        self.functions.insert(
+            path,
+            Entry {
+                function,
+                visibility,
+            },
+        );
+        self
+    }
+
+    pub(crate) fn get(&self, canonical_path: &str) -> Option<&Entry> {
+        self.functions.get(canonical_path)
+    }
+
+    /// Registered paths with their kind and visibility, sorted (for docs and `keel check`).
+    pub fn list(&self) -> Vec<(String, FunctionKind, Visibility)> {
+        let mut all: Vec<_> = self
+            .functions
+            .iter()
+            .map(|(path, e)| (path.clone(), e.function.kind(), e.visibility))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}

@@ -1,0 +1,164 @@
+//! Settings from the environment (or `.env`), with the names Clerk's and Convex's guides use
+//! for Clerk's own values and `KEEL_*` for Keel's.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3210";
+
+/// `dev` mounts the Clerk emulator and trusts it as the issuer; `serve` trusts the configured
+/// Clerk instance and never mounts the emulator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Dev { clerk_secret_key: Option<String> },
+    Serve { issuer: String },
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, env = "KEEL_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+
+    /// Folder for the dev database, the emulator's key and generated secrets.
+    #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
+    pub data_dir: PathBuf,
+
+    /// Database URL: `sqlite://path` (default: `keel.db` in the data folder).
+    #[arg(long, env = "KEEL_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Required token audience (`aud`); empty means no audience is required.
+    #[arg(long, env = "KEEL_APPLICATION_ID", default_value = "convex")]
+    pub application_id: String,
+
+    /// Accepted `azp` values (comma list); when set, tokens must carry one of them.
+    #[arg(long, env = "KEEL_AUTHORIZED_PARTIES", value_delimiter = ',')]
+    pub authorized_parties: Vec<String>,
+
+    /// Allowed clock skew for `exp` and `nbf`, in seconds.
+    #[arg(long, env = "KEEL_CLOCK_SKEW_SECS", default_value_t = 5)]
+    pub clock_skew_secs: u64,
+
+    /// Request body limit in bytes.
+    #[arg(long, env = "KEEL_MAX_BODY_BYTES", default_value_t = keel_server::DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+
+    /// Clerk user ids that hold the `admin` role (comma list).
+    #[arg(long, env = "KEEL_ADMIN_USER_IDS", value_delimiter = ',')]
+    pub admin_user_ids: Vec<String>,
+}
+
+impl Settings {
+    pub fn database_location(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => self.data_dir.join("keel.db").to_string_lossy().into_owned(),
+        }
+    }
+
+    pub fn application_id(&self) -> Option<String> {
+        Some(self.application_id.trim().to_string()).filter(|id| !id.is_empty())
+    }
+
+    pub fn clock_skew(&self) -> Duration {
+        Duration::from_secs(self.clock_skew_secs)
+    }
+
+    pub fn authorized_parties(&self) -> Vec<String> {
+        self.authorized_parties
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
+
+/// Variables people set for Clerk that Keel does not read, and what they meant.
+const MISNAMED: &[(&str, &str)] = &[
+    ("CLERK_FRONTEND_API_URL", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_ISSUER_URL", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_ISSUER", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_JWT_ISSUER", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_ISSUER_DOMAIN", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_DOMAIN", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_FRONTEND_API", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_API_KEY", "CLERK_SECRET_KEY"),
+    ("CLERK_WEBHOOK_SIGNING_SECRET", "CLERK_WEBHOOK_SECRET"),
+    ("SVIX_WEBHOOK_SECRET", "CLERK_WEBHOOK_SECRET"),
+];
+
+/// Every `KEEL_*` variable Keel reads.
+pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
+    "KEEL_LISTEN",
+    "KEEL_DATA_DIR",
+    "KEEL_DATABASE_URL",
+    "KEEL_APPLICATION_ID",
+    "KEEL_AUTHORIZED_PARTIES",
+    "KEEL_CLOCK_SKEW_SECS",
+    "KEEL_MAX_BODY_BYTES",
+    "KEEL_ADMIN_USER_IDS",
+    "KEEL_LOG",
+    "KEEL_LOG_FORMAT",
+    "KEEL_URL",
+    "KEEL_TEST_DATABASE_URL",
+];
+
+/// Problems with the environment a user most likely made by mistake: a variable from another
+/// guide, or a misspelled `KEEL_*` name. Each line names the variable and the fix.
+pub fn misnamed_variables(vars: impl Iterator<Item = String>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for name in vars {
+        if let Some((_, meant)) = MISNAMED.iter().find(|(wrong, _)| *wrong == name) {
+            if std::env::var_os(meant).is_none() {
+                problems.push(format!(
+                    "{name} is set, but Keel reads {meant}: rename it to {meant}"
+                ));
+            }
+        } else if name.starts_with("KEEL_") && !KNOWN_KEEL_VARIABLES.contains(&name.as_str()) {
+            let closest = KNOWN_KEEL_VARIABLES
+                .iter()
+                .min_by_key(|known| strsim::levenshtein(known, &name))
+                .filter(|known| strsim::levenshtein(known, &name) <= 3);
+            problems.push(match closest {
+                Some(known) => format!("{name} is not a Keel setting: did you mean {known}?"),
+                None => format!("{name} is not a Keel setting"),
+            });
+        }
+    }
+    problems.sort();
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misnamed_variables_are_named_with_their_fix() {
+        let found = misnamed_variables(
+            [
+                "CLERK_FRONTEND_API_URL",
+                "KEEL_LSTEN",
+                "KEEL_LISTEN",
+                "PATH",
+            ]
+            .into_iter()
+            .map(String::from),
+        );
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("CLERK_FRONTEND_API_URL")
+                    && p.contains("CLERK_JWT_ISSUER_DOMAIN"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("KEEL_LSTEN") && p.contains("KEEL_LISTEN"))
+        );
+    }
+}

@@ -1,0 +1,159 @@
+use std::sync::Arc;
+
+use keel::{AppParts, Mode, Running, Settings};
+use keel_clerk_emulator::{CreateUser, Emulator};
+use reqwest::StatusCode;
+use serde_json::{Value as Json, json};
+
+pub struct TestServer {
+    pub running: Running,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn settings(dir: &std::path::Path) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.to_path_buf(),
+        database_url: None,
+        application_id: "convex".into(),
+        authorized_parties: Vec::new(),
+        clock_skew_secs: 5,
+        max_body_bytes: keel_server::DEFAULT_MAX_BODY_BYTES,
+        admin_user_ids: Vec::new(),
+    }
+}
+
+impl TestServer {
+    /// `keel dev` with the built-in app.
+    pub async fn dev() -> Self {
+        Self::dev_with(|_| {}, AppParts::builtin()).await
+    }
+
+    pub async fn dev_with(configure: impl FnOnce(&mut Settings), parts: AppParts) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = settings(dir.path());
+        configure(&mut settings);
+        let running = keel::start(
+            &settings,
+            Mode::Dev {
+                clerk_secret_key: None,
+            },
+            parts,
+            None,
+        )
+        .await
+        .expect("start keel dev");
+        TestServer {
+            url: running.url.clone(),
+            running,
+            http: reqwest::Client::new(),
+            dir,
+        }
+    }
+
+    pub fn emulator(&self) -> &Arc<Emulator> {
+        self.running
+            .emulator
+            .as_ref()
+            .expect("dev mode has the emulator")
+    }
+
+    /// A new emulator user and a `convex` template token for it.
+    pub async fn user(&self, email: &str) -> (String, String) {
+        let user = self
+            .emulator()
+            .create_user(CreateUser {
+                email_address: vec![email.to_string()],
+                first_name: Some("Test".into()),
+                last_name: Some(email.split('@').next().unwrap().to_string()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let id = user["id"].as_str().unwrap().to_string();
+        let token = self.token(&id, Some("convex")).await;
+        (id, token)
+    }
+
+    pub async fn token(&self, user_id: &str, template: Option<&str>) -> String {
+        let session = self.emulator().create_session(user_id).await.unwrap();
+        self.emulator()
+            .mint_token(&session, template, None)
+            .await
+            .unwrap()
+    }
+
+    /// `POST /api/{kind}` as the official client sends it; returns status and body.
+    pub async fn call(
+        &self,
+        kind: &str,
+        path: &str,
+        args: Json,
+        token: Option<&str>,
+    ) -> (StatusCode, Json) {
+        let mut request = self
+            .http
+            .post(format!("{}/api/{kind}", self.url))
+            .json(&json!({ "path": path, "args": [args], "format": "convex_encoded_json" }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap())
+    }
+
+    /// The value of a successful call; panics with the body otherwise.
+    pub async fn ok(&self, kind: &str, path: &str, args: Json, token: Option<&str>) -> Json {
+        let (status, body) = self.call(kind, path, args, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "success", "{path}: {body}");
+        body["value"].clone()
+    }
+
+    /// The `errorData.code` of a failed call.
+    pub async fn error_code(
+        &self,
+        kind: &str,
+        path: &str,
+        args: Json,
+        token: Option<&str>,
+    ) -> String {
+        let (status, body) = self.call(kind, path, args, token).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["status"], "error", "{path} should fail: {body}");
+        body["errorData"]["code"]
+            .as_str()
+            .unwrap_or("<no errorData>")
+            .to_string()
+    }
+
+    /// The emulator's private signing key, to forge tokens with chosen claims.
+    pub fn signing_key(&self) -> jsonwebtoken::EncodingKey {
+        let pem = std::fs::read(self.dir.path().join("clerk-emulator/signing-key.pem")).unwrap();
+        jsonwebtoken::EncodingKey::from_rsa_pem(&pem).unwrap()
+    }
+}
+
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+impl TestServer {
+    /// A `convex`-template-shaped token for any subject, signed with the emulator's key.
+    pub fn forged_token(&self, subject: &str) -> String {
+        let now = now();
+        let claims = serde_json::json!({
+            "iss": self.emulator().issuer(), "sub": subject, "aud": "convex",
+            "iat": now, "nbf": now - 5, "exp": now + 60,
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some(self.emulator().kid().to_string());
+        jsonwebtoken::encode(&header, &claims, &self.signing_key()).unwrap()
+    }
+}

@@ -1,0 +1,229 @@
+//! The wire details of the Convex HTTP API: shapes, formats, paths, limits, CORS, health.
+
+use keel::AppParts;
+use keel::functions::{NoArgs, QueryCtx, Registry};
+use keel::store::Schema;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::harness::TestServer;
+
+#[derive(Deserialize)]
+struct Echo {
+    n: i64,
+}
+
+fn with_test_functions() -> AppParts {
+    let mut functions = Registry::new();
+    functions
+        .query("test:echo", |_: QueryCtx, args: Echo| async move {
+            Ok(json!({"n": args.n, "big": {"$integer": "BQAAAAAAAAA="}, "bytes": {"$bytes": "AQID"}}))
+        })
+        .query("test", |_: QueryCtx, _: NoArgs| async move { Ok("default export") })
+        .query("dir/sub:fn", |_: QueryCtx, _: NoArgs| async move { Ok("nested") });
+    AppParts::builtin().with(Schema::new(), functions)
+}
+
+async fn post(server: &TestServer, path: &str, body: &str) -> (u16, Json) {
+    let response = server
+        .http
+        .post(format!("{}{path}", server.url))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Json::Null))
+}
+
+#[tokio::test]
+async fn results_come_in_both_formats() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    let args = r#"[{"n":{"$integer":"BwAAAAAAAAA="}}]"#;
+    let (status, encoded) = post(
+        &server,
+        "/api/query",
+        &format!(r#"{{"path":"test:echo","args":{args},"format":"convex_encoded_json"}}"#),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        encoded,
+        json!({"status": "success", "value": {"n": 7, "big": {"$integer": "BQAAAAAAAAA="}, "bytes": {"$bytes": "AQID"}}, "logLines": []})
+    );
+    let (_, clean) = post(
+        &server,
+        "/api/query",
+        &format!(r#"{{"path":"test:echo","args":{args},"format":"json"}}"#),
+    )
+    .await;
+    assert_eq!(
+        clean["value"]["big"], "5",
+        "json format exports int64 as a string"
+    );
+    assert_eq!(clean["value"]["bytes"], "AQID");
+    let (status, body) = post(
+        &server,
+        "/api/query",
+        r#"{"path":"test:echo","args":{},"format":"yaml"}"#,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["code"], "BadFormat");
+}
+
+#[tokio::test]
+async fn paths_canonicalize_and_run_routes_work() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    for path in ["test", "test.js", "test:default", "test.js:default"] {
+        let (_, body) = post(
+            &server,
+            "/api/query",
+            &format!(r#"{{"path":"{path}","args":[{{}}]}}"#),
+        )
+        .await;
+        assert_eq!(body["value"], "default export", "{path}");
+    }
+    let (_, body) = post(&server, "/api/query", r#"{"path":"dir/sub:fn","args":{}}"#).await;
+    assert_eq!(body["value"], "nested");
+    let (status, body) = post(&server, "/api/run/dir/sub/fn", r#"{"args":{}}"#).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["value"], "nested");
+    let (_, body) = post(&server, "/api/run/test/echo", r#"{"args":{"n":3}}"#).await;
+    assert_eq!(
+        body["value"]["big"], "5",
+        "/api/run defaults to the json format"
+    );
+    let response = server
+        .http
+        .get(format!(
+            "{}/api/query?path=test:echo&args=%7B%22n%22%3A1%7D",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    let body: Json = response.json().await.unwrap();
+    assert_eq!(body["value"]["n"].as_f64(), Some(1.0));
+}
+
+#[tokio::test]
+async fn unknown_functions_and_wrong_kinds_name_the_path() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    let (status, body) = post(
+        &server,
+        "/api/query",
+        r#"{"path":"nope:missing","args":[{}]}"#,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "error");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("nope:missing")
+    );
+    let (_, body) = post(
+        &server,
+        "/api/mutation",
+        r#"{"path":"test:echo","args":[{"n":1}]}"#,
+    )
+    .await;
+    assert_eq!(
+        body["errorMessage"],
+        "Trying to execute test:echo as Mutation, but it is defined as Query."
+    );
+    let (_, body) = post(
+        &server,
+        "/api/query",
+        r#"{"path":"test:echo","args":[{"n":"x"}]}"#,
+    )
+    .await;
+    assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT");
+    assert!(body["errorMessage"].as_str().unwrap().contains("`n`"));
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_bodies_are_refused() {
+    let server = TestServer::dev_with(|s| s.max_body_bytes = 1024, with_test_functions()).await;
+    let (status, body) = post(&server, "/api/query", r#"{"path":"test""#).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["code"], "BadJsonBody");
+    let (status, body) = post(&server, "/api/query", r#"{"path":"test","args":[1,2]}"#).await;
+    assert_eq!(status, 400, "{body}");
+
+    let big = format!(
+        r#"{{"path":"test","args":{{"pad":"{}"}}}}"#,
+        "x".repeat(2048)
+    );
+    let (status, body) = post(&server, "/api/query", &big).await;
+    assert_eq!(status, 413);
+    assert_eq!(body["code"], "PayloadTooLarge");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("KEEL_MAX_BODY_BYTES")
+    );
+
+    // A streamed body with no Content-Length is cut off at the limit too.
+    let chunks: Vec<Result<String, std::io::Error>> =
+        (0..64).map(|_| Ok("x".repeat(100))).collect();
+    let response = server
+        .http
+        .post(format!("{}/api/query", server.url))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+}
+
+#[tokio::test]
+async fn cors_mirrors_the_origin_and_health_probes_answer() {
+    let server = TestServer::dev().await;
+    let response = server
+        .http
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}/api/query", server.url),
+        )
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
+    let allowed = response.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(allowed.contains("authorization"));
+
+    let health = server
+        .http
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = server
+        .http
+        .get(format!("{}/readyz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: Json = ready.json().await.unwrap();
+    assert_eq!(body, json!({"database": true, "keys": true}));
+}

@@ -1,0 +1,394 @@
+//! One user never reads or changes another's chats; internal functions are not callable.
+
+use keel::AppParts;
+use keel::functions::{MutationCtx, NoArgs, Registry};
+use keel::store::Schema;
+use serde_json::json;
+
+use crate::harness::TestServer;
+
+#[tokio::test]
+async fn the_product_brief_flow_works_for_a_signed_in_user() {
+    let server = TestServer::dev().await;
+    let (alice, token) = server.user("Alice@Example.com").await;
+    assert_eq!(
+        server
+            .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+            .await,
+        json!(null)
+    );
+    let id = server
+        .ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+    let again = server
+        .ok("mutation", "users:syncUserProfile", json!({}), Some(&token))
+        .await;
+    assert_eq!(id, again, "store is idempotent: one record per user");
+    let me = server
+        .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+        .await;
+    assert_eq!(me["_id"], id);
+    assert_eq!(me["clerkUserId"], alice.as_str());
+    assert_eq!(me["email"], "alice@example.com", "stored lower-case");
+    assert_eq!(me["source"], "first-login");
+    assert_eq!(me["firstName"], "Test");
+
+    for title in ["first", "second", "third"] {
+        server
+            .ok(
+                "mutation",
+                "chats:createUserChat",
+                json!({"title": title}),
+                Some(&token),
+            )
+            .await;
+    }
+    let chats = server
+        .ok("query", "chats:listUserChats", json!({}), Some(&token))
+        .await;
+    let titles: Vec<&str> = chats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles, vec!["third", "second", "first"], "newest first");
+
+    let page = server
+        .ok(
+            "query",
+            "chats:listUserChats",
+            json!({"paginationOpts": {"numItems": 2, "cursor": null}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(page["page"].as_array().unwrap().len(), 2);
+    assert_eq!(page["isDone"], false);
+    let rest = server
+        .ok(
+            "query",
+            "chats:listUserChats",
+            json!({"paginationOpts": {"numItems": 2, "cursor": page["continueCursor"]}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(rest["page"][0]["title"], "first");
+    assert_eq!(rest["isDone"], true);
+}
+
+#[tokio::test]
+async fn another_users_chat_behaves_exactly_like_a_missing_one() {
+    let server = TestServer::dev().await;
+    let (_, alice) = server.user("alice@example.com").await;
+    let (_, bob) = server.user("bob@example.com").await;
+    let chat = server
+        .ok(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "private"}),
+            Some(&alice),
+        )
+        .await;
+    let chat = chat.as_str().unwrap();
+
+    let bobs = server
+        .ok("query", "chats:listUserChats", json!({}), Some(&bob))
+        .await;
+    assert_eq!(bobs, json!([]), "bob sees none of alice's chats");
+
+    // A chat that never existed, for comparison.
+    server
+        .ok(
+            "mutation",
+            "chats:remove",
+            json!({"id": chat}),
+            Some(&alice),
+        )
+        .await;
+    let gone = server
+        .ok(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "again"}),
+            Some(&alice),
+        )
+        .await;
+    let gone_id = gone.as_str().unwrap();
+    let missing = {
+        let (_, body) = server
+            .call("query", "chats:get", json!({"id": chat}), Some(&alice))
+            .await;
+        body
+    };
+    assert_eq!(missing["errorData"]["code"], "NOT_FOUND");
+    assert_eq!(
+        missing["errorMessage"],
+        format!("Chat with ID {chat} not found")
+    );
+
+    for (kind, path, args) in [
+        ("query", "chats:get", json!({"id": gone_id})),
+        (
+            "mutation",
+            "chats:update",
+            json!({"id": gone_id, "title": "hijacked"}),
+        ),
+        ("mutation", "chats:remove", json!({"id": gone_id})),
+    ] {
+        let (_, body) = server.call(kind, path, args, Some(&bob)).await;
+        assert_eq!(body["status"], "error", "{path}");
+        assert_eq!(body["errorData"]["code"], "NOT_FOUND", "{path}: {body}");
+        assert_eq!(
+            body["errorMessage"],
+            format!("Chat with ID {gone_id} not found"),
+            "{path}"
+        );
+    }
+    let still = server
+        .ok("query", "chats:get", json!({"id": gone_id}), Some(&alice))
+        .await;
+    assert_eq!(still["title"], "again", "bob changed nothing");
+
+    for id in ["garbage", "", "0000000000000000000000000000000"] {
+        assert_eq!(
+            server
+                .error_code("query", "chats:get", json!({"id": id}), Some(&alice))
+                .await,
+            "NOT_FOUND"
+        );
+    }
+}
+
+#[tokio::test]
+async fn signed_out_callers_and_bad_arguments_get_coded_errors() {
+    let server = TestServer::dev().await;
+    let (alice_id, alice) = server.user("alice@example.com").await;
+    let (_, bob) = server.user("bob@example.com").await;
+    for (kind, path, args) in [
+        ("query", "chats:listUserChats", json!({})),
+        ("mutation", "chats:createUserChat", json!({"title": "x"})),
+        ("mutation", "users:store", json!({})),
+        ("query", "users:getMyProfile", json!({})),
+    ] {
+        assert_eq!(
+            server.error_code(kind, path, args, None).await,
+            "UNAUTHENTICATED",
+            "{path}"
+        );
+    }
+    let (_, body) = server
+        .call(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "   "}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT");
+    assert!(body["errorMessage"].as_str().unwrap().contains("title"));
+    let long = "x".repeat(201);
+    assert_eq!(
+        server
+            .error_code(
+                "mutation",
+                "chats:createUserChat",
+                json!({"title": long}),
+                Some(&alice)
+            )
+            .await,
+        "INVALID_ARGUMENT"
+    );
+    let (_, body) = server
+        .call(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": 5}),
+            Some(&alice),
+        )
+        .await;
+    assert!(
+        body["errorData"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`title`"),
+        "{body}"
+    );
+    let (_, body) = server
+        .call(
+            "mutation",
+            "users:store",
+            json!({"email": "spoof@evil.com"}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(
+        body["errorData"]["code"], "INVALID_ARGUMENT",
+        "client-supplied identity is refused: {body}"
+    );
+
+    server
+        .ok("mutation", "users:store", json!({}), Some(&alice))
+        .await;
+    assert_eq!(
+        server
+            .error_code(
+                "query",
+                "users:getByClerkId",
+                json!({"clerkUserId": alice_id}),
+                Some(&bob)
+            )
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        server
+            .error_code(
+                "query",
+                "users:getByEmail",
+                json!({"email": "alice@example.com"}),
+                Some(&bob)
+            )
+            .await,
+        "FORBIDDEN"
+    );
+    let own = server
+        .ok(
+            "query",
+            "users:getByEmail",
+            json!({"email": "ALICE@example.com"}),
+            Some(&alice),
+        )
+        .await;
+    assert_eq!(own["clerkUserId"], alice_id.as_str());
+}
+
+#[tokio::test]
+async fn admins_read_any_user_record() {
+    let server = TestServer::dev().await;
+    let (alice_id, alice) = server.user("alice@example.com").await;
+    server
+        .ok("mutation", "users:store", json!({}), Some(&alice))
+        .await;
+    let admin = server
+        .emulator()
+        .create_user(keel_clerk_emulator::CreateUser {
+            email_address: vec!["root@example.com".into()],
+            public_metadata: Some(json!({"role": "admin"}).as_object().unwrap().clone()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let admin_token = server
+        .token(admin["id"].as_str().unwrap(), Some("convex"))
+        .await;
+    let record = server
+        .ok(
+            "query",
+            "users:getByClerkId",
+            json!({"clerkUserId": alice_id}),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(record["email"], "alice@example.com");
+    let by_email = server
+        .ok(
+            "query",
+            "users:getByEmail",
+            json!({"email": "alice@example.com"}),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(by_email["clerkUserId"], alice_id.as_str());
+
+    let (_, plain) = server.user("plain@example.com").await;
+    assert_eq!(
+        server
+            .error_code(
+                "query",
+                "users:getByClerkId",
+                json!({"clerkUserId": alice_id}),
+                Some(&plain)
+            )
+            .await,
+        "FORBIDDEN",
+        "a user without the role is refused"
+    );
+}
+
+#[tokio::test]
+async fn keel_admin_user_ids_grant_the_admin_role() {
+    let server = TestServer::dev_with(
+        |s| s.admin_user_ids = vec!["user_root".into()],
+        AppParts::builtin(),
+    )
+    .await;
+    let (alice_id, alice) = server.user("alice@example.com").await;
+    server
+        .ok("mutation", "users:store", json!({}), Some(&alice))
+        .await;
+    let root = server.forged_token("user_root");
+    let record = server
+        .ok(
+            "query",
+            "users:getByClerkId",
+            json!({"clerkUserId": alice_id}),
+            Some(&root),
+        )
+        .await;
+    assert_eq!(record["email"], "alice@example.com");
+    let other = server.forged_token("user_other");
+    assert_eq!(
+        server
+            .error_code(
+                "query",
+                "users:getByClerkId",
+                json!({"clerkUserId": alice_id}),
+                Some(&other)
+            )
+            .await,
+        "FORBIDDEN"
+    );
+}
+
+#[tokio::test]
+async fn internal_functions_are_not_callable_by_clients() {
+    let mut functions = Registry::new();
+    functions.internal_mutation("secret:wipe", |_: MutationCtx, _: NoArgs| async move {
+        Ok("wiped")
+    });
+    let server =
+        TestServer::dev_with(|_| {}, AppParts::builtin().with(Schema::new(), functions)).await;
+    let (_, token) = server.user("alice@example.com").await;
+    for token in [None, Some(token.as_str())] {
+        let (_, body) = server
+            .call("mutation", "secret:wipe", json!({}), token)
+            .await;
+        assert_eq!(body["status"], "error");
+        assert!(
+            body["errorMessage"]
+                .as_str()
+                .unwrap()
+                .contains("secret:wipe"),
+            "{body}"
+        );
+        assert!(
+            body.get("errorData").is_none(),
+            "same answer as an unknown function"
+        );
+        let unknown = server
+            .call("mutation", "secret:nothing", json!({}), token)
+            .await
+            .1;
+        assert_eq!(
+            body["errorMessage"]
+                .as_str()
+                .unwrap()
+                .replace("secret:wipe", "X"),
+            unknown["errorMessage"]
+                .as_str()
+                .unwrap()
+                .replace("secret:nothing", "X"),
+            "an internal function is indistinguishable from a missing one"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! Integration tests: the real server on an ephemeral port with a temporary SQLite file, and
+//! the emulator as the issuer, driven over HTTP.
+
+mod auth;
+mod harness;
+mod http_api;
+mod isolation;
+mod rotation;

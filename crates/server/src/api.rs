@@ -1,0 +1,279 @@
+//! The Convex HTTP API: `POST /api/query|mutation|action` with `{path, args, format}`,
+//! `POST /api/run/{module}/{function}` with `{args, format}`, and `GET /api/query`.
+//! Function outcomes are always HTTP 200 with `status` success or error, as the official
+//! client expects; only requests refused before a function runs get other statuses.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome};
+use keel_values::format::ValueFormat;
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::body::read_limited;
+use crate::{ApiError, AppState};
+
+type SharedState = Arc<AppState>;
+
+pub(crate) fn routes() -> Router<SharedState> {
+    Router::new()
+        .route("/api/query", post(query).get(query_by_get))
+        .route("/api/mutation", post(mutation))
+        .route("/api/action", post(action))
+        .route("/api/run/{*path}", post(run))
+}
+
+#[derive(Deserialize)]
+struct FunctionRequest {
+    path: String,
+    #[serde(default)]
+    args: Option<Json>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RunRequest {
+    #[serde(default)]
+    args: Option<Json>,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn query(state: State<SharedState>, headers: HeaderMap, body: Body) -> Response {
+    by_kind(state, headers, body, FunctionKind::Query).await
+}
+
+async fn mutation(state: State<SharedState>, headers: HeaderMap, body: Body) -> Response {
+    by_kind(state, headers, body, FunctionKind::Mutation).await
+}
+
+async fn action(state: State<SharedState>, headers: HeaderMap, body: Body) -> Response {
+    by_kind(state, headers, body, FunctionKind::Action).await
+}
+
+async fn by_kind(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: Body,
+    kind: FunctionKind,
+) -> Response {
+    let handled = async {
+        let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
+        let request: FunctionRequest = parse_json(&bytes)?;
+        let format = parse_format(request.format.as_deref(), ValueFormat::ConvexEncodedJson)?;
+        let args = normalize_args(request.args)?;
+        execute(&state, &headers, request.path, Some(kind), args, format).await
+    };
+    handled.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn run(
+    State(state): State<SharedState>,
+    Path(path): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let handled = async {
+        let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
+        let request: RunRequest = if bytes.is_empty() {
+            RunRequest {
+                args: None,
+                format: None,
+            }
+        } else {
+            parse_json(&bytes)?
+        };
+        let format = parse_format(request.format.as_deref(), ValueFormat::Json)?;
+        let args = normalize_args(request.args)?;
+        let path = run_path(&path)?;
+        execute(&state, &headers, path, None, args, format).await
+    };
+    handled.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn query_by_get(
+    State(state): State<SharedState>,
+    Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let handled = async {
+        let path = params
+            .get("path")
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request("BadRequest", "Missing query parameter `path`"))?;
+        let args = match params.get("args") {
+            Some(raw) => Some(parse_json(raw.as_bytes())?),
+            None => None,
+        };
+        let format = parse_format(params.get("format").map(String::as_str), ValueFormat::Json)?;
+        let args = normalize_args(args)?;
+        execute(
+            &state,
+            &headers,
+            path,
+            Some(FunctionKind::Query),
+            args,
+            format,
+        )
+        .await
+    };
+    handled.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn execute(
+    state: &AppState,
+    headers: &HeaderMap,
+    path: String,
+    kind: Option<FunctionKind>,
+    args: Json,
+    format: ValueFormat,
+) -> Result<Response, ApiError> {
+    let authorization = match headers.get(header::AUTHORIZATION) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::from(keel_auth::AuthError::new(
+                keel_auth::AuthErrorCode::InvalidAuthHeader,
+                "The Authorization header is not valid text",
+            ))
+        })?),
+        None => None,
+    };
+    let identity = state
+        .verifier
+        .verify_authorization_header(authorization)
+        .await?;
+    let result = state
+        .executor
+        .call(Call {
+            path: path.clone(),
+            kind,
+            args,
+            identity,
+            caller: Caller::Client,
+        })
+        .await;
+    tracing::debug!(function = %path, ok = result.is_ok(), "function call");
+    Ok(function_response(result, format))
+}
+
+fn function_response(result: Result<Outcome, FnError>, format: ValueFormat) -> Response {
+    let body = match result {
+        Ok(outcome) => json!({
+            "status": "success",
+            "value": export(outcome.value, format),
+            "logLines": [],
+        }),
+        Err(err) => {
+            let mut body = json!({
+                "status": "error",
+                "errorMessage": err.client_message(),
+                "logLines": [],
+            });
+            if let Some(data) = err.error_data() {
+                body["errorData"] = export(data, format);
+            }
+            body
+        }
+    };
+    axum::Json(body).into_response()
+}
+
+/// Function results are Convex encoded JSON already; the `json` format exports them lossily.
+fn export(value: Json, format: ValueFormat) -> Json {
+    match format {
+        ValueFormat::ConvexEncodedJson => value,
+        ValueFormat::Json => match keel_values::Value::from_encoded_json(&value) {
+            Ok(decoded) => format.export(&decoded),
+            Err(_) => value,
+        },
+    }
+}
+
+fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request(
+            "BadJsonBody",
+            format!("Request body is not valid JSON: {e}"),
+        )
+    })
+}
+
+fn parse_format(format: Option<&str>, default: ValueFormat) -> Result<ValueFormat, ApiError> {
+    match format {
+        None => Ok(default),
+        Some(name) => ValueFormat::from_str(name).map_err(|_| {
+            ApiError::bad_request(
+                "BadFormat",
+                format!("Unsupported format `{name}`: use `convex_encoded_json` or `json`"),
+            )
+        }),
+    }
+}
+
+/// `args` is an object, an array holding one object (what the official client sends), or
+/// absent (no arguments).
+fn normalize_args(args: Option<Json>) -> Result<Json, ApiError> {
+    match args {
+        None | Some(Json::Null) => Ok(json!({})),
+        Some(Json::Object(map)) => Ok(Json::Object(map)),
+        Some(Json::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
+            Ok(items.remove(0))
+        }
+        Some(_) => Err(ApiError::bad_request(
+            "BadRequest",
+            "`args` must be an object or an array holding one object",
+        )),
+    }
+}
+
+/// `/api/run/dir/sub/fn` names function `fn` of module `dir/sub`.
+fn run_path(path: &str) -> Result<String, ApiError> {
+    match path.rsplit_once('/') {
+        Some((module, function)) if !module.is_empty() && !function.is_empty() => {
+            Ok(format!("{module}:{function}"))
+        }
+        _ => Err(ApiError::bad_request(
+            "BadRequest",
+            "Use /api/run/{module}/{function}",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_paths_split_module_and_function() {
+        assert_eq!(
+            run_path("chats/listUserChats").unwrap(),
+            "chats:listUserChats"
+        );
+        assert_eq!(run_path("dir/sub/fn").unwrap(), "dir/sub:fn");
+        assert!(run_path("chats").is_err());
+        assert!(run_path("chats/").is_err());
+    }
+
+    #[test]
+    fn args_accept_an_object_or_an_array_of_one() {
+        assert_eq!(
+            normalize_args(Some(json!([{"a": 1}]))).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            normalize_args(Some(json!({"a": 1}))).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(normalize_args(None).unwrap(), json!({}));
+        assert!(normalize_args(Some(json!([{}, {}]))).is_err());
+        assert!(normalize_args(Some(json!("x"))).is_err());
+    }
+}
