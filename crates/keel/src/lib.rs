@@ -9,5 +9,6 @@ mod start;
 pub use settings::{Mode, Settings};
 pub use start::{AppParts, Running, start};
 
+pub use keel_clerk_emulator as clerk_emulator;
 pub use keel_functions as functions;
 pub use keel_store as store;

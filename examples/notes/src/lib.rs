@@ -1,0 +1,60 @@
+//! An app that embeds Keel and adds its own functions: private notes per user.
+//!
+//! `cargo run -p keel-example-notes -- dev` starts it exactly like `keel dev`, with
+//! `notes:add` and `notes:list` beside the built-in users and chats.
+
+use std::sync::Arc;
+
+use keel::functions::{
+    Document, FnError, FnResult, MutationCtx, NoArgs, Order, QueryCtx, Registry, UserIdentity,
+    authenticated,
+};
+use keel::store::{Schema, TableDef};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The example's own table.
+pub fn schema() -> Schema {
+    Schema::new().table(TableDef::new("notes").index("by_owner", &["owner"]))
+}
+
+/// The example's own functions.
+pub fn functions() -> Registry {
+    let mut registry = Registry::new();
+    registry
+        .mutation("notes:add", authenticated(add))
+        .query("notes:list", authenticated(list));
+    registry
+}
+
+/// The built-in app with the notes beside it: what `main` serves.
+pub fn app() -> keel::AppParts {
+    keel::AppParts::builtin().with(schema(), functions())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddArgs {
+    text: String,
+}
+
+async fn add(ctx: MutationCtx, me: Arc<UserIdentity>, args: AddArgs) -> FnResult<String> {
+    if args.text.trim().is_empty() {
+        return Err(FnError::invalid_argument("`text` must not be empty"));
+    }
+    let id = ctx
+        .db
+        .insert("notes", json!({ "owner": me.subject, "text": args.text }))
+        .await?;
+    Ok(id.encode())
+}
+
+async fn list(ctx: QueryCtx, me: Arc<UserIdentity>, _: NoArgs) -> FnResult<Vec<Document>> {
+    Ok(ctx
+        .db
+        .query("notes")
+        .with_index("by_owner", |r| r.eq("owner", me.subject.as_str()))
+        .order(Order::Desc)
+        .collect()
+        .await?)
+}
