@@ -16,9 +16,16 @@ async fn notes_are_served_beside_the_built_in_app() {
         max_body_bytes: 1 << 20,
         admin_user_ids: Vec::new(),
     };
-    let running = keel::start(&settings, Mode::Dev { clerk_secret_key: None }, keel_example_notes::app(), None)
-        .await
-        .unwrap();
+    let running = keel::start(
+        &settings,
+        Mode::Dev {
+            clerk_secret_key: None,
+        },
+        keel_example_notes::app(),
+        None,
+    )
+    .await
+    .unwrap();
     let emulator = running.emulator.clone().unwrap();
     let user = emulator
         .create_user(keel::clerk_emulator::CreateUser {
@@ -27,8 +34,14 @@ async fn notes_are_served_beside_the_built_in_app() {
         })
         .await
         .unwrap();
-    let session = emulator.create_session(user["id"].as_str().unwrap()).await.unwrap();
-    let token = emulator.mint_token(&session, Some("convex"), None).await.unwrap();
+    let session = emulator
+        .create_session(user["id"].as_str().unwrap())
+        .await
+        .unwrap();
+    let token = emulator
+        .mint_token(&session, Some("convex"), None)
+        .await
+        .unwrap();
 
     let http = reqwest::Client::new();
     let call = |kind: &'static str, path: &'static str, args: Json| {
@@ -38,10 +51,17 @@ async fn notes_are_served_beside_the_built_in_app() {
             .json(&json!({"path": path, "args": [args]}));
         async move { request.send().await.unwrap().json::<Json>().await.unwrap() }
     };
-    assert_eq!(call("mutation", "notes:add", json!({"text": "remember"})).await["status"], "success");
+    assert_eq!(
+        call("mutation", "notes:add", json!({"text": "remember"})).await["status"],
+        "success"
+    );
     let listed = call("query", "notes:list", json!({})).await;
     assert_eq!(listed["value"][0]["text"], "remember");
     let chats = call("query", "chats:listUserChats", json!({})).await;
-    assert_eq!(chats["value"], json!([]), "built-in functions are still there");
+    assert_eq!(
+        chats["value"],
+        json!([]),
+        "built-in functions are still there"
+    );
     running.stop().await.unwrap();
 }
