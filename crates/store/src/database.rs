@@ -52,7 +52,11 @@ impl Database {
             let mut tx = self.engine.begin_write().await?;
             let docs = tx.table_documents(table.number).await?;
             for index in stale {
-                tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
+                if docs.is_empty() {
+                    tracing::debug!(table = %table.name, index = %index.name, "new index on an empty table");
+                } else {
+                    tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
+                }
                 let fields = &resolved.index(&index.name)?.fields;
                 tx.clear_index(index.number).await?;
                 for doc in &docs {

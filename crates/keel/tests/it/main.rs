@@ -2,6 +2,7 @@
 //! the emulator as the issuer, driven over HTTP.
 
 mod auth;
+mod cli;
 mod harness;
 mod http_api;
 mod isolation;
