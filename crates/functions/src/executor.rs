@@ -12,6 +12,7 @@ use serde_json::Value as Json;
 
 use crate::canonicalize_path;
 use crate::context::{ActionCtx, MutationCtx, QueryCtx};
+use crate::mutation_log;
 use crate::registry::{Entry, Function};
 use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
 
@@ -44,6 +45,14 @@ pub struct Outcome {
     pub ts: Option<Ts>,
     /// For a query: everything it read, to re-run it when that changes.
     pub reads: Option<ReadSet>,
+}
+
+/// A query run for a subscription: its outcome, the snapshot it read and everything it read,
+/// also when it failed (a failure can depend on data, and must re-run when that changes).
+pub struct QueryRun {
+    pub result: FnResult<Json>,
+    pub ts: Ts,
+    pub reads: ReadSet,
 }
 
 struct Inner {
@@ -102,6 +111,123 @@ impl Executor {
                 Err(FnError::internal("function panicked"))
             }
         }
+    }
+
+    /// Runs a public query for a live subscription. Unlike [`Executor::call`], errors keep
+    /// the snapshot and read set.
+    pub async fn run_query(
+        &self,
+        path: &str,
+        args: Json,
+        identity: Option<Arc<UserIdentity>>,
+    ) -> FnResult<QueryRun> {
+        let path = canonicalize_path(path);
+        let entry = self.lookup(&path, Caller::Client);
+        let db = self.inner.db.reader().await?;
+        let ts = db.ts();
+        let result = match entry {
+            Err(err) => Err(err),
+            Ok(Entry {
+                function: Function::Query(handler),
+                ..
+            }) => {
+                let auth = Auth::new(identity, Arc::clone(&self.inner.roles));
+                let run = handler(
+                    QueryCtx {
+                        auth,
+                        db: db.clone(),
+                    },
+                    args,
+                );
+                match AssertUnwindSafe(run).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        tracing::error!(function = %path, "function panicked");
+                        Err(FnError::internal("function panicked"))
+                    }
+                }
+            }
+            Ok(entry) => Err(FnError::WrongKind {
+                path: path.clone(),
+                requested: FunctionKind::Query.as_str(),
+                actual: entry.function.kind().as_str(),
+            }),
+        };
+        if let Err(FnError::Internal(detail)) = &result {
+            tracing::error!(function = %path, error = %detail, "function failed");
+        }
+        let reads = db.finish().await?;
+        Ok(QueryRun { result, ts, reads })
+    }
+
+    /// Runs a mutation at most once per `(session, request)`: when a reconnecting client
+    /// re-sends a mutation that already committed, the stored result is returned instead of
+    /// running it again. The record is written in the mutation's own transaction, so it
+    /// exists exactly when the mutation's effects do, also across restarts.
+    pub async fn call_mutation_once(
+        &self,
+        call: Call,
+        session_id: &str,
+        request_id: u64,
+    ) -> FnResult<(Outcome, bool)> {
+        let path = canonicalize_path(&call.path);
+        let entry = self.lookup(&path, call.caller)?;
+        let Function::Mutation(handler) = entry.function else {
+            return Err(FnError::WrongKind {
+                path,
+                requested: FunctionKind::Mutation.as_str(),
+                actual: entry.function.kind().as_str(),
+            });
+        };
+        let db = self.inner.db.writer().await?;
+        if let Some(value) = mutation_log::find(&db, session_id, request_id).await? {
+            db.rollback().await;
+            let ts = self.inner.db.reader().await?.ts();
+            let outcome = Outcome {
+                value,
+                kind: FunctionKind::Mutation,
+                ts: Some(ts),
+                reads: None,
+            };
+            return Ok((outcome, true));
+        }
+        let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
+        let run = handler(
+            MutationCtx {
+                auth,
+                db: db.clone(),
+            },
+            call.args,
+        );
+        let result = match AssertUnwindSafe(run).catch_unwind().await {
+            Ok(result) => result,
+            Err(_) => Err(FnError::internal("function panicked")),
+        };
+        match result {
+            Ok(value) => {
+                mutation_log::record(&db, session_id, request_id, &value).await?;
+                let commit = db.commit().await?;
+                let outcome = Outcome {
+                    value,
+                    kind: FunctionKind::Mutation,
+                    ts: Some(commit.ts),
+                    reads: None,
+                };
+                Ok((outcome, false))
+            }
+            Err(err) => {
+                db.rollback().await;
+                if let FnError::Internal(detail) = &err {
+                    tracing::error!(function = %path, error = %detail, "function failed");
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Forgets answered mutations older than `retention`, in batches.
+    pub async fn prune_mutation_log(&self, retention: std::time::Duration) -> FnResult<usize> {
+        mutation_log::prune(&self.inner.db, retention).await
     }
 
     fn lookup(&self, path: &str, caller: Caller) -> FnResult<Entry> {

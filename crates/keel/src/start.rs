@@ -11,6 +11,7 @@ use keel_clerk_emulator::{Emulator, EmulatorConfig};
 use keel_functions::{Executor, Registry};
 use keel_store::{Database, Schema};
 use keel_store_sqlite::SqliteEngine;
+use keel_sync::{SubscriptionManager, SyncConfig, SyncService};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -119,6 +120,11 @@ pub async fn start(
     });
     let roles = Arc::new(AppRoles::new(settings.admin_user_ids.iter().cloned()));
     let executor = Executor::new(parts.functions, database, roles);
+    let manager = SubscriptionManager::start(executor.clone())
+        .await
+        .context("starting live queries")?;
+    let sync = SyncService::new(manager, verifier.clone(), SyncConfig::default());
+    spawn_mutation_log_pruning(executor.clone());
     let extra = match &emulator {
         Some(emulator) => axum::Router::new().nest("/_clerk", emulator.router()),
         None => axum::Router::new(),
@@ -126,6 +132,7 @@ pub async fn start(
     let router = keel_server::router(
         executor,
         verifier,
+        sync,
         keel_server::ServerConfig {
             max_body_bytes: settings.max_body_bytes,
         },
@@ -158,9 +165,26 @@ pub(crate) async fn open_database(
     let engine = SqliteEngine::open(&location)
         .await
         .context("opening the SQLite database (KEEL_DATABASE_URL)")?;
-    Database::open(Arc::new(engine), schema)
+    let schema = schema.clone().merge(keel_functions::system_schema());
+    Database::open(Arc::new(engine), &schema)
         .await
         .context("preparing the database schema")
+}
+
+/// How long answered mutations are remembered for replay after a reconnect.
+pub const MUTATION_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(30 * 60);
+
+/// Forgets answered mutations once they are older than the replay window.
+fn spawn_mutation_log_pruning(executor: Executor) {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            if let Err(err) = executor.prune_mutation_log(MUTATION_REPLAY_WINDOW).await {
+                tracing::warn!(error = %err, "pruning the mutation log failed");
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

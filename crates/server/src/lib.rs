@@ -6,6 +6,7 @@ mod api;
 mod body;
 mod error;
 mod health;
+mod sync;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use keel_auth::Verifier;
 use keel_functions::Executor;
+use keel_sync::SyncService;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
@@ -36,6 +38,7 @@ impl Default for ServerConfig {
 pub(crate) struct AppState {
     pub executor: Executor,
     pub verifier: Verifier,
+    pub sync: Arc<SyncService>,
     pub max_body_bytes: usize,
 }
 
@@ -43,12 +46,14 @@ pub(crate) struct AppState {
 pub fn router(
     executor: Executor,
     verifier: Verifier,
+    sync: Arc<SyncService>,
     config: ServerConfig,
     extra: Router,
 ) -> Router {
     let state = Arc::new(AppState {
         executor,
         verifier,
+        sync,
         max_body_bytes: config.max_body_bytes,
     });
     // A browser app on any origin may call the API with its bearer token.
@@ -59,6 +64,7 @@ pub fn router(
         .allow_credentials(true);
     api::routes()
         .merge(health::routes())
+        .merge(sync::routes())
         .with_state(state)
         .layer(cors)
         // Bodies are limited by our own extractor, which answers 413 in JSON.

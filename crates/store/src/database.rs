@@ -29,9 +29,9 @@ pub struct Database {
 impl Database {
     /// Registers the schema with the engine and rebuilds any index that is new or changed.
     pub async fn open(engine: Arc<dyn Engine>, schema: &Schema) -> Result<Self> {
-        let specs = schema.validate()?;
+        let (specs, system) = schema.validate()?;
         let synced = engine.sync_catalog(&specs).await?;
-        let catalog = Arc::new(Catalog::from_synced(&synced));
+        let catalog = Arc::new(Catalog::from_synced(&synced, &system));
         let (commits, _) = broadcast::channel(1024);
         let database = Database {
             engine,
@@ -48,7 +48,7 @@ impl Database {
             if stale.is_empty() {
                 continue;
             }
-            let resolved = self.catalog.table(&table.name)?;
+            let resolved = self.catalog.table(&table.name, true)?;
             let mut tx = self.engine.begin_write().await?;
             let docs = tx.table_documents(table.number).await?;
             for index in stale {

@@ -132,7 +132,7 @@ impl Query {
         limit: Option<usize>,
         after: Option<Vec<u8>>,
     ) -> Result<Vec<(Vec<u8>, Document)>> {
-        let table = self.reader.catalog.table(&self.table)?;
+        let table = self.reader.table(&self.table)?;
         let index = table.index(&self.index)?;
         let mut range: KeyRange = self.range.to_key_range(index)?;
         if let Some(cursor) = after {

@@ -87,7 +87,9 @@ impl IndexRange {
     /// Checks the range against the index (fields in index order, bounds only on the field
     /// after the equalities) and turns it into a key interval.
     pub(crate) fn to_key_range(&self, index: &ResolvedIndex) -> Result<KeyRange> {
-        let field_names: Vec<String> = index.fields.iter().map(|f| f.join(".")).collect();
+        // Every index ends with `_creationTime`, which ranges may use like a declared field.
+        let mut field_names: Vec<String> = index.fields.iter().map(|f| f.join(".")).collect();
+        field_names.push("_creationTime".to_string());
         let mut prefix = Vec::new();
         for (position, (field, value)) in self.eq.iter().enumerate() {
             match field_names.get(position) {

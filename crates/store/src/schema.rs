@@ -1,6 +1,6 @@
 //! Declared tables and indexes, and the catalog they resolve to once an engine has numbered them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use keel_values::TableNumber;
@@ -26,6 +26,8 @@ pub struct IndexDef {
 pub struct TableDef {
     pub name: String,
     pub indexes: Vec<IndexDef>,
+    /// Keel's own bookkeeping (names start with `_`): invisible to function code.
+    pub system: bool,
 }
 
 impl TableDef {
@@ -33,6 +35,15 @@ impl TableDef {
         TableDef {
             name: name.into(),
             indexes: Vec::new(),
+            system: false,
+        }
+    }
+
+    /// A table only Keel itself reads and writes, through [`crate::Reader::system`].
+    pub fn system(name: impl Into<String>) -> Self {
+        TableDef {
+            system: true,
+            ..TableDef::new(name)
         }
     }
 
@@ -68,11 +79,16 @@ impl Schema {
         self
     }
 
-    pub(crate) fn validate(&self) -> Result<Vec<TableSpec>> {
+    /// The engine's view of the tables, and the names of the system ones.
+    pub(crate) fn validate(&self) -> Result<(Vec<TableSpec>, HashSet<String>)> {
+        let mut system = HashSet::new();
         let mut seen = std::collections::HashSet::new();
         let mut specs = Vec::new();
         for table in &self.tables {
-            check_identifier("table", &table.name)?;
+            match table.name.strip_prefix('_') {
+                Some(rest) if table.system => check_identifier("system table", rest)?,
+                _ => check_identifier("table", &table.name)?,
+            }
             if !seen.insert(table.name.as_str()) {
                 return Err(invalid(format!("table `{}` is declared twice", table.name)));
             }
@@ -106,8 +122,11 @@ impl Schema {
                 name: table.name.clone(),
                 indexes,
             });
+            if table.system {
+                system.insert(table.name.clone());
+            }
         }
-        Ok(specs)
+        Ok((specs, system))
     }
 }
 
@@ -137,6 +156,7 @@ pub(crate) struct ResolvedIndex {
 #[derive(Debug)]
 pub(crate) struct ResolvedTable {
     pub name: String,
+    pub system: bool,
     pub number: TableNumber,
     pub indexes: Vec<ResolvedIndex>,
 }
@@ -165,11 +185,12 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    pub fn from_synced(synced: &SyncedCatalog) -> Self {
+    pub fn from_synced(synced: &SyncedCatalog, system: &HashSet<String>) -> Self {
         let mut catalog = Catalog::default();
         for table in &synced.tables {
             let resolved = Arc::new(ResolvedTable {
                 name: table.name.clone(),
+                system: system.contains(&table.name),
                 number: table.number,
                 indexes: table
                     .indexes
@@ -193,13 +214,20 @@ impl Catalog {
         catalog
     }
 
-    pub fn table(&self, name: &str) -> Result<&Arc<ResolvedTable>> {
+    /// A declared table; system tables only when `system` access is asked for, so function
+    /// code cannot even learn they exist.
+    pub fn table(&self, name: &str, system: bool) -> Result<&Arc<ResolvedTable>> {
         self.by_name
             .get(name)
+            .filter(|t| system || !t.system)
             .ok_or_else(|| invalid(format!("Table `{name}` is not declared in the schema")))
     }
 
-    pub fn table_by_number(&self, number: TableNumber) -> Option<&Arc<ResolvedTable>> {
-        self.by_number.get(&number)
+    pub fn table_by_number(
+        &self,
+        number: TableNumber,
+        system: bool,
+    ) -> Option<&Arc<ResolvedTable>> {
+        self.by_number.get(&number).filter(|t| system || !t.system)
     }
 }

@@ -24,7 +24,7 @@ macro_rules! engine_contract_tests {
             writes_are_visible_to_their_own_transaction_only, snapshots_do_not_see_later_commits,
             commit_timestamps_increase_across_reopen, read_sets_match_the_writes_that_touch_them,
             a_new_index_is_built_from_existing_documents, concurrent_writers_are_serialized,
-            ids_name_their_table);
+            ids_name_their_table, system_tables_are_hidden_from_function_code);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -169,6 +169,26 @@ pub async fn index_queries_order_and_bound(open: OpenEngine) {
         .unwrap();
     assert_eq!(top.unwrap().get("rank"), Some(&json!(3)));
     let two = r.query("notes").take(2).await.unwrap();
+    let later = r
+        .query("notes")
+        .with_index(crate::BY_CREATION_TIME, |q| {
+            q.gt("_creationTime", two[1].creation_time())
+        })
+        .collect()
+        .await
+        .unwrap();
+    assert!(
+        later
+            .iter()
+            .all(|d| d.creation_time() > two[1].creation_time())
+    );
+    let before_now = r
+        .query("notes")
+        .with_index(crate::BY_CREATION_TIME, |q| q.lt("_creationTime", 4.0e12))
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(before_now.len(), 5, "_creationTime is usable in ranges");
     assert_eq!(two.len(), 2);
     let unique = r
         .query("notes")
@@ -448,4 +468,37 @@ pub async fn ids_name_their_table(open: OpenEngine) {
     let reopened = database(&open, &schema()).await;
     let doc = reopened.reader().await.unwrap().get(note).await.unwrap();
     assert!(doc.is_some(), "table numbers are stable across reopen");
+}
+
+pub async fn system_tables_are_hidden_from_function_code(open: OpenEngine) {
+    let schema = schema().table(TableDef::system("_bookkeeping"));
+    let db = database(&open, &schema).await;
+    let tx = db.writer().await.unwrap();
+    assert!(tx.insert("_bookkeeping", json!({"n": 1})).await.is_err());
+    let id = tx
+        .system()
+        .insert("_bookkeeping", json!({"n": 1}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let r = db.reader().await.unwrap();
+    assert!(r.get(id).await.unwrap().is_none(), "not reachable by id");
+    assert!(r.query("_bookkeeping").collect().await.is_err());
+    assert_eq!(r.normalize_id("_bookkeeping", &id.encode()), None);
+    assert_eq!(
+        r.system()
+            .query("_bookkeeping")
+            .collect()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        Schema::new()
+            .table(TableDef::new("_sneaky"))
+            .validate()
+            .is_err(),
+        "user tables cannot take system names"
+    );
 }

@@ -57,8 +57,10 @@ impl TxState {
 #[derive(Clone)]
 pub struct Reader {
     state: Arc<Mutex<TxState>>,
-    pub(crate) catalog: Arc<Catalog>,
+    catalog: Arc<Catalog>,
     ts: Ts,
+    /// Whether system tables are reachable (Keel's own code only, never function code).
+    system: bool,
 }
 
 impl Reader {
@@ -73,7 +75,27 @@ impl Reader {
             })),
             catalog,
             ts,
+            system: false,
         }
+    }
+
+    /// The same transaction with access to system tables, for Keel's own bookkeeping.
+    pub fn system(&self) -> Reader {
+        Reader {
+            system: true,
+            ..self.clone()
+        }
+    }
+
+    pub(crate) fn table(&self, name: &str) -> Result<&Arc<ResolvedTable>> {
+        self.catalog.table(name, self.system)
+    }
+
+    pub(crate) fn table_by_number(
+        &self,
+        number: keel_values::TableNumber,
+    ) -> Option<&Arc<ResolvedTable>> {
+        self.catalog.table_by_number(number, self.system)
     }
 
     /// The commit timestamp of the snapshot this transaction reads.
@@ -83,7 +105,7 @@ impl Reader {
 
     /// Parses `id` as an id of `table`; `None` when it is malformed or names another table.
     pub fn normalize_id(&self, table: &str, id: &str) -> Option<DocumentId> {
-        let table = self.catalog.table(table).ok()?;
+        let table = self.table(table).ok()?;
         DocumentId::parse(id)
             .ok()
             .filter(|id| id.table == table.number)
@@ -93,7 +115,7 @@ impl Reader {
     pub async fn get(&self, id: DocumentId) -> Result<Option<Document>> {
         let mut state = self.state.lock().await;
         state.reads.record_document(id);
-        if self.catalog.table_by_number(id.table).is_none() {
+        if self.table_by_number(id.table).is_none() {
             return Ok(None);
         }
         let stored = state.engine()?.read().get(&id).await?;
@@ -160,6 +182,14 @@ impl Deref for Writer {
 }
 
 impl Writer {
+    /// The same transaction with access to system tables, for Keel's own bookkeeping.
+    pub fn system(&self) -> Writer {
+        Writer {
+            reader: self.reader.system(),
+            commits: self.commits.clone(),
+        }
+    }
+
     pub(crate) fn new(
         engine: Box<dyn EngineWrite>,
         catalog: Arc<Catalog>,
@@ -173,7 +203,7 @@ impl Writer {
 
     /// Inserts a new document and returns its id.
     pub async fn insert(&self, table: &str, value: impl Serialize) -> Result<DocumentId> {
-        let table = Arc::clone(self.catalog.table(table)?);
+        let table = Arc::clone(self.reader.table(table)?);
         let body = document_body(value)?;
         let id = DocumentId::new_random(table.number);
         let doc = StoredDoc {
@@ -246,7 +276,7 @@ impl Writer {
 
     async fn existing(&self, id: DocumentId) -> Result<(Arc<ResolvedTable>, StoredDoc)> {
         let table = self
-            .catalog
+            .reader
             .table_by_number(id.table)
             .cloned()
             .ok_or(StoreError::NotFound(id))?;

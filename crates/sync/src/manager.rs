@@ -1,0 +1,357 @@
+//! Live query subscriptions. Identical subscriptions (same path, arguments and identity)
+//! share one execution. Each commit's write set is checked against every subscription's read
+//! set; only the ones it touches re-run, and only changed results wake their sessions.
+//!
+//! Consistency: a run reads one snapshot `S`; commits processed while it ran are kept in a
+//! short log and checked against its read set when it finishes, so no write slips between
+//! a result and its invalidation. The *frontier* is the latest commit timestamp at which
+//! every subscription's result is current; a session answers a mutation's `ts` only once the
+//! frontier has reached it (read-your-writes).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use keel_auth::UserIdentity;
+use keel_functions::{Executor, FnError};
+use keel_store::{Commit, ReadSet};
+use keel_values::Ts;
+use serde_json::Value as Json;
+use tokio::sync::{Notify, broadcast, watch};
+
+/// What identifies a shared execution.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SubscriptionKey {
+    pub path: String,
+    /// Canonical JSON text of the arguments.
+    pub args: String,
+    /// The identity as functions see it (empty when signed out).
+    pub identity: String,
+}
+
+/// A query's latest outcome, shared by every subscriber.
+#[derive(Debug, PartialEq)]
+pub enum QueryOutcome {
+    Value(Json),
+    Error { message: String, data: Option<Json> },
+}
+
+impl QueryOutcome {
+    fn from_result(result: Result<Json, FnError>) -> Self {
+        match result {
+            Ok(value) => QueryOutcome::Value(value),
+            Err(err) => QueryOutcome::Error {
+                message: err.client_message(),
+                data: err.error_data(),
+            },
+        }
+    }
+}
+
+/// A session's hold on a subscription. Dropping it unsubscribes.
+pub struct Subscription {
+    key: Arc<SubscriptionKey>,
+    session: u64,
+    results: watch::Receiver<Option<Arc<QueryOutcome>>>,
+    manager: Arc<Shared>,
+}
+
+impl Subscription {
+    /// The latest outcome, `None` until the first run finishes.
+    pub fn current(&self) -> Option<Arc<QueryOutcome>> {
+        self.results.borrow().clone()
+    }
+
+    /// Waits until the first outcome is available.
+    pub async fn first(&mut self) -> Arc<QueryOutcome> {
+        loop {
+            if let Some(outcome) = self.results.borrow_and_update().clone() {
+                return outcome;
+            }
+            if self.results.changed().await.is_err() {
+                return Arc::new(QueryOutcome::Error {
+                    message: "Server Error".into(),
+                    data: None,
+                });
+            }
+        }
+    }
+
+    pub fn key(&self) -> &SubscriptionKey {
+        &self.key
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.manager.unsubscribe(&self.key, self.session);
+    }
+}
+
+struct Entry {
+    path: String,
+    args: Json,
+    identity: Option<Arc<UserIdentity>>,
+    results: watch::Sender<Option<Arc<QueryOutcome>>>,
+    reads: ReadSet,
+    /// A run is in flight; it started when commits up to this timestamp were processed.
+    running_since: Option<Ts>,
+    /// The earliest processed commit this entry's published result does not reflect yet.
+    stale_since: Option<Ts>,
+    /// Sessions to wake when the result changes.
+    watchers: HashMap<u64, Arc<Notify>>,
+}
+
+#[derive(Default)]
+struct Table {
+    entries: HashMap<Arc<SubscriptionKey>, Entry>,
+    /// Commits processed while some run was in flight, oldest first.
+    recent: VecDeque<Arc<Commit>>,
+    processed: Ts,
+}
+
+struct Shared {
+    executor: Executor,
+    table: Mutex<Table>,
+    frontier: watch::Sender<Ts>,
+}
+
+/// The subscription manager: one per server.
+#[derive(Clone)]
+pub struct SubscriptionManager {
+    shared: Arc<Shared>,
+}
+
+impl SubscriptionManager {
+    /// Starts following the database's commits.
+    pub async fn start(executor: Executor) -> keel_store::Result<Self> {
+        let commits = executor.database().subscribe();
+        let processed = executor.database().reader().await?.ts();
+        let (frontier, _) = watch::channel(processed);
+        let shared = Arc::new(Shared {
+            executor,
+            table: Mutex::new(Table {
+                processed,
+                ..Table::default()
+            }),
+            frontier,
+        });
+        tokio::spawn(follow_commits(Arc::clone(&shared), commits));
+        Ok(SubscriptionManager { shared })
+    }
+
+    /// Every subscription's result is current at this timestamp.
+    pub fn frontier(&self) -> watch::Receiver<Ts> {
+        self.shared.frontier.subscribe()
+    }
+
+    pub fn executor(&self) -> &Executor {
+        &self.shared.executor
+    }
+
+    /// Subscribes `session` (woken through `notify` on every change) to a query.
+    pub fn subscribe(
+        &self,
+        session: u64,
+        notify: &Arc<Notify>,
+        path: &str,
+        args: Json,
+        identity: Option<Arc<UserIdentity>>,
+    ) -> Subscription {
+        let key = Arc::new(SubscriptionKey {
+            path: path.to_string(),
+            args: args.to_string(),
+            identity: identity
+                .as_ref()
+                .map(|i| i.to_convex_json().to_string())
+                .unwrap_or_default(),
+        });
+        let mut table = self.shared.lock();
+        let processed = table.processed;
+        let entry = table.entries.entry(Arc::clone(&key)).or_insert_with(|| {
+            let (results, _) = watch::channel(None);
+            Entry {
+                path: path.to_string(),
+                args,
+                identity,
+                results,
+                reads: ReadSet::default(),
+                running_since: None,
+                stale_since: None,
+                watchers: HashMap::new(),
+            }
+        });
+        entry.watchers.insert(session, Arc::clone(notify));
+        let results = entry.results.subscribe();
+        if entry.results.borrow().is_none() && entry.running_since.is_none() {
+            entry.running_since = Some(processed);
+            spawn_run(&self.shared, Arc::clone(&key), entry);
+        }
+        drop(table);
+        Subscription {
+            key,
+            session,
+            results,
+            manager: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Live subscriptions (distinct executions), for metrics and tests.
+    pub fn len(&self) -> usize {
+        self.shared.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn unsubscribe(&self, key: &Arc<SubscriptionKey>, session: u64) {
+        let mut table = self.lock();
+        if let Some(entry) = table.entries.get_mut(key) {
+            entry.watchers.remove(&session);
+            if entry.watchers.is_empty() {
+                table.entries.remove(key);
+                self.advance_frontier(&mut table);
+            }
+        }
+    }
+
+    /// The frontier moves to the latest processed commit unless some result is stale, in
+    /// which case it stops just before the oldest commit not yet reflected.
+    fn advance_frontier(&self, table: &mut Table) {
+        let oldest_stale = table.entries.values().filter_map(|e| e.stale_since).min();
+        let target = match oldest_stale {
+            Some(stale) => Ts(stale.0.saturating_sub(1)).min(table.processed),
+            None => table.processed,
+        };
+        self.frontier.send_if_modified(|frontier| {
+            if target > *frontier {
+                *frontier = target;
+                true
+            } else {
+                false
+            }
+        });
+        let oldest_run = table.entries.values().filter_map(|e| e.running_since).min();
+        match oldest_run {
+            Some(since) => table.recent.retain(|c| c.ts > since),
+            None => table.recent.clear(),
+        }
+    }
+}
+
+fn spawn_run(shared: &Arc<Shared>, key: Arc<SubscriptionKey>, entry: &Entry) {
+    let shared = Arc::clone(shared);
+    let (path, args, identity) = (
+        entry.path.clone(),
+        entry.args.clone(),
+        entry.identity.clone(),
+    );
+    tokio::spawn(async move {
+        let run = shared.executor.run_query(&path, args, identity).await;
+        finish_run(&shared, &key, run);
+    });
+}
+
+fn finish_run(
+    shared: &Arc<Shared>,
+    key: &Arc<SubscriptionKey>,
+    run: keel_functions::FnResult<keel_functions::QueryRun>,
+) {
+    let mut table = shared.lock();
+    if !table.entries.contains_key(key) {
+        return; // everyone unsubscribed meanwhile
+    }
+    let (outcome, snapshot, reads) = match run {
+        Ok(run) => (QueryOutcome::from_result(run.result), run.ts, run.reads),
+        // The store itself failed: publish the error; a resubscription runs it again.
+        Err(err) => (
+            QueryOutcome::from_result(Err(err)),
+            Ts::ZERO,
+            ReadSet::default(),
+        ),
+    };
+    let missed = table
+        .recent
+        .iter()
+        .any(|commit| commit.ts > snapshot && reads.intersects(&commit.writes));
+    let processed = table.processed;
+    let entry = table.entries.get_mut(key).expect("checked above");
+    if missed {
+        // A commit this run did not see touched what it read: run again.
+        entry.running_since = Some(processed);
+        spawn_run(shared, Arc::clone(key), entry);
+        return;
+    }
+    entry.reads = reads;
+    entry.running_since = None;
+    entry.stale_since = None;
+    let changed = entry
+        .results
+        .borrow()
+        .as_deref()
+        .is_none_or(|previous| *previous != outcome);
+    if changed {
+        entry.results.send_replace(Some(Arc::new(outcome)));
+        for notify in entry.watchers.values() {
+            notify.notify_one();
+        }
+    }
+    shared.advance_frontier(&mut table);
+}
+
+async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Arc<Commit>>) {
+    loop {
+        match commits.recv().await {
+            Ok(commit) => process_commit(&shared, Some(commit)),
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(
+                    missed,
+                    "fell behind the commit stream; re-running every subscription"
+                );
+                process_commit(&shared, None);
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// Marks the subscriptions a commit touches as stale and re-runs them. `None` means commits
+/// were missed: everything is re-run.
+fn process_commit(shared: &Arc<Shared>, commit: Option<Arc<Commit>>) {
+    let mut table = shared.lock();
+    let ts = match &commit {
+        Some(commit) => commit.ts,
+        None => Ts(table.processed.0 + 1),
+    };
+    if ts <= table.processed {
+        return;
+    }
+    table.processed = ts;
+    let any_running = table.entries.values().any(|e| e.running_since.is_some());
+    if let (true, Some(commit)) = (any_running, &commit) {
+        table.recent.push_back(Arc::clone(commit));
+    }
+    let keys: Vec<Arc<SubscriptionKey>> = table
+        .entries
+        .iter()
+        .filter(|(_, e)| e.running_since.is_none())
+        .filter(|(_, e)| match &commit {
+            Some(commit) => e.reads.intersects(&commit.writes),
+            None => true,
+        })
+        .map(|(k, _)| Arc::clone(k))
+        .collect();
+    for key in keys {
+        let entry = table.entries.get_mut(&key).expect("listed above");
+        entry.running_since = Some(ts);
+        entry.stale_since.get_or_insert(ts);
+        spawn_run(shared, key, entry);
+    }
+    shared.advance_frontier(&mut table);
+}

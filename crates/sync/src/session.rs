@@ -1,0 +1,590 @@
+//! One client connection: the protocol state machine. It owns the client's query set and
+//! identity, keeps versions chained exactly (`startVersion` is always the client's current
+//! version), and pushes a transition when a subscribed result changes or when a mutation's
+//! commit timestamp becomes visible (read-your-writes).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use keel_auth::{UserIdentity, Verifier};
+use keel_functions::{Call, Caller, FnError, FunctionKind};
+use keel_values::Ts;
+use serde_json::{Value as Json, json};
+use tokio::sync::{Notify, mpsc, watch};
+use tokio::time::Instant;
+
+use crate::manager::{QueryOutcome, Subscription, SubscriptionManager};
+use crate::outbound::{OVERLOADED_REASON, Outbound};
+use crate::protocol::{
+    ClientMessage, QueryId, QuerySetModification, ServerMessage, StateModification, StateVersion,
+    TokenType,
+};
+
+/// What the official client expects after an identity's token expires mid-session.
+pub const IDENTITY_EXPIRED: &str = "Convex token identity expired";
+
+#[derive(Clone, Debug)]
+pub struct SyncConfig {
+    /// A `Ping` after this long without any message to the client.
+    pub ping_interval: Duration,
+    /// Per-connection outbound limits.
+    pub max_queued_messages: usize,
+    pub max_queued_bytes: usize,
+}
+
+impl Default for SyncConfig {
+    fn default() -> Self {
+        SyncConfig {
+            ping_interval: Duration::from_secs(15),
+            max_queued_messages: 4096,
+            max_queued_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// Shared by every connection.
+pub struct SyncService {
+    pub manager: SubscriptionManager,
+    pub verifier: Verifier,
+    pub config: SyncConfig,
+    next_session: std::sync::atomic::AtomicU64,
+}
+
+impl SyncService {
+    pub fn new(manager: SubscriptionManager, verifier: Verifier, config: SyncConfig) -> Arc<Self> {
+        Arc::new(SyncService {
+            manager,
+            verifier,
+            config,
+            next_session: std::sync::atomic::AtomicU64::new(1),
+        })
+    }
+
+    /// Runs a connection until the client leaves or the session ends it. `inbound` carries
+    /// the client's text frames.
+    pub async fn run(self: Arc<Self>, inbound: mpsc::Receiver<String>, out: Outbound) {
+        let id = self
+            .next_session
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let frontier = self.manager.frontier();
+        let mut session = Session {
+            id,
+            service: Arc::clone(&self),
+            out,
+            notify: Arc::new(Notify::new()),
+            frontier,
+            version: StateVersion::default(),
+            session_id: None,
+            ts_floor: Ts::ZERO,
+            identity: None,
+            identity_expires: None,
+            queries: BTreeMap::new(),
+            awaiting_ts: None,
+            last_sent: Instant::now(),
+        };
+        session.run(inbound).await;
+    }
+}
+
+struct LiveQuery {
+    path: String,
+    args: Json,
+    subscription: Subscription,
+    sent: Option<Arc<QueryOutcome>>,
+}
+
+struct Session {
+    id: u64,
+    service: Arc<SyncService>,
+    out: Outbound,
+    notify: Arc<Notify>,
+    frontier: watch::Receiver<Ts>,
+    version: StateVersion,
+    session_id: Option<String>,
+    /// Transitions never go below the client's `maxObservedTimestamp`.
+    ts_floor: Ts,
+    identity: Option<Arc<UserIdentity>>,
+    identity_expires: Option<Instant>,
+    queries: BTreeMap<QueryId, LiveQuery>,
+    /// The latest mutation commit timestamp no transition has reached yet.
+    awaiting_ts: Option<Ts>,
+    last_sent: Instant,
+}
+
+/// Why a session ends early.
+enum End {
+    /// The client broke the protocol: `FatalError` then close.
+    Fatal(String),
+    /// The client is too far behind: close with a reason.
+    Overloaded,
+    /// Close after the last message (an `AuthError` for a bad token).
+    Close,
+}
+
+type Step = Result<(), End>;
+
+impl Session {
+    async fn run(&mut self, mut inbound: mpsc::Receiver<String>) {
+        let outcome = self.serve(&mut inbound).await;
+        match outcome {
+            Err(End::Fatal(error)) => {
+                tracing::debug!(session = self.id, %error, "closing session after a protocol error");
+                let _ = self.out.send(&ServerMessage::FatalError { error });
+                self.out.close(1000, "FatalError");
+            }
+            Err(End::Overloaded) => {
+                tracing::warn!(session = self.id, "client not reading; closing");
+                self.out.close(1011, OVERLOADED_REASON);
+            }
+            Err(End::Close) => self.out.close(1000, ""),
+            Ok(()) => {}
+        }
+    }
+
+    async fn serve(&mut self, inbound: &mut mpsc::Receiver<String>) -> Step {
+        loop {
+            let ping_at = self.last_sent + self.service.config.ping_interval;
+            let expires_at = self.identity_expires;
+            let awaiting = self.awaiting_ts.is_some();
+            tokio::select! {
+                biased;
+                message = inbound.recv() => match message {
+                    Some(text) => self.handle(&text).await?,
+                    None => return Ok(()),
+                },
+                _ = self.notify.notified() => self.push_changes().await?,
+                changed = self.frontier.changed(), if awaiting => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    self.push_changes().await?;
+                }
+                _ = tokio::time::sleep_until(expires_at.unwrap_or(ping_at)), if expires_at.is_some() => {
+                    self.expire_identity();
+                }
+                _ = tokio::time::sleep_until(ping_at) => self.send(ServerMessage::Ping)?,
+            }
+        }
+    }
+
+    fn send(&mut self, message: ServerMessage) -> Step {
+        self.out.send(&message).map_err(|_| End::Overloaded)?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    async fn handle(&mut self, text: &str) -> Step {
+        let message: ClientMessage = serde_json::from_str(text)
+            .map_err(|e| End::Fatal(format!("Invalid client message: {e}")))?;
+        match message {
+            ClientMessage::Connect {
+                session_id,
+                max_observed_timestamp,
+                ..
+            } => self.connect(session_id, max_observed_timestamp).await,
+            ClientMessage::ModifyQuerySet {
+                base_version,
+                new_version,
+                modifications,
+            } => {
+                self.modify_query_set(base_version, new_version, modifications)
+                    .await
+            }
+            ClientMessage::Authenticate {
+                base_version,
+                token_type,
+                value,
+            } => self.authenticate(base_version, token_type, value).await,
+            ClientMessage::Mutation {
+                request_id,
+                udf_path,
+                args,
+            } => self.mutation(request_id, udf_path, args).await,
+            ClientMessage::Action {
+                request_id,
+                udf_path,
+                args,
+            } => self.action(request_id, udf_path, args),
+            ClientMessage::Event {} => Ok(()),
+        }
+    }
+
+    async fn connect(&mut self, session_id: String, max_observed: Option<Ts>) -> Step {
+        if self.session_id.is_some() {
+            return Err(End::Fatal(
+                "Connect was sent twice on one connection".into(),
+            ));
+        }
+        if session_id.is_empty() || session_id.len() > 128 {
+            return Err(End::Fatal(
+                "Connect needs a sessionId of 1 to 128 characters".into(),
+            ));
+        }
+        if let Some(observed) = max_observed {
+            let latest = self
+                .service
+                .manager
+                .executor()
+                .database()
+                .reader()
+                .await
+                .map_err(|_| End::Fatal("Server Error".into()))?
+                .ts();
+            if observed > latest {
+                return Err(End::Fatal(format!(
+                    "Client has observed timestamp {} but this server's latest is {}: it is connected to a different or restored database",
+                    observed.0, latest.0
+                )));
+            }
+            self.ts_floor = observed;
+        }
+        self.session_id = Some(session_id);
+        Ok(())
+    }
+
+    async fn modify_query_set(
+        &mut self,
+        base: u32,
+        new: u32,
+        modifications: Vec<QuerySetModification>,
+    ) -> Step {
+        if base != self.version.query_set {
+            return Err(End::Fatal(format!(
+                "Invalid query set base version {base}: the current version is {}",
+                self.version.query_set
+            )));
+        }
+        if new <= base {
+            return Err(End::Fatal(format!(
+                "Invalid query set version {new}: it must be greater than {base}"
+            )));
+        }
+        let mut removed = Vec::new();
+        for modification in modifications {
+            match modification {
+                QuerySetModification::Add {
+                    query_id,
+                    udf_path,
+                    args,
+                } => {
+                    if self.queries.contains_key(&query_id) {
+                        return Err(End::Fatal(format!("Query {query_id} was added twice")));
+                    }
+                    let args = single_args(args);
+                    let subscription = self.subscribe(&udf_path, args.clone());
+                    self.queries.insert(
+                        query_id,
+                        LiveQuery {
+                            path: udf_path,
+                            args,
+                            subscription,
+                            sent: None,
+                        },
+                    );
+                }
+                QuerySetModification::Remove { query_id } => {
+                    if self.queries.remove(&query_id).is_none() {
+                        return Err(End::Fatal(format!(
+                            "Query {query_id} is not in the query set"
+                        )));
+                    }
+                    removed.push(StateModification::QueryRemoved { query_id });
+                }
+            }
+        }
+        self.wait_for_first_results().await;
+        let mut end = self.version;
+        end.query_set = new;
+        self.transition(end, removed).await
+    }
+
+    async fn authenticate(
+        &mut self,
+        base: u32,
+        token_type: TokenType,
+        value: Option<String>,
+    ) -> Step {
+        if base != self.version.identity {
+            return Err(End::Fatal(format!(
+                "Invalid identity base version {base}: the current version is {}",
+                self.version.identity
+            )));
+        }
+        let identity = match (token_type, value) {
+            (TokenType::None, _) => None,
+            (TokenType::Admin, _) => {
+                self.send(ServerMessage::AuthError {
+                    error: "Admin keys are not accepted by Keel: authenticate with a Clerk token"
+                        .into(),
+                    base_version: base,
+                    auth_update_attempted: true,
+                })?;
+                return Err(End::Close);
+            }
+            (TokenType::User, None) => {
+                return Err(End::Fatal(
+                    "Authenticate with tokenType User needs a value".into(),
+                ));
+            }
+            (TokenType::User, Some(token)) => match self.service.verifier.verify(&token).await {
+                Ok(identity) => Some(identity),
+                Err(err) => {
+                    self.send(ServerMessage::AuthError {
+                        error: err.message,
+                        base_version: base,
+                        auth_update_attempted: true,
+                    })?;
+                    return Err(End::Close);
+                }
+            },
+        };
+        self.identity_expires = identity
+            .as_ref()
+            .map(|i| expiry_instant(i, &self.service.verifier));
+        self.identity = identity;
+        self.resubscribe_all();
+        self.wait_for_first_results().await;
+        let mut end = self.version;
+        end.identity = base + 1;
+        self.transition(end, Vec::new()).await
+    }
+
+    /// The token behind the identity passed its `exp`: tell the client (which fetches a fresh
+    /// token) and stop serving private data meanwhile.
+    fn expire_identity(&mut self) {
+        self.identity_expires = None;
+        if self.identity.take().is_none() {
+            return;
+        }
+        let _ = self.send(ServerMessage::AuthError {
+            error: IDENTITY_EXPIRED.into(),
+            base_version: self.version.identity.saturating_sub(1),
+            auth_update_attempted: false,
+        });
+        self.resubscribe_all();
+    }
+
+    async fn mutation(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
+        let Some(session_id) = self.session_id.clone() else {
+            return Err(End::Fatal("Mutation before Connect".into()));
+        };
+        let call = Call {
+            path,
+            kind: Some(FunctionKind::Mutation),
+            args: single_args(args),
+            identity: self.identity.clone(),
+            caller: Caller::Client,
+        };
+        let response = match self
+            .service
+            .manager
+            .executor()
+            .call_mutation_once(call, &session_id, request_id)
+            .await
+        {
+            Ok((outcome, _replayed)) => {
+                let ts = outcome.ts.unwrap_or(self.version.ts);
+                self.awaiting_ts = Some(self.awaiting_ts.map_or(ts, |t| t.max(ts)));
+                ServerMessage::MutationResponse {
+                    request_id,
+                    success: true,
+                    result: outcome.value,
+                    ts: Some(ts),
+                    log_lines: Vec::new(),
+                    error_data: None,
+                }
+            }
+            Err(err) => failed_mutation(request_id, &err),
+        };
+        self.send(response)?;
+        // The commit may already be visible everywhere (nothing to re-run): answer now.
+        self.push_changes().await
+    }
+
+    fn action(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
+        let call = Call {
+            path,
+            kind: Some(FunctionKind::Action),
+            args: single_args(args),
+            identity: self.identity.clone(),
+            caller: Caller::Client,
+        };
+        let executor = self.service.manager.executor().clone();
+        let out = self.out.clone();
+        // Actions may be slow; they run beside the session and answer when done.
+        tokio::spawn(async move {
+            let response = match executor.call(call).await {
+                Ok(outcome) => ServerMessage::ActionResponse {
+                    request_id,
+                    success: true,
+                    result: outcome.value,
+                    log_lines: Vec::new(),
+                    error_data: None,
+                },
+                Err(err) => ServerMessage::ActionResponse {
+                    request_id,
+                    success: false,
+                    result: Json::String(err.client_message()),
+                    log_lines: Vec::new(),
+                    error_data: err.error_data(),
+                },
+            };
+            if out.send(&response).is_err() {
+                out.close(1011, OVERLOADED_REASON);
+            }
+        });
+        Ok(())
+    }
+
+    fn subscribe(&self, path: &str, args: Json) -> Subscription {
+        self.service
+            .manager
+            .subscribe(self.id, &self.notify, path, args, self.identity.clone())
+    }
+
+    /// New identity: every query runs again under it, and the next transition re-sends all.
+    fn resubscribe_all(&mut self) {
+        let ids: Vec<QueryId> = self.queries.keys().copied().collect();
+        for id in ids {
+            let (path, args) = {
+                let query = &self.queries[&id];
+                (query.path.clone(), query.args.clone())
+            };
+            let subscription = self.subscribe(&path, args);
+            let query = self.queries.get_mut(&id).expect("listed above");
+            query.subscription = subscription;
+            query.sent = None;
+        }
+    }
+
+    async fn wait_for_first_results(&mut self) {
+        for query in self.queries.values_mut() {
+            query.subscription.first().await;
+        }
+    }
+
+    /// Sends what changed since the last transition, if anything did or a mutation waits.
+    async fn push_changes(&mut self) -> Step {
+        let end = self.version;
+        let frontier = *self.frontier.borrow();
+        let reaches_mutation = self
+            .awaiting_ts
+            .is_some_and(|t| frontier.max(self.version.ts) >= t);
+        let changed = self.queries.values().any(|q| {
+            q.subscription
+                .current()
+                .is_some_and(|c| q.sent.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &c)))
+        });
+        if changed || reaches_mutation {
+            self.transition(end, Vec::new()).await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Sends one transition from the current version to `end` (its `ts` set here), with
+    /// `extra` modifications plus every query whose result the client has not seen.
+    async fn transition(
+        &mut self,
+        mut end: StateVersion,
+        mut modifications: Vec<StateModification>,
+    ) -> Step {
+        let frontier = self.frontier_at_least(self.ts_floor).await;
+        end.ts = self.version.ts.max(frontier);
+        for (query_id, query) in &mut self.queries {
+            let Some(current) = query.subscription.current() else {
+                continue;
+            };
+            if query
+                .sent
+                .as_ref()
+                .is_some_and(|sent| Arc::ptr_eq(sent, &current))
+            {
+                continue;
+            }
+            modifications.push(modification(*query_id, &current));
+            query.sent = Some(current);
+        }
+        if self.awaiting_ts.is_some_and(|t| end.ts >= t) {
+            self.awaiting_ts = None;
+        }
+        let start = self.version;
+        self.version = end;
+        self.send(ServerMessage::Transition {
+            start_version: start,
+            end_version: end,
+            modifications,
+            client_clock_skew: None,
+            server_ts: Some(now_nanos()),
+        })
+    }
+
+    /// The frontier, once it has reached `floor` (a client's observed timestamp is always
+    /// committed here, so this wait is short: it covers re-runs still in flight).
+    async fn frontier_at_least(&mut self, floor: Ts) -> Ts {
+        let reached = {
+            let wait = self.frontier.wait_for(|ts| *ts >= floor);
+            match tokio::time::timeout(Duration::from_secs(5), wait).await {
+                Ok(Ok(ts)) => Some(*ts),
+                _ => None,
+            }
+        };
+        reached.unwrap_or_else(|| *self.frontier.borrow())
+    }
+}
+
+fn modification(query_id: QueryId, outcome: &QueryOutcome) -> StateModification {
+    match outcome {
+        QueryOutcome::Value(value) => StateModification::QueryUpdated {
+            query_id,
+            value: value.clone(),
+            log_lines: Vec::new(),
+            journal: None,
+        },
+        QueryOutcome::Error { message, data } => StateModification::QueryFailed {
+            query_id,
+            error_message: message.clone(),
+            log_lines: Vec::new(),
+            journal: None,
+            error_data: data.clone(),
+        },
+    }
+}
+
+fn failed_mutation(request_id: u64, err: &FnError) -> ServerMessage {
+    ServerMessage::MutationResponse {
+        request_id,
+        success: false,
+        result: Json::String(err.client_message()),
+        ts: None,
+        log_lines: Vec::new(),
+        error_data: err.error_data(),
+    }
+}
+
+/// The client sends arguments as a one-element array.
+fn single_args(args: Vec<Json>) -> Json {
+    match <[Json; 1]>::try_from(args) {
+        Ok([only]) => only,
+        Err(args) if args.is_empty() => json!({}),
+        // Anything else is passed on as-is, so argument decoding reports it.
+        Err(args) => Json::Array(args),
+    }
+}
+
+/// When the identity stops being valid: `exp` plus the allowed clock skew, as verification.
+fn expiry_instant(identity: &UserIdentity, verifier: &Verifier) -> Instant {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let expires = Duration::from_secs(identity.expires_at) + verifier.config().clock_skew;
+    Instant::now() + expires.saturating_sub(now)
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or_default()
+}
