@@ -46,6 +46,11 @@ pub struct Settings {
     #[arg(long, env = "KEEL_MAX_BODY_BYTES", default_value_t = keel_server::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
+    /// Per-connection limit on queued outgoing sync messages, in bytes; a client that falls
+    /// further behind is disconnected.
+    #[arg(long, env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub sync_max_queued_bytes: usize,
+
     /// Clerk user ids that hold the `admin` role (comma list).
     #[arg(long, env = "KEEL_ADMIN_USER_IDS", value_delimiter = ',')]
     pub admin_user_ids: Vec<String>,
@@ -100,6 +105,7 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_CLOCK_SKEW_SECS",
     "KEEL_MAX_BODY_BYTES",
     "KEEL_ADMIN_USER_IDS",
+    "KEEL_SYNC_MAX_QUEUED_BYTES",
     "KEEL_LOG",
     "KEEL_LOG_FORMAT",
     "KEEL_URL",

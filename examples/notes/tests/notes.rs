@@ -15,6 +15,7 @@ async fn notes_are_served_beside_the_built_in_app() {
         clock_skew_secs: 5,
         max_body_bytes: 1 << 20,
         admin_user_ids: Vec::new(),
+        sync_max_queued_bytes: 64 * 1024 * 1024,
     };
     let running = keel::start(
         &settings,

@@ -22,6 +22,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         clock_skew_secs: 5,
         max_body_bytes: keel_server::DEFAULT_MAX_BODY_BYTES,
         admin_user_ids: Vec::new(),
+        sync_max_queued_bytes: 64 * 1024 * 1024,
     }
 }
 

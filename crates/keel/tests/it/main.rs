@@ -7,3 +7,4 @@ mod harness;
 mod http_api;
 mod isolation;
 mod rotation;
+mod sync;

@@ -1,0 +1,395 @@
+//! The sync protocol state machine over a real WebSocket: version chaining, read-your-writes,
+//! invalidation by read set, auth errors, malformed and out-of-order messages, replay of
+//! re-sent mutations, and the outbound buffer limit.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value as Json, json};
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::harness::TestServer;
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Client {
+    socket: Socket,
+}
+
+impl Client {
+    async fn connect(server: &TestServer, session_id: &str) -> Client {
+        let url = format!("{}/api/1.48.0/sync", server.url.replace("http://", "ws://"));
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut client = Client { socket };
+        client
+            .send(json!({"type": "Connect", "sessionId": session_id, "connectionCount": 0, "lastCloseReason": "InitialConnect", "clientTs": 0}))
+            .await;
+        client
+    }
+
+    async fn send(&mut self, message: Json) {
+        self.socket
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn send_raw(&mut self, text: &str) {
+        self.socket
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .unwrap();
+    }
+
+    /// The next protocol message (skipping pings), or `None` when the server closed.
+    async fn next(&mut self) -> Option<Json> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
+                .await
+                .expect("a message within 10 s")?;
+            match message.ok()? {
+                Message::Text(text) => {
+                    let json: Json = serde_json::from_str(&text).unwrap();
+                    if json["type"] != "Ping" {
+                        return Some(json);
+                    }
+                }
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    async fn expect(&mut self, kind: &str) -> Json {
+        let message = self
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("closed while expecting {kind}"));
+        assert_eq!(message["type"], kind, "{message}");
+        message
+    }
+
+    /// Nothing arrives for `wait`.
+    async fn quiet(&mut self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, self.next()).await.is_err()
+    }
+}
+
+fn ts(version: &Json) -> u64 {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(version["ts"].as_str().unwrap())
+        .unwrap();
+    u64::from_le_bytes(bytes.try_into().unwrap())
+}
+
+#[tokio::test]
+async fn versions_chain_and_mutations_are_followed_by_a_transition_reaching_their_ts() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("ws@example.com").await;
+    let mut c = Client::connect(&server, "s1").await;
+    c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}))
+        .await;
+    let t1 = c.expect("Transition").await;
+    assert_eq!(
+        t1["startVersion"],
+        json!({"querySet": 0, "identity": 0, "ts": "AAAAAAAAAAA="})
+    );
+    assert_eq!(t1["endVersion"]["identity"], 1);
+
+    c.send(
+        json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+            {"type": "Add", "queryId": 0, "udfPath": "chats:listUserChats", "args": [{}]},
+            {"type": "Add", "queryId": 1, "udfPath": "users:getCurrentUser", "args": [{}]},
+        ]}),
+    )
+    .await;
+    let t2 = c.expect("Transition").await;
+    assert_eq!(
+        t2["startVersion"], t1["endVersion"],
+        "versions chain exactly"
+    );
+    assert_eq!(t2["endVersion"]["querySet"], 1);
+    let mods = t2["modifications"].as_array().unwrap();
+    assert_eq!(mods.len(), 2);
+    assert!(
+        mods.iter()
+            .any(|m| m["queryId"] == 0 && m["value"] == json!([]))
+    );
+
+    c.send(json!({"type": "Mutation", "requestId": 0, "udfPath": "chats:createUserChat", "args": [{"title": "hi"}]})).await;
+    let response = c.expect("MutationResponse").await;
+    assert_eq!(response["success"], true);
+    let t3 = c.expect("Transition").await;
+    assert_eq!(t3["startVersion"], t2["endVersion"]);
+    assert!(
+        ts(&t3["endVersion"]) >= ts(&response),
+        "the transition reaches the mutation's ts"
+    );
+    let mods = t3["modifications"].as_array().unwrap();
+    assert_eq!(mods.len(), 1, "only the changed query is sent: {t3}");
+    assert_eq!(mods[0]["queryId"], 0);
+    assert_eq!(mods[0]["value"][0]["title"], "hi");
+
+    // A mutation that changes nothing subscribed still gets its transition.
+    c.send(json!({"type": "Mutation", "requestId": 1, "udfPath": "users:store", "args": [{}]}))
+        .await;
+    let response = c.expect("MutationResponse").await;
+    let t4 = c.expect("Transition").await;
+    assert!(ts(&t4["endVersion"]) >= ts(&response));
+    assert!(
+        ts(&t4["endVersion"]) >= ts(&t3["endVersion"]),
+        "ts never goes backwards"
+    );
+
+    c.send(json!({"type": "ModifyQuerySet", "baseVersion": 1, "newVersion": 2, "modifications": [{"type": "Remove", "queryId": 0}]})).await;
+    let t5 = c.expect("Transition").await;
+    assert_eq!(
+        t5["modifications"],
+        json!([{"type": "QueryRemoved", "queryId": 0}])
+    );
+}
+
+#[tokio::test]
+async fn a_commit_re_runs_only_the_subscriptions_it_touches() {
+    let server = TestServer::dev().await;
+    let (_, alice) = server.user("a@example.com").await;
+    let (_, bob) = server.user("b@example.com").await;
+    let mut a = Client::connect(&server, "a").await;
+    let mut b = Client::connect(&server, "b").await;
+    for (client, token) in [(&mut a, &alice), (&mut b, &bob)] {
+        client.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token})).await;
+        client.expect("Transition").await;
+        client.send(json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+            {"type": "Add", "queryId": 7, "udfPath": "chats:listUserChats", "args": [{}]}]})).await;
+        client.expect("Transition").await;
+    }
+    a.send(json!({"type": "Mutation", "requestId": 0, "udfPath": "chats:createUserChat", "args": [{"title": "mine"}]})).await;
+    a.expect("MutationResponse").await;
+    let update = a.expect("Transition").await;
+    assert_eq!(update["modifications"][0]["value"][0]["title"], "mine");
+    assert!(
+        b.quiet(Duration::from_millis(400)).await,
+        "bob's subscription was not touched"
+    );
+}
+
+#[tokio::test]
+async fn identical_subscriptions_share_one_execution() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("share@example.com").await;
+    let mut clients = Vec::new();
+    for i in 0..3 {
+        let mut c = Client::connect(&server, &format!("share-{i}")).await;
+        c.send(
+            json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}),
+        )
+        .await;
+        c.expect("Transition").await;
+        c.send(
+            json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+            {"type": "Add", "queryId": 0, "udfPath": "chats:listUserChats", "args": [{}]}]}),
+        )
+        .await;
+        c.expect("Transition").await;
+        clients.push(c);
+    }
+    let live = server.running.live_executions();
+    assert_eq!(
+        live, 1,
+        "three clients, same path, args and identity: one execution"
+    );
+}
+
+#[tokio::test]
+async fn bad_tokens_get_auth_errors_the_client_understands() {
+    let server = TestServer::dev().await;
+    let mut c = Client::connect(&server, "bad").await;
+    c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": "not.a.jwt"})).await;
+    let error = c.expect("AuthError").await;
+    assert_eq!(error["authUpdateAttempted"], true);
+    assert_eq!(error["baseVersion"], 0);
+    assert!(
+        c.next().await.is_none(),
+        "the server closes after an invalid token"
+    );
+
+    let mut admin = Client::connect(&server, "admin").await;
+    admin
+        .send(
+            json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "Admin", "value": "key"}),
+        )
+        .await;
+    let error = admin.expect("AuthError").await;
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("Admin keys are not accepted")
+    );
+}
+
+#[tokio::test]
+async fn an_expiring_token_gets_the_expired_auth_error() {
+    let server = TestServer::dev().await;
+    let (user, _) = server.user("expiring@example.com").await;
+    let session = server.emulator().create_session(&user).await.unwrap();
+    let short = server
+        .emulator()
+        .mint_token(&session, Some("convex"), Some(1))
+        .await
+        .unwrap();
+    let mut c = Client::connect(&server, "exp").await;
+    c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": short}))
+        .await;
+    c.expect("Transition").await;
+    c.send(
+        json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+        {"type": "Add", "queryId": 0, "udfPath": "chats:listUserChats", "args": [{}]}]}),
+    )
+    .await;
+    let first = c.expect("Transition").await;
+    assert_eq!(first["modifications"][0]["type"], "QueryUpdated");
+    // 1 s lifetime + 5 s skew.
+    let error = tokio::time::timeout(Duration::from_secs(9), c.expect("AuthError"))
+        .await
+        .unwrap();
+    assert_eq!(
+        error,
+        json!({"type": "AuthError", "error": "Convex token identity expired", "baseVersion": 0, "authUpdateAttempted": false})
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_out_of_order_messages_are_fatal_errors_not_panics() {
+    let server = TestServer::dev().await;
+    for (setup, bad) in [
+        (None, "{not json"),
+        (None, r#"{"type":"Bogus"}"#),
+        (
+            None,
+            r#"{"type":"ModifyQuerySet","baseVersion":5,"newVersion":6,"modifications":[]}"#,
+        ),
+        (
+            None,
+            r#"{"type":"Authenticate","baseVersion":3,"tokenType":"None"}"#,
+        ),
+        (
+            None,
+            r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Remove","queryId":9}]}"#,
+        ),
+        (
+            Some(
+                r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":1,"udfPath":"users:getCurrentUser","args":[{}]}]}"#,
+            ),
+            r#"{"type":"ModifyQuerySet","baseVersion":1,"newVersion":2,"modifications":[{"type":"Add","queryId":1,"udfPath":"users:getCurrentUser","args":[{}]}]}"#,
+        ),
+    ] {
+        let mut c = Client::connect(&server, "fatal").await;
+        if let Some(setup) = setup {
+            c.send_raw(setup).await;
+            c.expect("Transition").await;
+        }
+        c.send_raw(bad).await;
+        let fatal = c.expect("FatalError").await;
+        assert!(!fatal["error"].as_str().unwrap().is_empty(), "{bad}");
+        assert!(c.next().await.is_none(), "closed after {bad}");
+    }
+    // The server is fine afterwards.
+    let mut c = Client::connect(&server, "after").await;
+    c.send(json!({"type": "Event", "eventType": "x", "event": {}}))
+        .await;
+    c.send(
+        json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+        {"type": "Add", "queryId": 0, "udfPath": "users:getCurrentUser", "args": [{}]}]}),
+    )
+    .await;
+    let t = c.expect("Transition").await;
+    assert_eq!(t["modifications"][0]["value"], Json::Null);
+}
+
+#[tokio::test]
+async fn a_re_sent_mutation_is_answered_without_running_twice() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("replay@example.com").await;
+    let run = |session: &'static str| {
+        let token = token.clone();
+        let server = &server;
+        async move {
+            let mut c = Client::connect(server, session).await;
+            c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token})).await;
+            c.expect("Transition").await;
+            c.send(json!({"type": "Mutation", "requestId": 3, "udfPath": "chats:createUserChat", "args": [{"title": "once"}]})).await;
+            c.expect("MutationResponse").await
+        }
+    };
+    let first = run("replayed-session").await;
+    let again = run("replayed-session").await;
+    assert_eq!(
+        first["result"], again["result"],
+        "the same chat id comes back"
+    );
+    let other = run("another-session").await;
+    assert_ne!(
+        first["result"], other["result"],
+        "another session's request 3 is its own"
+    );
+    let chats = server
+        .ok("query", "chats:listUserChats", json!({}), Some(&token))
+        .await;
+    assert_eq!(
+        chats.as_array().unwrap().len(),
+        2,
+        "created once per session, not per send"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected() {
+    let server = TestServer::dev_with(
+        |s| s.sync_max_queued_bytes = 64 * 1024,
+        keel::AppParts::builtin(),
+    )
+    .await;
+    let (_, token) = server.user("slow@example.com").await;
+    let mut c = Client::connect(&server, "slow").await;
+    c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}))
+        .await;
+    // Flood with actions whose answers are never read, until the server gives up on us.
+    let big = "x".repeat(190);
+    let mut closed = false;
+    for i in 0..200_000u64 {
+        let sent = c
+            .socket
+            .send(Message::Text(json!({"type": "Action", "requestId": i, "udfPath": "nope:missing", "args": [{"pad": big}]}).to_string().into()))
+            .await;
+        if sent.is_err() {
+            closed = true;
+            break;
+        }
+    }
+    assert!(
+        closed || drain_until_close(&mut c).await,
+        "the server closed the connection"
+    );
+}
+
+async fn drain_until_close(c: &mut Client) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(5), c.socket.next()).await {
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                let reason = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                assert!(
+                    reason.starts_with("SubscriptionsWorkerFullError"),
+                    "{reason}"
+                );
+                return true;
+            }
+            Ok(None) | Ok(Some(Err(_))) => return true,
+            _ => {}
+        }
+    }
+    false
+}
