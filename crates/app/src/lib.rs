@@ -3,6 +3,7 @@
 //! registers its own functions the same way.
 
 mod chats;
+mod clerk_sync;
 mod roles;
 mod time;
 mod users;
@@ -10,6 +11,7 @@ mod users;
 use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
 
+pub use clerk_sync::OnUserDeleted;
 pub use roles::AppRoles;
 
 /// The tables the app declares.
@@ -21,6 +23,18 @@ pub fn schema() -> Schema {
                 .index("by_email", &["email"]),
         )
         .table(TableDef::new("chats").index("by_user_created", &["userId", "createdAt"]))
+        .table(TableDef::new("organizations").index("by_clerk_org_id", &["clerkOrgId"]))
+        .table(
+            TableDef::new("memberships")
+                .index("by_clerk_membership_id", &["clerkMembershipId"])
+                .index("by_org", &["clerkOrgId", "clerkUserId"])
+                .index("by_user", &["clerkUserId", "clerkOrgId"]),
+        )
+        .table(
+            TableDef::new(clerk_sync::LEDGER)
+                .index("by_svix_id", &["svixId"])
+                .index("by_object", &["objectId", "type"]),
+        )
 }
 
 /// Every function the app exposes.
@@ -28,5 +42,6 @@ pub fn functions() -> Registry {
     let mut registry = Registry::new();
     users::register(&mut registry);
     chats::register(&mut registry);
+    clerk_sync::register(&mut registry);
     registry
 }

@@ -230,6 +230,16 @@ async fn check(settings: &Settings, issuer: Option<String>, parts: &AppParts) ->
             "KEEL_APPLICATION_ID is empty: tokens need no audience".to_string(),
         ),
     }
+    match settings.clerk_webhook_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(secret) => match keel_webhooks::WebhookSecrets::parse(secret) {
+            Ok(secrets) => report(true, format!("CLERK_WEBHOOK_SECRET: {} signing secret(s)", secrets.len())),
+            Err(err) => report(false, format!("CLERK_WEBHOOK_SECRET: {err} — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard")),
+        },
+        None => report(
+            false,
+            "CLERK_WEBHOOK_SECRET is not set: the webhook endpoint answers 503 until it is — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard".to_string(),
+        ),
+    }
     let parties = settings.authorized_parties();
     if parties.is_empty() {
         report(

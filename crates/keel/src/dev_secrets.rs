@@ -7,6 +7,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 pub const CLERK_SECRET_KEY_FILE: &str = "clerk-secret-key";
+pub const CLERK_WEBHOOK_SECRET_FILE: &str = "clerk-webhook-secret";
+
+/// A Svix-style signing secret: `whsec_` and 24 random bytes in base64.
+pub fn generate_webhook_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 24] = rand::random();
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
+}
 
 pub struct DevSecret {
     pub value: String,

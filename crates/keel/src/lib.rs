@@ -6,7 +6,7 @@ mod dev_secrets;
 mod settings;
 mod start;
 
-pub use settings::{Mode, Settings};
+pub use settings::{Mode, OnUserDeletedSetting, Settings};
 pub use start::{AppParts, Running, start};
 
 pub use keel_clerk_emulator as clerk_emulator;

@@ -4,7 +4,22 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OnUserDeletedSetting {
+    Mark,
+    Purge,
+}
+
+impl OnUserDeletedSetting {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnUserDeletedSetting::Mark => "mark",
+            OnUserDeletedSetting::Purge => "purge",
+        }
+    }
+}
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3210";
 
@@ -50,6 +65,15 @@ pub struct Settings {
     /// further behind is disconnected.
     #[arg(long, env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub sync_max_queued_bytes: usize,
+
+    /// The webhook signing secret(s) (`whsec_…`, several separated by spaces while rotating).
+    /// `keel dev` generates one when unset; `keel serve` answers webhooks 503 without it.
+    #[arg(long, env = "CLERK_WEBHOOK_SECRET", hide_env_values = true)]
+    pub clerk_webhook_secret: Option<String>,
+
+    /// What `user.deleted` does: `mark` the user inactive, or `purge` the user and their data.
+    #[arg(long, env = "KEEL_ON_USER_DELETED", default_value = "mark")]
+    pub on_user_deleted: OnUserDeletedSetting,
 
     /// Clerk user ids that hold the `admin` role (comma list).
     #[arg(long, env = "KEEL_ADMIN_USER_IDS", value_delimiter = ',')]
@@ -106,6 +130,9 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_MAX_BODY_BYTES",
     "KEEL_ADMIN_USER_IDS",
     "KEEL_SYNC_MAX_QUEUED_BYTES",
+    "KEEL_ON_USER_DELETED",
+    "KEEL_EMULATOR_WEBHOOK_URL",
+    "KEEL_EMULATOR_FAULTS",
     "KEEL_LOG",
     "KEEL_LOG_FORMAT",
     "KEEL_URL",

@@ -96,6 +96,34 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
 
+    let webhook_secret = match &mode {
+        Mode::Serve { .. } => settings
+            .clerk_webhook_secret
+            .clone()
+            .filter(|s| !s.trim().is_empty()),
+        Mode::Dev { .. } => {
+            let secret = dev_secrets::load_or_create(
+                &settings.data_dir,
+                dev_secrets::CLERK_WEBHOOK_SECRET_FILE,
+                settings.clerk_webhook_secret.clone(),
+                dev_secrets::generate_webhook_secret,
+            )?;
+            Some(secret.value)
+        }
+    };
+    let webhook_secrets = match &webhook_secret {
+        Some(secret) => Some(
+            keel_webhooks::WebhookSecrets::parse(secret)
+                .map_err(|e| anyhow::anyhow!("CLERK_WEBHOOK_SECRET: {e}"))?,
+        ),
+        None => {
+            tracing::warn!(
+                "CLERK_WEBHOOK_SECRET is not set: the Clerk webhook endpoint answers 503"
+            );
+            None
+        }
+    };
+
     let (issuer, emulator, secret_key_generated) = match &mode {
         Mode::Serve { issuer } => (issuer.clone(), None, false),
         Mode::Dev { clerk_secret_key } => {
@@ -148,6 +176,10 @@ pub async fn start(
         Arc::clone(&sync),
         keel_server::ServerConfig {
             max_body_bytes: settings.max_body_bytes,
+            webhooks: keel_server::WebhookConfig {
+                secrets: webhook_secrets,
+                on_user_deleted: settings.on_user_deleted.as_str().to_string(),
+            },
         },
         extra,
     );

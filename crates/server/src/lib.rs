@@ -7,6 +7,9 @@ mod body;
 mod error;
 mod health;
 mod sync;
+mod webhooks;
+
+pub use webhooks::{WEBHOOK_PATHS, WebhookConfig};
 
 use std::sync::Arc;
 
@@ -25,12 +28,14 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 pub struct ServerConfig {
     pub max_body_bytes: usize,
+    pub webhooks: WebhookConfig,
 }
 
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -39,6 +44,7 @@ pub(crate) struct AppState {
     pub executor: Executor,
     pub verifier: Verifier,
     pub sync: Arc<SyncService>,
+    pub webhooks: WebhookConfig,
     pub max_body_bytes: usize,
 }
 
@@ -54,6 +60,7 @@ pub fn router(
         executor,
         verifier,
         sync,
+        webhooks: config.webhooks,
         max_body_bytes: config.max_body_bytes,
     });
     // A browser app on any origin may call the API with its bearer token.
@@ -65,6 +72,7 @@ pub fn router(
     api::routes()
         .merge(health::routes())
         .merge(sync::routes())
+        .merge(webhooks::routes())
         .with_state(state)
         .layer(cors)
         // Bodies are limited by our own extractor, which answers 413 in JSON.

@@ -16,6 +16,8 @@ async fn notes_are_served_beside_the_built_in_app() {
         max_body_bytes: 1 << 20,
         admin_user_ids: Vec::new(),
         sync_max_queued_bytes: 64 * 1024 * 1024,
+        clerk_webhook_secret: None,
+        on_user_deleted: keel::OnUserDeletedSetting::Mark,
     };
     let running = keel::start(
         &settings,

@@ -147,6 +147,10 @@ async fn dev_token_and_check_work_as_the_readme_says() {
     let output = keel(check_dir.path())
         .args(["check"])
         .env("CLERK_JWT_ISSUER_DOMAIN", &issuer)
+        .env(
+            "CLERK_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -185,5 +189,9 @@ fn check_fails_with_the_fix_when_the_issuer_is_unreachable() {
     assert!(!output.status.success());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("✗ issuer discovery and JWKS"), "{stdout}");
+    assert!(
+        stdout.contains("✗ CLERK_WEBHOOK_SECRET is not set"),
+        "{stdout}"
+    );
     assert!(stdout.contains("CLERK_JWT_ISSUER_DOMAIN"), "{stdout}");
 }

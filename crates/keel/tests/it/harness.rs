@@ -23,6 +23,8 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         max_body_bytes: keel_server::DEFAULT_MAX_BODY_BYTES,
         admin_user_ids: Vec::new(),
         sync_max_queued_bytes: 64 * 1024 * 1024,
+        clerk_webhook_secret: None,
+        on_user_deleted: keel::OnUserDeletedSetting::Mark,
     }
 }
 

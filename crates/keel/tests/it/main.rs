@@ -8,3 +8,4 @@ mod http_api;
 mod isolation;
 mod rotation;
 mod sync;
+mod webhooks;

@@ -1,0 +1,488 @@
+//! Clerk webhooks end to end over HTTP: verification on the raw bytes, the ledger, ordering,
+//! deletions that stick, first-login-then-webhook, organizations and memberships.
+
+use keel::{AppParts, Mode, OnUserDeletedSetting};
+use keel_webhooks::WebhookSecrets;
+use serde_json::{Value as Json, json};
+
+use crate::harness::{TestServer, now, settings};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const ROTATED: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+
+fn reference(name: &str) -> Json {
+    let path = format!(
+        "{}/../../../shared/reference/clerk/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+async fn server() -> TestServer {
+    TestServer::dev_with(
+        |s| s.clerk_webhook_secret = Some(SECRET.into()),
+        AppParts::builtin(),
+    )
+    .await
+}
+
+struct Delivery {
+    id: String,
+    timestamp: u64,
+    body: String,
+    secret: &'static str,
+    path: &'static str,
+}
+
+impl Delivery {
+    fn new(event: &Json) -> Self {
+        Delivery {
+            id: format!("msg_{}", rand_suffix()),
+            timestamp: now(),
+            body: event.to_string(),
+            secret: SECRET,
+            path: "/clerk-webhook",
+        }
+    }
+
+    async fn send(&self, server: &TestServer) -> (u16, Json) {
+        let signature = WebhookSecrets::parse(self.secret).unwrap().sign(
+            &self.id,
+            self.timestamp,
+            self.body.as_bytes(),
+        );
+        let response = server
+            .http
+            .post(format!("{}{}", server.url, self.path))
+            .header("svix-id", &self.id)
+            .header("svix-timestamp", self.timestamp.to_string())
+            .header("svix-signature", signature)
+            .body(self.body.clone())
+            .send()
+            .await
+            .unwrap();
+        (
+            response.status().as_u16(),
+            response.json().await.unwrap_or(Json::Null),
+        )
+    }
+}
+
+fn rand_suffix() -> String {
+    format!("{:x}", rand::random::<u64>())
+}
+
+fn user_event(kind: &str, id: &str, email: &str, first_name: &str, updated_at: i64) -> Json {
+    let mut event = reference("user.created.json");
+    event["type"] = json!(kind);
+    let data = &mut event["data"];
+    data["id"] = json!(id);
+    data["first_name"] = json!(first_name);
+    data["updated_at"] = json!(updated_at);
+    data["email_addresses"][0]["email_address"] = json!(email);
+    data["primary_email_address_id"] = data["email_addresses"][0]["id"].clone();
+    event
+}
+
+async fn stored_user(server: &TestServer, clerk_id: &str) -> Json {
+    let token = server.forged_token(clerk_id);
+    server
+        .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+        .await
+}
+
+#[tokio::test]
+async fn the_reference_events_apply_and_redeliveries_change_nothing() {
+    let server = server().await;
+    let created = reference("user.created.json");
+    let delivery = Delivery::new(&created);
+    let (status, body) = delivery.send(&server).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &json!("applied")),
+        "{body}"
+    );
+    let user = stored_user(&server, "user_29w83sxmDNGwOuEthce5gg56FcC").await;
+    assert_eq!(user["email"], "example@example.org");
+    assert_eq!(user["firstName"], "Example");
+    assert_eq!(user["source"], "webhook");
+    assert_eq!(user["updatedAt"].as_f64(), Some(1654012591835.0));
+
+    let (status, body) = delivery.send(&server).await;
+    assert_eq!((status, &body["status"]), (200, &json!("duplicate")));
+    let again = stored_user(&server, "user_29w83sxmDNGwOuEthce5gg56FcC").await;
+    assert_eq!(again, user, "a redelivery changes nothing");
+
+    for path in [
+        "/api/webhooks/clerk",
+        "/clerk-users-webhook",
+        "/http/clerk-webhook",
+    ] {
+        let mut other = Delivery::new(&reference("session.created.json"));
+        other.path = path;
+        let (status, _) = other.send(&server).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    let mut unknown = reference("organizationInvitation.accepted.json");
+    unknown["type"] = json!("something.new");
+    let (status, body) = Delivery::new(&unknown).send(&server).await;
+    assert_eq!((status, &body["status"]), (200, &json!("ignored")));
+}
+
+#[tokio::test]
+async fn bad_deliveries_are_refused_with_a_reason_and_change_nothing() {
+    let server = server().await;
+    let event = user_event("user.created", "user_bad", "bad@example.com", "Bad", 1000);
+    let good = Delivery::new(&event);
+
+    let signature =
+        WebhookSecrets::parse(SECRET)
+            .unwrap()
+            .sign(&good.id, good.timestamp, good.body.as_bytes());
+    let response = server
+        .http
+        .post(format!("{}/clerk-webhook", server.url))
+        .header("svix-id", &good.id)
+        .header("svix-timestamp", good.timestamp.to_string())
+        .header("svix-signature", signature)
+        .body(good.body.replace("Bad", "Evil"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Json = response.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("signature"),
+        "{body}"
+    );
+
+    let mut stale = Delivery::new(&event);
+    stale.timestamp = now() - 301;
+    assert_eq!(stale.send(&server).await.0, 400);
+    let mut future = Delivery::new(&event);
+    future.timestamp = now() + 301;
+    assert_eq!(future.send(&server).await.0, 400);
+    let mut wrong_secret = Delivery::new(&event);
+    wrong_secret.secret = ROTATED;
+    assert_eq!(wrong_secret.send(&server).await.0, 400);
+
+    let missing = server
+        .http
+        .post(format!("{}/clerk-webhook", server.url))
+        .body(good.body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 400);
+    let body: Json = missing.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("svix-id"),
+        "{body}"
+    );
+
+    let mut malformed = Delivery::new(&event);
+    malformed.body = r#"{"type":"user.created","data":"#.to_string();
+    let (status, body) = malformed.send(&server).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+
+    let mut huge = Delivery::new(&event);
+    huge.body = format!(r#"{{"pad":"{}"}}"#, "x".repeat(9 * 1024 * 1024));
+    assert_eq!(huge.send(&server).await.0, 413);
+
+    assert_eq!(
+        stored_user(&server, "user_bad").await,
+        Json::Null,
+        "nothing was stored"
+    );
+    let (status, _) = good.send(&server).await;
+    assert_eq!(status, 200, "the genuine delivery still applies");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_accepts_both_old_and_new_signatures() {
+    let server = TestServer::dev_with(
+        |s| s.clerk_webhook_secret = Some(format!("{ROTATED} {SECRET}")),
+        AppParts::builtin(),
+    )
+    .await;
+    for (i, secret) in [SECRET, ROTATED].into_iter().enumerate() {
+        let mut delivery = Delivery::new(&user_event(
+            "user.created",
+            &format!("user_rot{i}"),
+            "r@example.com",
+            "R",
+            1,
+        ));
+        delivery.secret = secret;
+        assert_eq!(delivery.send(&server).await.0, 200);
+    }
+}
+
+#[tokio::test]
+async fn events_out_of_order_never_overwrite_newer_data() {
+    let server = server().await;
+    let newer = user_event("user.updated", "user_ord", "new@example.com", "Newer", 2000);
+    let older = user_event("user.created", "user_ord", "old@example.com", "Older", 1000);
+    assert_eq!(
+        Delivery::new(&newer).send(&server).await.1["status"],
+        "applied"
+    );
+    assert_eq!(
+        Delivery::new(&older).send(&server).await.1["status"],
+        "stale"
+    );
+    let user = stored_user(&server, "user_ord").await;
+    assert_eq!(user["firstName"], "Newer");
+    assert_eq!(user["email"], "new@example.com");
+}
+
+#[tokio::test]
+async fn a_deleted_user_stays_deleted_and_purge_removes_their_data() {
+    let server = server().await;
+    Delivery::new(&user_event(
+        "user.created",
+        "user_del",
+        "d@example.com",
+        "D",
+        1000,
+    ))
+    .send(&server)
+    .await;
+    let mut deleted = reference("user.deleted.json");
+    deleted["data"]["id"] = json!("user_del");
+    assert_eq!(
+        Delivery::new(&deleted).send(&server).await.1["status"],
+        "applied"
+    );
+    let late = user_event(
+        "user.updated",
+        "user_del",
+        "d@example.com",
+        "Back",
+        9_999_999_999_999,
+    );
+    assert_eq!(
+        Delivery::new(&late).send(&server).await.1["status"],
+        "stale"
+    );
+    let user = stored_user(&server, "user_del").await;
+    assert_eq!(user["isActive"], false);
+    assert!(user["deletedAt"].as_f64().is_some());
+
+    // Deleted before it was ever created: the late user.created does not create it.
+    let mut early = reference("user.deleted.json");
+    early["data"]["id"] = json!("user_never");
+    Delivery::new(&early).send(&server).await;
+    Delivery::new(&user_event(
+        "user.created",
+        "user_never",
+        "n@example.com",
+        "N",
+        1,
+    ))
+    .send(&server)
+    .await;
+    assert_eq!(stored_user(&server, "user_never").await, Json::Null);
+
+    let purging = TestServer::dev_with(
+        |s| {
+            s.clerk_webhook_secret = Some(SECRET.into());
+            s.on_user_deleted = OnUserDeletedSetting::Purge;
+        },
+        AppParts::builtin(),
+    )
+    .await;
+    let (clerk_id, token) = purging.user("purge@example.com").await;
+    purging
+        .ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+    purging
+        .ok(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "mine"}),
+            Some(&token),
+        )
+        .await;
+    let mut deleted = reference("user.deleted.json");
+    deleted["data"]["id"] = json!(clerk_id);
+    Delivery::new(&deleted).send(&purging).await;
+    assert_eq!(
+        purging
+            .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+            .await,
+        Json::Null
+    );
+    assert_eq!(
+        purging
+            .ok("query", "chats:listUserChats", json!({}), Some(&token))
+            .await,
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn first_login_then_webhook_makes_one_record() {
+    let server = server().await;
+    let (clerk_id, token) = server.user("first@example.com").await;
+    let id = server
+        .ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+    let event = user_event(
+        "user.created",
+        &clerk_id,
+        "first@example.com",
+        "FromClerk",
+        1,
+    );
+    assert_eq!(
+        Delivery::new(&event).send(&server).await.1["status"],
+        "applied"
+    );
+    let user = server
+        .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+        .await;
+    assert_eq!(user["_id"], id, "the same record, filled in place");
+    assert_eq!(user["firstName"], "FromClerk");
+    assert_eq!(user["source"], "webhook");
+    // A later first login does not overwrite Clerk's data with token claims.
+    server
+        .ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+    let after = server
+        .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+        .await;
+    assert_eq!(after["firstName"], "FromClerk");
+}
+
+#[tokio::test]
+async fn a_restart_between_two_deliveries_of_one_message_applies_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = settings(dir.path());
+    config.clerk_webhook_secret = Some(SECRET.into());
+    let serve = || Mode::Serve {
+        issuer: "http://127.0.0.1:9".into(),
+    };
+    let first = keel::start(&config, serve(), AppParts::builtin(), None)
+        .await
+        .unwrap();
+    let delivery = Delivery::new(&user_event(
+        "user.created",
+        "user_restart",
+        "x@example.com",
+        "X",
+        1,
+    ));
+    let post = |url: String| {
+        let signature = WebhookSecrets::parse(SECRET).unwrap().sign(
+            &delivery.id,
+            delivery.timestamp,
+            delivery.body.as_bytes(),
+        );
+        let request = reqwest::Client::new()
+            .post(format!("{url}/clerk-webhook"))
+            .header("svix-id", delivery.id.clone())
+            .header("svix-timestamp", delivery.timestamp.to_string())
+            .header("svix-signature", signature)
+            .body(delivery.body.clone());
+        async move { request.send().await.unwrap().json::<Json>().await.unwrap() }
+    };
+    assert_eq!(post(first.url.clone()).await["status"], "applied");
+    first.stop().await.unwrap();
+    let second = keel::start(&config, serve(), AppParts::builtin(), None)
+        .await
+        .unwrap();
+    assert_eq!(post(second.url.clone()).await["status"], "duplicate");
+    second.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_secret_the_endpoint_answers_503_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = keel::start(
+        &settings(dir.path()),
+        Mode::Serve {
+            issuer: "http://127.0.0.1:9".into(),
+        },
+        AppParts::builtin(),
+        None,
+    )
+    .await
+    .unwrap();
+    let response = reqwest::Client::new()
+        .post(format!("{}/clerk-webhook", running.url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body: Json = response.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("CLERK_WEBHOOK_SECRET")
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn sessions_organizations_and_memberships_follow_clerk() {
+    let server = server().await;
+    let user_id = "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S";
+    assert_eq!(
+        Delivery::new(&reference("session.created.json"))
+            .send(&server)
+            .await
+            .1["status"],
+        "deferred",
+        "unknown user"
+    );
+    Delivery::new(&user_event(
+        "user.created",
+        user_id,
+        "s@example.com",
+        "S",
+        1,
+    ))
+    .send(&server)
+    .await;
+    assert_eq!(
+        Delivery::new(&reference("session.created.json"))
+            .send(&server)
+            .await
+            .1["status"],
+        "applied"
+    );
+    let user = stored_user(&server, user_id).await;
+    assert!(user["lastSignInAt"].as_f64().is_some());
+
+    let membership = reference("organizationMembership.created.json");
+    assert_eq!(
+        Delivery::new(&membership).send(&server).await.1["status"],
+        "applied"
+    );
+    let mut older = membership.clone();
+    older["type"] = json!("organizationMembership.updated");
+    older["data"]["role"] = json!("org:member");
+    older["data"]["updated_at"] = json!(1);
+    assert_eq!(
+        Delivery::new(&older).send(&server).await.1["status"],
+        "stale"
+    );
+    let mut removed = membership.clone();
+    removed["type"] = json!("organizationMembership.deleted");
+    assert_eq!(
+        Delivery::new(&removed).send(&server).await.1["status"],
+        "applied"
+    );
+    let mut late = membership.clone();
+    late["type"] = json!("organizationMembership.updated");
+    late["data"]["updated_at"] = json!(9_999_999_999_999i64);
+    assert_eq!(
+        Delivery::new(&late).send(&server).await.1["status"],
+        "stale",
+        "a deleted membership stays deleted"
+    );
+}
