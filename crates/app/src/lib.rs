@@ -4,6 +4,7 @@
 
 mod chats;
 mod clerk_sync;
+mod organizations;
 mod roles;
 mod time;
 mod users;
@@ -43,5 +44,6 @@ pub fn functions() -> Registry {
     users::register(&mut registry);
     chats::register(&mut registry);
     clerk_sync::register(&mut registry);
+    organizations::register(&mut registry);
     registry
 }

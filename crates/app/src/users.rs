@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use keel_functions::{
-    Document, FnError, FnResult, MutationCtx, NoArgs, QueryCtx, Reader, Registry, UserIdentity,
-    authenticated,
+    Document, FnError, FnResult, MutationCtx, NoArgs, Order, PaginationOpts, PaginationResult,
+    QueryCtx, Reader, Registry, UserIdentity, authenticated, with_role,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
@@ -18,6 +18,7 @@ pub(crate) fn register(registry: &mut Registry) {
         .query("users:getMyProfile", authenticated(get_my_profile))
         .query("users:getByClerkId", authenticated(get_by_clerk_id))
         .query("users:getByEmail", authenticated(get_by_email))
+        .query("users:list", with_role("admin", list))
         .mutation("users:store", authenticated(store))
         .alias("users:syncUserProfile", "users:store");
 }
@@ -180,4 +181,59 @@ fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
         },
         None => (None, None),
     }
+}
+
+#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    #[default]
+    Active,
+    Deleted,
+    All,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct ListArgs {
+    #[serde(default)]
+    search: Option<String>,
+    #[serde(default)]
+    status: Status,
+    #[serde(default)]
+    role: Option<String>,
+    pagination_opts: PaginationOpts,
+}
+
+/// Admins: every user, newest first, filtered by a case-insensitive search over email, names
+/// and username, by status and by role; in Convex's page shape.
+async fn list(ctx: QueryCtx, _: Arc<UserIdentity>, args: ListArgs) -> FnResult<PaginationResult> {
+    let search = args
+        .search
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    let (status, role) = (args.status, args.role);
+    Ok(ctx
+        .db
+        .query("users")
+        .order(Order::Desc)
+        .filter(move |user| {
+            let active = user.get("isActive") != Some(&Json::Bool(false));
+            let status_ok = match status {
+                Status::Active => active,
+                Status::Deleted => !active,
+                Status::All => true,
+            };
+            let role_ok = role
+                .as_deref()
+                .is_none_or(|r| user.get_str("role") == Some(r));
+            let search_ok = search.as_deref().is_none_or(|needle| {
+                ["email", "firstName", "lastName", "username"]
+                    .iter()
+                    .filter_map(|f| user.get_str(f))
+                    .any(|v| v.to_lowercase().contains(needle))
+            });
+            status_ok && role_ok && search_ok
+        })
+        .paginate(args.pagination_opts)
+        .await?)
 }

@@ -3,6 +3,8 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::document::Document;
@@ -40,13 +42,19 @@ pub struct PaginationResult {
 /// The most documents one page may ask for.
 pub const MAX_PAGE_ITEMS: usize = 8192;
 
+type Filter = Arc<dyn Fn(&Document) -> bool + Send + Sync>;
+
 pub struct Query {
     reader: Reader,
     table: String,
     index: String,
     range: IndexRange,
     order: Order,
+    filter: Option<Filter>,
 }
+
+/// How many index entries a filtered query reads per round trip.
+const FILTER_BATCH: usize = 256;
 
 impl Query {
     pub(crate) fn new(reader: Reader, table: &str) -> Self {
@@ -56,7 +64,15 @@ impl Query {
             index: BY_CREATION_TIME.to_string(),
             range: IndexRange::default(),
             order: Order::Asc,
+            filter: None,
         }
+    }
+
+    /// Keeps only documents `keep` accepts. The index range is still what is read (and what
+    /// invalidates a live query), so narrow it with `with_index` first.
+    pub fn filter(mut self, keep: impl Fn(&Document) -> bool + Send + Sync + 'static) -> Self {
+        self.filter = Some(Arc::new(keep));
+        self
     }
 
     pub fn with_index(mut self, index: &str, range: impl FnOnce(IndexRange) -> IndexRange) -> Self {
@@ -148,7 +164,34 @@ impl Query {
             }
         }
         let number = index.number;
-        self.reader.scan(number, range, self.order, limit).await
+        let Some(keep) = self.filter else {
+            return self.reader.scan(number, range, self.order, limit).await;
+        };
+        // Filtered: read batches until `limit` documents pass or the range ends.
+        let mut kept = Vec::new();
+        loop {
+            let batch = self
+                .reader
+                .scan(number, range.clone(), self.order, Some(FILTER_BATCH))
+                .await?;
+            let exhausted = batch.len() < FILTER_BATCH;
+            let last_key = batch.last().map(|(key, _)| key.clone());
+            for (key, doc) in batch {
+                if keep(&doc) {
+                    kept.push((key, doc));
+                    if limit.is_some_and(|n| kept.len() >= n) {
+                        return Ok(kept);
+                    }
+                }
+            }
+            match (exhausted, last_key) {
+                (false, Some(last)) => match self.order {
+                    Order::Asc => range.start = key_after(&last),
+                    Order::Desc => range.end = Some(last),
+                },
+                _ => return Ok(kept),
+            }
+        }
     }
 }
 

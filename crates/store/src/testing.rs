@@ -258,6 +258,45 @@ pub async fn pagination_walks_every_page(open: OpenEngine) {
     }
     assert_eq!(seen, vec![6, 5, 4, 3, 2, 1, 0]);
     assert_eq!(pages, 3);
+
+    // Filtered pages: only matches count toward numItems.
+    let tx = db.writer().await.unwrap();
+    for rank in 0..600 {
+        tx.insert("notes", json!({"owner": "b", "rank": rank}))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let r = db.reader().await.unwrap();
+    let mut cursor = None;
+    let mut odd = Vec::new();
+    loop {
+        let page = r
+            .query("notes")
+            .with_index("by_owner", |q| q.eq("owner", "b"))
+            .filter(|d| {
+                d.get("rank")
+                    .and_then(|r| r.as_i64())
+                    .is_some_and(|r| r % 2 == 1)
+            })
+            .paginate(PaginationOpts {
+                num_items: 100,
+                cursor: cursor.clone(),
+            })
+            .await
+            .unwrap();
+        assert!(page.page.len() <= 100);
+        odd.extend(
+            page.page
+                .iter()
+                .map(|d| d.get("rank").unwrap().as_i64().unwrap()),
+        );
+        if page.is_done {
+            break;
+        }
+        cursor = Some(page.continue_cursor);
+    }
+    assert_eq!(odd, (0..600).filter(|r| r % 2 == 1).collect::<Vec<_>>());
     let bad = r
         .query("notes")
         .paginate(PaginationOpts {

@@ -150,11 +150,19 @@ pub fn now() -> u64 {
 impl TestServer {
     /// A `convex`-template-shaped token for any subject, signed with the emulator's key.
     pub fn forged_token(&self, subject: &str) -> String {
+        self.forged_token_with(subject, serde_json::json!({}))
+    }
+
+    /// Like [`Self::forged_token`], with extra claims merged in (`metadata`, `o`, …).
+    pub fn forged_token_with(&self, subject: &str, extra: Json) -> String {
         let now = now();
-        let claims = serde_json::json!({
+        let mut claims = serde_json::json!({
             "iss": self.emulator().issuer(), "sub": subject, "aud": "convex",
             "iat": now, "nbf": now - 5, "exp": now + 60,
         });
+        if let (Some(claims), Some(extra)) = (claims.as_object_mut(), extra.as_object()) {
+            claims.extend(extra.clone());
+        }
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(self.emulator().kid().to_string());
         jsonwebtoken::encode(&header, &claims, &self.signing_key()).unwrap()

@@ -486,3 +486,196 @@ async fn sessions_organizations_and_memberships_follow_clerk() {
         "a deleted membership stays deleted"
     );
 }
+
+#[tokio::test]
+async fn organization_functions_serve_members_and_admins_only() {
+    let server = server().await;
+    let member = "user_2h8op3Isl1QR7tKu5FGNfaLKEoU";
+    let org = "org_2g7np7Hrk0SN6kj5EDMLDaKNL0S";
+    Delivery::new(&user_event(
+        "user.created",
+        member,
+        "member@example.com",
+        "Mem",
+        1,
+    ))
+    .send(&server)
+    .await;
+    Delivery::new(&reference("organizationMembership.created.json"))
+        .send(&server)
+        .await;
+
+    let token = server.forged_token(member);
+    let mine = server
+        .ok("query", "organizations:listMine", json!({}), Some(&token))
+        .await;
+    assert_eq!(mine[0]["clerkOrgId"], org);
+    assert_eq!(mine[0]["role"], "org:member");
+    let fetched = server
+        .ok(
+            "query",
+            "organizations:get",
+            json!({"clerkOrgId": org}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(fetched["clerkOrgId"], org);
+    let members = server
+        .ok(
+            "query",
+            "organizations:members",
+            json!({"clerkOrgId": org}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    assert_eq!(members[0]["clerkUserId"], member);
+    assert_eq!(members[0]["email"], "member@example.com");
+    assert_eq!(
+        members[0]["permissions"],
+        json!(["org:posts:read", "org:posts:write"])
+    );
+
+    let outsider = server.forged_token("user_outsider");
+    for path in ["organizations:get", "organizations:members"] {
+        assert_eq!(
+            server
+                .error_code("query", path, json!({"clerkOrgId": org}), Some(&outsider))
+                .await,
+            "FORBIDDEN"
+        );
+    }
+    assert_eq!(
+        server
+            .ok(
+                "query",
+                "organizations:listMine",
+                json!({}),
+                Some(&outsider)
+            )
+            .await,
+        json!([])
+    );
+    // The token's active-organization claim counts as membership too.
+    let claimed = server.forged_token_with(
+        "user_claimed",
+        json!({"o": {"id": org, "rol": "admin", "slg": "acme"}}),
+    );
+    server
+        .ok(
+            "query",
+            "organizations:get",
+            json!({"clerkOrgId": org}),
+            Some(&claimed),
+        )
+        .await;
+
+    let admin = server.forged_token_with("user_root", json!({"metadata": {"role": "admin"}}));
+    server
+        .ok(
+            "query",
+            "organizations:members",
+            json!({"clerkOrgId": org}),
+            Some(&admin),
+        )
+        .await;
+}
+
+#[tokio::test]
+async fn admins_list_users_with_search_status_role_and_pages() {
+    let server = server().await;
+    for i in 0..25 {
+        let id = format!("user_list{i:02}");
+        let mut event = user_event(
+            "user.created",
+            &id,
+            &format!("person{i:02}@example.com"),
+            &format!("P{i:02}"),
+            1,
+        );
+        if i % 5 == 0 {
+            event["data"]["public_metadata"] = json!({"role": "editor"});
+        }
+        Delivery::new(&event).send(&server).await;
+    }
+    let mut deleted = reference("user.deleted.json");
+    deleted["data"]["id"] = json!("user_list03");
+    Delivery::new(&deleted).send(&server).await;
+
+    let plain = server.forged_token("user_list01");
+    let opts = json!({"numItems": 10, "cursor": null});
+    assert_eq!(
+        server
+            .error_code(
+                "query",
+                "users:list",
+                json!({"paginationOpts": opts}),
+                Some(&plain)
+            )
+            .await,
+        "FORBIDDEN"
+    );
+    assert_eq!(
+        server
+            .error_code("query", "users:list", json!({"paginationOpts": opts}), None)
+            .await,
+        "UNAUTHENTICATED"
+    );
+
+    let admin = server.forged_token_with("user_root", json!({"metadata": {"role": "admin"}}));
+    let mut cursor = Json::Null;
+    let mut seen = Vec::new();
+    loop {
+        let page = server
+            .ok(
+                "query",
+                "users:list",
+                json!({"paginationOpts": {"numItems": 10, "cursor": cursor}}),
+                Some(&admin),
+            )
+            .await;
+        seen.extend(
+            page["page"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["clerkUserId"].as_str().unwrap().to_string()),
+        );
+        if page["isDone"] == true {
+            break;
+        }
+        cursor = page["continueCursor"].clone();
+    }
+    assert_eq!(seen.len(), 24, "active users only by default");
+    assert_eq!(seen[0], "user_list24", "newest first");
+    assert!(!seen.contains(&"user_list03".to_string()));
+
+    let found = server
+        .ok(
+            "query",
+            "users:list",
+            json!({"search": "PERSON07", "paginationOpts": opts}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(found["page"].as_array().unwrap().len(), 1);
+    assert_eq!(found["page"][0]["email"], "person07@example.com");
+    let gone = server
+        .ok(
+            "query",
+            "users:list",
+            json!({"status": "deleted", "paginationOpts": opts}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(gone["page"][0]["clerkUserId"], "user_list03");
+    let editors = server
+        .ok(
+            "query",
+            "users:list",
+            json!({"role": "editor", "status": "all", "paginationOpts": opts}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(editors["page"].as_array().unwrap().len(), 5);
+}
