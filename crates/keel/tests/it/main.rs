@@ -3,6 +3,7 @@
 
 mod auth;
 mod cli;
+mod crash;
 mod harness;
 mod http_api;
 mod isolation;
