@@ -44,7 +44,7 @@ struct ApplyArgs {
 
 /// What happened to an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     Applied,
     /// Older than what is stored, or about a deleted object: recorded, not applied.
     Stale,
@@ -54,16 +54,19 @@ pub(crate) enum Outcome {
     Ignored,
     /// This `svix-id` was processed before.
     Duplicate,
+    /// The stored record already holds exactly this version.
+    Unchanged,
 }
 
 impl Outcome {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Outcome::Applied => "applied",
             Outcome::Stale => "stale",
             Outcome::Deferred => "deferred",
             Outcome::Ignored => "ignored",
             Outcome::Duplicate => "duplicate",
+            Outcome::Unchanged => "unchanged",
         }
     }
 }
@@ -208,6 +211,9 @@ pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> F
             if !from_token && (user.updated_at as f64) < stored_updated {
                 return Ok(Outcome::Stale);
             }
+            if !from_token && (user.updated_at as f64) == stored_updated && source == "backfill" {
+                return Ok(Outcome::Unchanged);
+            }
             let stored_sign_in = existing.get("lastSignInAt").and_then(Json::as_f64);
             let newest_sign_in = match (stored_sign_in, last_sign_in) {
                 (Some(a), Some(b)) => Some(a.max(b)),
@@ -277,7 +283,7 @@ async fn find_one(
         .await?)
 }
 
-async fn upsert_organization(db: &Writer, org: &OrganizationData) -> FnResult<Outcome> {
+pub(crate) async fn upsert_organization(db: &Writer, org: &OrganizationData) -> FnResult<Outcome> {
     if was_deleted(db, &org.id, "organization.deleted").await? {
         return Ok(Outcome::Stale);
     }
@@ -338,7 +344,7 @@ async fn delete_organization(db: &Writer, deleted: &DeletedObject, at: i64) -> F
     Ok(Outcome::Applied)
 }
 
-async fn upsert_membership(db: &Writer, m: &MembershipData) -> FnResult<Outcome> {
+pub(crate) async fn upsert_membership(db: &Writer, m: &MembershipData) -> FnResult<Outcome> {
     if was_deleted(db, &m.id, "organizationMembership.deleted").await?
         || was_deleted(db, &m.organization.id, "organization.deleted").await?
     {

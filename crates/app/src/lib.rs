@@ -5,6 +5,7 @@
 mod chats;
 mod clerk_sync;
 mod organizations;
+mod reconcile;
 mod roles;
 mod time;
 mod users;
@@ -13,6 +14,7 @@ use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
 
 pub use clerk_sync::OnUserDeleted;
+pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;
 
 /// The tables the app declares.

@@ -1,14 +1,20 @@
 //! The emulator handle: configuration, signing key, state and change feed,
 //! with the operations the HTTP routes (and Keel's own tools) call.
+//! Organization operations are in [`organizations`], webhook delivery in
+//! [`webhooks`].
+
+mod organizations;
+mod webhooks;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::delivery::DeliveryLog;
 use crate::error::EmulatorError;
 use crate::events::{ChangeEvent, ChangeKind, ChangeListener, Listeners};
 use crate::files;
@@ -69,6 +75,8 @@ pub struct Emulator {
     key: SigningKey,
     store: Store,
     listeners: Arc<Listeners>,
+    /// Set once webhook delivery is started.
+    deliveries: OnceLock<Arc<DeliveryLog>>,
 }
 
 impl fmt::Debug for Emulator {
@@ -108,6 +116,7 @@ impl Emulator {
             key,
             store,
             listeners: Arc::default(),
+            deliveries: OnceLock::new(),
         }))
     }
 
@@ -202,6 +211,26 @@ impl Emulator {
             .await
     }
 
+    /// Creates many users in one stored change (tests and seeding: the state file is
+    /// rewritten once, not once per user). Each still announces its own `user.created`.
+    pub async fn create_users(&self, reqs: Vec<CreateUser>) -> Result<Vec<Value>, EmulatorError> {
+        let instance_id = self.kid().to_owned();
+        self.store
+            .write(&self.listeners, |state, events| {
+                let now = now_ms();
+                let mut created = Vec::with_capacity(reqs.len());
+                for req in reqs {
+                    let user = req.build(&state.users, &instance_id, now)?;
+                    let json = user.to_json();
+                    state.users.push(user);
+                    events.push(event(ChangeKind::UserCreated, json.clone(), now));
+                    created.push(json);
+                }
+                Ok(created)
+            })
+            .await
+    }
+
     /// `GET /v1/users/{id}`.
     pub async fn get_user(&self, user_id: &str) -> Result<Value, EmulatorError> {
         self.store
@@ -245,19 +274,31 @@ impl Emulator {
     }
 
     /// `DELETE /v1/users/{id}`: returns `{object:"user", id, deleted:true}`.
-    /// The user's sessions become `removed` (no event is sent for them).
+    /// First the user's memberships go (`organizationMembership.deleted`
+    /// each), then their active sessions become `removed` (`session.removed`
+    /// each), then the user (`user.deleted`).
     pub async fn delete_user(&self, user_id: &str) -> Result<Value, EmulatorError> {
         self.store
             .write(&self.listeners, |state, events| {
                 let now = now_ms();
                 let i = state.user_index(user_id)?;
-                let user = state.users.remove(i);
+                let user = state.users[i].clone();
+                for membership in
+                    organizations::take_memberships(state, now, |m| m.user_id == user.id)
+                {
+                    let json =
+                        membership.to_json(state.organization(&membership.organization_id)?, &user);
+                    events.push(event(ChangeKind::OrganizationMembershipDeleted, json, now));
+                }
                 for session in state.sessions.iter_mut().filter(|s| s.user_id == user.id) {
                     if session.status == SessionStatus::Active {
                         session.status = SessionStatus::Removed;
                         session.updated_at = now;
+                        let json = session.to_event_json(&user, now);
+                        events.push(event(ChangeKind::SessionRemoved, json, now));
                     }
                 }
+                state.users.remove(i);
                 let json = user.deleted_json();
                 events.push(event(ChangeKind::UserDeleted, json.clone(), now));
                 Ok(json)
@@ -279,29 +320,42 @@ impl Emulator {
     }
 
     /// `POST /v1/sessions`: returns the SessionJSON. Signing in sets the
-    /// user's `last_sign_in_at` and `last_active_at`.
+    /// user's `last_sign_in_at` and `last_active_at`; only `session.created`
+    /// is announced (no `user.updated`). `active_organization_id` must be
+    /// an organization the user is a member of; the active organization is
+    /// only set here (the Backend API has no call to change it later), and is
+    /// never chosen implicitly.
     pub async fn create_session_with(&self, req: CreateSession) -> Result<Value, EmulatorError> {
         let user_id = req
             .user_id
             .filter(|id| !id.is_empty())
             .ok_or_else(|| EmulatorError::missing_param("user_id"))?;
-        if let Some(org) = req.active_organization_id {
-            // Organizations are not emulated yet, so every id is unknown.
-            return Err(EmulatorError::not_found(format!(
-                "No organization was found with id {org}"
-            )));
-        }
+        let org = req.active_organization_id.filter(|id| !id.is_empty());
         self.store
             .write(&self.listeners, |state, events| {
                 let now = now_ms();
                 let i = state.user_index(&user_id)?;
+                let mut session = Session::new(&user_id, now);
+                if let Some(org) = &org {
+                    let org_id = state.organization(org)?.id.clone();
+                    state.membership_index(&org_id, &user_id).map_err(|_| {
+                        EmulatorError::invalid_param(
+                            "active_organization_id",
+                            format!("User {user_id} is not a member of organization {org_id}."),
+                        )
+                    })?;
+                    session.last_active_organization_id = Some(org_id);
+                }
                 let user = &mut state.users[i];
                 user.last_sign_in_at = Some(now);
                 user.last_active_at = Some(now);
-                let session = Session::new(&user_id, now);
                 let json = session.to_json(now);
+                events.push(event(
+                    ChangeKind::SessionCreated,
+                    session.to_event_json(user, now),
+                    now,
+                ));
                 state.sessions.push(session);
-                events.push(event(ChangeKind::SessionCreated, json.clone(), now));
                 Ok(json)
             })
             .await
@@ -324,16 +378,16 @@ impl Emulator {
             .write(&self.listeners, |state, events| {
                 let now = now_ms();
                 let i = state.session_index(session_id)?;
-                let session = &mut state.sessions[i];
-                if session.status == SessionStatus::Active {
+                if state.sessions[i].status == SessionStatus::Active {
+                    // Active sessions always have their user.
+                    let user = state.user(&state.sessions[i].user_id)?.clone();
+                    let session = &mut state.sessions[i];
                     session.status = SessionStatus::Revoked;
                     session.updated_at = now;
-                    let json = session.to_json(now);
-                    events.push(event(ChangeKind::SessionRevoked, json.clone(), now));
-                    Ok(json)
-                } else {
-                    Ok(session.to_json(now))
+                    let data = session.to_event_json(&user, now);
+                    events.push(event(ChangeKind::SessionRevoked, data, now));
                 }
+                Ok(state.sessions[i].to_json(now))
             })
             .await
     }
@@ -365,6 +419,7 @@ impl Emulator {
                     issuer: &self.issuer,
                     authorized_party: &self.authorized_party,
                     user: state.user(&session.user_id)?,
+                    organization: organizations::active(state, session),
                     session,
                     now: now / 1000,
                     lifetime_secs,

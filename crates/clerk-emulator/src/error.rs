@@ -123,7 +123,7 @@ impl EmulatorError {
         Self::form("form_identifier_exists", "is taken", param, long_message)
     }
 
-    fn form(
+    pub(crate) fn form(
         code: &'static str,
         message: &str,
         param: &str,

@@ -1,19 +1,29 @@
 //! The change feed: every committed change is handed to the registered
-//! listeners, in commit order. This is the seam for webhook delivery (Svix-
-//! signed `user.*` / `session.*` events); the emulator itself delivers nothing.
+//! listeners, in commit order. Webhook delivery ([`crate::delivery`]) is one
+//! such listener; tests and tools may add their own.
 
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
-/// Which change happened, named like Clerk's webhook event types.
+/// Which change happened, named like Clerk's webhook event types. More may
+/// be added (Clerk has more), hence `non_exhaustive`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ChangeKind {
     UserCreated,
     UserUpdated,
     UserDeleted,
     SessionCreated,
+    /// Its user was deleted.
+    SessionRemoved,
     SessionRevoked,
+    OrganizationCreated,
+    OrganizationUpdated,
+    OrganizationDeleted,
+    OrganizationMembershipCreated,
+    OrganizationMembershipUpdated,
+    OrganizationMembershipDeleted,
 }
 
 impl ChangeKind {
@@ -24,13 +34,25 @@ impl ChangeKind {
             Self::UserUpdated => "user.updated",
             Self::UserDeleted => "user.deleted",
             Self::SessionCreated => "session.created",
+            Self::SessionRemoved => "session.removed",
             Self::SessionRevoked => "session.revoked",
+            Self::OrganizationCreated => "organization.created",
+            Self::OrganizationUpdated => "organization.updated",
+            Self::OrganizationDeleted => "organization.deleted",
+            Self::OrganizationMembershipCreated => "organizationMembership.created",
+            Self::OrganizationMembershipUpdated => "organizationMembership.updated",
+            Self::OrganizationMembershipDeleted => "organizationMembership.deleted",
         }
     }
 }
 
 /// One committed change. `data` is what Clerk puts in a webhook's `data`:
-/// the UserJSON, `{object:"user", id, deleted:true}`, or the SessionJSON.
+/// - `user.created|updated`: the UserJSON; `user.deleted`: `{object:"user", id, deleted:true}`;
+/// - `session.*`: the SessionJSON with the UserJSON embedded as `user`;
+/// - `organization.created|updated`: the OrganizationJSON;
+///   `organization.deleted`: `{object:"organization", id, slug, deleted:true}`;
+/// - `organizationMembership.*`: the OrganizationMembershipJSON (as it was,
+///   for `deleted`), with `organization` and `public_user_data` embedded.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChangeEvent {
     pub kind: ChangeKind,

@@ -1,26 +1,43 @@
 //! An offline stand-in for Clerk: an HTTP service that publishes a JWKS,
-//! mints RS256 tokens shaped like Clerk's, and answers a subset of the
-//! Backend API (users, sessions, tokens). It knows nothing of Keel: Keel
-//! nests [`Emulator::router`] at `/_clerk` and verifies its tokens exactly
-//! as it verifies Clerk's.
+//! mints RS256 tokens shaped like Clerk's, answers a subset of the Backend
+//! API (users, sessions, tokens, organizations, memberships) and delivers
+//! every change as a Svix-signed Clerk webhook. It knows nothing of Keel:
+//! Keel nests [`Emulator::router`] at `/_clerk` and verifies its tokens and
+//! webhooks exactly as it verifies Clerk's.
 //!
 //! Routes (relative to the mount point):
 //! - `GET /.well-known/openid-configuration`, `GET /.well-known/jwks.json` (public)
 //! - Backend API, each requiring `Authorization: Bearer <secret key>`:
 //!   `GET /v1/jwks`; `POST|GET /v1/users`, `GET /v1/users/count`,
-//!   `GET|PATCH|DELETE /v1/users/{id}`; `POST /v1/sessions`,
+//!   `GET|PATCH|DELETE /v1/users/{id}`, `GET /v1/users/{id}/organization_memberships`;
+//!   `POST /v1/sessions` (`active_organization_id` optional),
 //!   `GET /v1/sessions/{id}`, `POST /v1/sessions/{id}/revoke`,
-//!   `POST /v1/sessions/{id}/tokens[/{template}]` (template `convex`).
+//!   `POST /v1/sessions/{id}/tokens[/{template}]` (template `convex`);
+//!   `POST|GET /v1/organizations`, `GET|PATCH|DELETE /v1/organizations/{id}`,
+//!   `POST|GET /v1/organizations/{id}/memberships`,
+//!   `PATCH|DELETE /v1/organizations/{id}/memberships/{user_id}`,
+//!   `GET /v1/organization_memberships`;
+//!   and the emulator's own `GET /v1/webhook_deliveries` (the delivery log).
+//!
+//! Organization roles are Clerk's defaults, `org:admin` and `org:member`,
+//! with Clerk's system permissions (see `roles.rs`). With an active
+//! organization, session tokens carry the v2 `o` claim and `fea`; the
+//! `convex` template carries `org_id`, `org_role` and `org_slug`. Real Clerk
+//! leaves system permissions out of `o`; the emulator encodes them so
+//! permission checks can be exercised without custom permissions.
 //!
 //! Files, in `{data_dir}/clerk-emulator/` (folder 0700, files 0600):
 //! - `signing-key.pem`: the RSA-2048 key, PKCS#8 PEM, made on first start.
 //!   The `kid` (`ins_…`) is derived from it, so it survives restarts and so
 //!   do the tokens it signed. Delete the file to rotate.
-//! - `state.json`: `{"version":1,"users":[…],"sessions":[…]}`, rewritten
-//!   whole (temp file + rename) after every change. Delete it to start empty.
+//! - `state.json`: `{"version":1,"users":[…],"sessions":[…],"organizations":[…],
+//!   "memberships":[…]}`, rewritten whole (temp file + rename) after every
+//!   change. Delete it to start empty.
 //!
-//! Changes are announced through [`ChangeListener`] (see [`events`]), the
-//! seam for Svix-signed webhook delivery.
+//! Changes are announced through [`ChangeListener`] (see [`events`]);
+//! [`Emulator::start_webhook_delivery`] adds the listener that delivers them
+//! as webhooks (see [`delivery`] for retries and fault injection). The
+//! delivery log is in memory only.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), keel_clerk_emulator::EmulatorError> {
@@ -50,6 +67,7 @@
 //! ```
 
 mod auth;
+pub mod delivery;
 mod emulator;
 mod error;
 pub mod events;
@@ -57,6 +75,12 @@ mod extract;
 mod files;
 mod ids;
 mod keys;
+mod membership;
+mod org_claim;
+mod org_list;
+mod organization;
+mod organization_input;
+mod roles;
 mod routes;
 mod session;
 mod store;
@@ -65,11 +89,19 @@ mod user;
 mod user_input;
 mod user_list;
 
+pub use delivery::{
+    DEVELOPMENT_RETRY_SCHEDULE, DeliveryConfig, DeliveryRecord, DeliveryStatus, Fault, Faults,
+    FaultsError, SVIX_RETRY_SCHEDULE,
+};
 pub use emulator::{
     CreateSession, DATA_SUBDIR, DEFAULT_AUTHORIZED_PARTY, Emulator, EmulatorConfig,
     SIGNING_KEY_FILE, STATE_FILE,
 };
 pub use error::{ClerkError, EmulatorError};
 pub use events::{ChangeEvent, ChangeKind, ChangeListener};
+pub use org_list::{ListMemberships, ListOrganizations};
+pub use organization_input::{
+    CreateMembership, CreateOrganization, UpdateMembership, UpdateOrganization,
+};
 pub use user_input::{CreateUser, UpdateUser};
 pub use user_list::ListUsers;

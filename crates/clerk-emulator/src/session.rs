@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::ids::new_id;
+use crate::user::User;
 
 /// Clerk's defaults: a session expires after 7 days and is abandoned after 30.
 const EXPIRE_AFTER_MS: i64 = 7 * 24 * 3600 * 1000;
@@ -34,7 +35,8 @@ pub(crate) struct Session {
     pub user_id: String,
     pub client_id: String,
     pub status: SessionStatus,
-    /// Set once organizations exist; tokens then carry the `o` claim.
+    /// The active organization (set at creation); tokens then carry the `o`
+    /// claim. Cleared when the membership or the organization goes away.
     #[serde(default)]
     pub last_active_organization_id: Option<String>,
     pub created_at: i64,
@@ -93,5 +95,13 @@ impl Session {
             "updated_at": self.updated_at,
             "created_at": self.created_at,
         })
+    }
+
+    /// What Clerk sends in `session.*` webhooks: the SessionJSON with the
+    /// session's UserJSON embedded as `user`.
+    pub(crate) fn to_event_json(&self, user: &User, now: i64) -> Value {
+        let mut json = self.to_json(now);
+        json["user"] = user.to_json();
+        json
     }
 }

@@ -1,4 +1,4 @@
-//! Users and sessions, kept in memory and persisted as one JSON file.
+//! Users, sessions, organizations and memberships, kept in memory and persisted as one JSON file.
 //!
 //! Every change is applied to a copy of the state, written to
 //! `state.json` (temp file + rename, mode 0600), and only then made visible
@@ -14,10 +14,13 @@ use tokio::sync::Mutex;
 use crate::error::EmulatorError;
 use crate::events::{ChangeEvent, Listeners};
 use crate::files;
+use crate::membership::Membership;
+use crate::organization::Organization;
 use crate::session::Session;
 use crate::user::User;
 
-/// Bumped when the file's meaning changes incompatibly.
+/// Bumped when the file's meaning changes incompatibly (organizations and
+/// memberships were added compatibly: older files simply have none).
 const FORMAT_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +31,10 @@ pub(crate) struct State {
     pub users: Vec<User>,
     #[serde(default)]
     pub sessions: Vec<Session>,
+    #[serde(default)]
+    pub organizations: Vec<Organization>,
+    #[serde(default)]
+    pub memberships: Vec<Membership>,
 }
 
 impl Default for State {
@@ -36,6 +43,8 @@ impl Default for State {
             version: FORMAT_VERSION,
             users: Vec::new(),
             sessions: Vec::new(),
+            organizations: Vec::new(),
+            memberships: Vec::new(),
         }
     }
 }
@@ -57,6 +66,47 @@ impl State {
             .iter()
             .position(|s| s.id == id)
             .ok_or_else(|| EmulatorError::not_found(format!("No session was found with id {id}")))
+    }
+
+    /// By id, or by slug as `GET /v1/organizations/{id_or_slug}` allows.
+    pub(crate) fn organization_index(&self, id_or_slug: &str) -> Result<usize, EmulatorError> {
+        let by = |f: fn(&Organization) -> &str| {
+            self.organizations.iter().position(|o| f(o) == id_or_slug)
+        };
+        by(|o| o.id.as_str())
+            .or_else(|| by(|o| o.slug.as_str()))
+            .ok_or_else(|| {
+                EmulatorError::not_found(format!("No organization was found with id {id_or_slug}"))
+            })
+    }
+
+    pub(crate) fn organization(&self, id: &str) -> Result<&Organization, EmulatorError> {
+        self.organization_index(id).map(|i| &self.organizations[i])
+    }
+
+    pub(crate) fn membership_index(
+        &self,
+        organization_id: &str,
+        user_id: &str,
+    ) -> Result<usize, EmulatorError> {
+        self.memberships
+            .iter()
+            .position(|m| m.organization_id == organization_id && m.user_id == user_id)
+            .ok_or_else(|| {
+                EmulatorError::not_found(format!(
+                    "No membership was found for user {user_id} in organization {organization_id}"
+                ))
+            })
+    }
+
+    /// A membership as OrganizationMembershipJSON (its organization and user exist).
+    pub(crate) fn membership_json(
+        &self,
+        membership: &Membership,
+    ) -> Result<serde_json::Value, EmulatorError> {
+        let organization = self.organization(&membership.organization_id)?;
+        let user = self.user(&membership.user_id)?;
+        Ok(membership.to_json(organization, user))
     }
 }
 

@@ -5,6 +5,9 @@ use serde_json::{Map, Value, json};
 
 use crate::error::EmulatorError;
 use crate::ids::random_base62;
+use crate::membership::Membership;
+use crate::org_claim;
+use crate::organization::Organization;
 use crate::session::Session;
 use crate::user::User;
 
@@ -41,6 +44,8 @@ pub(crate) struct TokenInput<'a> {
     pub authorized_party: &'a str,
     pub user: &'a User,
     pub session: &'a Session,
+    /// The session's active organization and the user's membership in it.
+    pub organization: Option<(&'a Organization, &'a Membership)>,
     /// Unix seconds.
     pub now: i64,
     pub lifetime_secs: u64,
@@ -85,17 +90,13 @@ pub(crate) fn session_claims(input: &TokenInput<'_>) -> Value {
         // `"metadata": "{{user.public_metadata}}"`; the emulator always does.
         "metadata": input.user.public_metadata,
     });
-    if let Some(o) = organization_claim(input.session) {
+    // With an active organization: `o` and the features its `fpm` indexes.
+    if let Some((organization, membership)) = input.organization {
+        let (o, fea) = org_claim::encode(organization, membership);
         claims["o"] = o;
+        claims["fea"] = json!(fea);
     }
     claims
-}
-
-/// The v2 `o` claim (`id`, `slg`, `rol`, `per`, `fpm`) for the session's
-/// active organization (`last_active_organization_id`). Organizations are
-/// not emulated yet, so no session has one and there is no claim.
-fn organization_claim(_session: &Session) -> Option<Value> {
-    None
 }
 
 /// A token from a JWT template.
@@ -108,6 +109,9 @@ pub(crate) fn template_claims(template: Template, input: &TokenInput<'_>) -> Val
 /// Clerk's Convex preset. Claims whose value is missing (no email, no
 /// names …) are left out, as Clerk does for shortcodes that resolve to null.
 /// `updated_at` is in Unix seconds, like OIDC's standard claim of that name.
+/// `org_id`, `org_role` (`org:admin`) and `org_slug` are the claims Convex
+/// apps commonly add (`{{org.id}}`, `{{org.role}}`, `{{org.slug}}`); they are
+/// present only while the session has an active organization.
 fn convex_claims(input: &TokenInput<'_>) -> Value {
     let user = input.user;
     let mut claims = Map::new();
@@ -139,6 +143,11 @@ fn convex_claims(input: &TokenInput<'_>) -> Value {
     put("picture", json!(user.image_url));
     put("updated_at", json!(user.updated_at / 1000));
     put("metadata", json!(user.public_metadata));
+    if let Some((organization, membership)) = input.organization {
+        put("org_id", json!(organization.id));
+        put("org_role", json!(membership.role));
+        put("org_slug", json!(organization.slug));
+    }
     Value::Object(claims)
 }
 

@@ -67,7 +67,7 @@ pub struct UpdateUser {
 }
 
 /// Tells a present `null` (Some(None)) from an absent field (None, via `default`).
-fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+pub(crate) fn nullable<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -296,9 +296,10 @@ fn normalize_username(raw: Option<&str>) -> Option<String> {
 }
 
 /// Clerk's default avatar URL encodes `{type:"default", iid, rid}` in base64;
-/// the emulator keeps the shape (no image is served for it).
-fn default_image_url(instance_id: &str, user_id: &str) -> String {
-    let spec = json!({ "type": "default", "iid": instance_id, "rid": user_id });
+/// the emulator keeps the shape (no image is served for it). Organizations
+/// get one too.
+pub(crate) fn default_image_url(instance_id: &str, resource_id: &str) -> String {
+    let spec = json!({ "type": "default", "iid": instance_id, "rid": resource_id });
     format!(
         "https://img.clerk.com/{}",
         URL_SAFE_NO_PAD.encode(spec.to_string())

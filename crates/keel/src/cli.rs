@@ -37,9 +37,6 @@ enum Command {
     Dev {
         #[command(flatten)]
         settings: Settings,
-        /// The emulator's Backend API key (generated and kept in the data folder when unset).
-        #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
-        clerk_secret_key: Option<String>,
     },
     /// Run against a real Clerk instance.
     Serve {
@@ -75,8 +72,14 @@ enum Command {
         url: Option<String>,
         #[command(flatten)]
         settings: Settings,
-        #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
-        clerk_secret_key: Option<String>,
+    },
+    /// Reconcile the synced tables with Clerk's Backend API (users, organizations, memberships).
+    Backfill {
+        #[command(flatten)]
+        settings: Settings,
+        /// Print the drift (missing, stale, extra) without writing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -108,11 +111,9 @@ pub fn main(parts: AppParts) -> ExitCode {
 
 async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Dev {
-            settings,
-            clerk_secret_key,
-        } => {
+        Command::Dev { settings } => {
             warn_misnamed();
+            let clerk_secret_key = settings.clerk_secret_key.clone();
             let running = start(&settings, Mode::Dev { clerk_secret_key }, parts, None).await?;
             if let Some(emulator) = &running.emulator {
                 println!("Clerk emulator: issuer {}", emulator.issuer());
@@ -137,6 +138,19 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { settings, issuer } => Ok(check(&settings, issuer, &parts).await),
+        Command::Backfill { settings, dry_run } => {
+            let api = backfill_api(&settings)?;
+            std::fs::create_dir_all(&settings.data_dir)?;
+            let db = crate::start::open_database(&settings, &parts.schema).await?;
+            eprintln!(
+                "reconciling {} with Clerk at {}",
+                settings.database_location(),
+                api.base_url()
+            );
+            let drift = crate::backfill::run_once(&db, &api, dry_run, true).await?;
+            print!("{}", crate::backfill::describe(&drift, dry_run));
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Token {
             user,
             template,
@@ -144,10 +158,11 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             expires_in,
             url,
             settings,
-            clerk_secret_key,
         } => {
             let url = url.unwrap_or_else(|| format!("http://{}", settings.listen));
-            let secret = clerk_secret_key
+            let secret = settings
+                .clerk_secret_key
+                .clone()
                 .or_else(|| dev_secrets::read(&settings.data_dir, CLERK_SECRET_KEY_FILE))
                 .context(
                     "no emulator key: set CLERK_SECRET_KEY or run `keel dev` in this folder first",
@@ -162,6 +177,30 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// The Backend API to reconcile with: `CLERK_SECRET_KEY` and `CLERK_API_URL` (default Clerk's),
+/// or, in a `keel dev` folder with neither set, the local emulator.
+fn backfill_api(settings: &Settings) -> anyhow::Result<keel_clerk_api::ClerkApi> {
+    if let Some(key) = settings
+        .clerk_secret_key
+        .clone()
+        .filter(|k| !k.trim().is_empty())
+    {
+        let url = settings
+            .clerk_api_url
+            .clone()
+            .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());
+        return Ok(keel_clerk_api::ClerkApi::new(url, key.trim()));
+    }
+    let key = dev_secrets::read(&settings.data_dir, CLERK_SECRET_KEY_FILE).context(
+        "CLERK_SECRET_KEY is not set: set it to your Clerk secret key (sk_…), or run in a keel dev folder",
+    )?;
+    let url = settings
+        .clerk_api_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/_clerk", settings.listen));
+    Ok(keel_clerk_api::ClerkApi::new(url, key))
 }
 
 fn require_issuer(issuer: Option<String>) -> anyhow::Result<String> {

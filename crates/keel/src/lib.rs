@@ -1,6 +1,7 @@
 //! Keel as a library: start the server with the built-in app, or with your own functions
 //! beside it (see `examples/`). The `keel` binary is [`cli::main`] with the built-in app.
 
+mod backfill;
 pub mod cli;
 mod dev_secrets;
 mod settings;

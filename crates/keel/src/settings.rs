@@ -71,6 +71,30 @@ pub struct Settings {
     #[arg(long, env = "CLERK_WEBHOOK_SECRET", hide_env_values = true)]
     pub clerk_webhook_secret: Option<String>,
 
+    /// Clerk's Backend API key (`sk_…`). In `keel dev` it is the emulator's key (generated and
+    /// kept in the data folder when unset).
+    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
+    pub clerk_secret_key: Option<String>,
+
+    /// Clerk's Backend API (for backfill and reconcile).
+    #[arg(long, env = "CLERK_API_URL")]
+    pub clerk_api_url: Option<String>,
+
+    /// Reconcile with Clerk's Backend API this often (for example `1h`); `keel dev` does so
+    /// every 5 minutes against its emulator by default.
+    #[arg(long, env = "KEEL_RECONCILE_EVERY")]
+    pub reconcile_every: Option<humantime::Duration>,
+
+    /// `keel dev`: where the emulator delivers its signed webhooks (default: this Keel's own
+    /// `/clerk-webhook`), so another app's webhook route can be developed against it.
+    #[arg(long, env = "KEEL_EMULATOR_WEBHOOK_URL")]
+    pub emulator_webhook_url: Option<String>,
+
+    /// `keel dev`: make the emulator drop, duplicate or reorder first delivery attempts, for
+    /// example `drop=0.2,duplicate=0.1,reorder=0.1,seed=7`.
+    #[arg(long, env = "KEEL_EMULATOR_FAULTS")]
+    pub emulator_faults: Option<String>,
+
     /// What `user.deleted` does: `mark` the user inactive, or `purge` the user and their data.
     #[arg(long, env = "KEEL_ON_USER_DELETED", default_value = "mark")]
     pub on_user_deleted: OnUserDeletedSetting,
@@ -131,6 +155,7 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_ADMIN_USER_IDS",
     "KEEL_SYNC_MAX_QUEUED_BYTES",
     "KEEL_ON_USER_DELETED",
+    "KEEL_RECONCILE_EVERY",
     "KEEL_EMULATOR_WEBHOOK_URL",
     "KEEL_EMULATOR_FAULTS",
     "KEEL_LOG",

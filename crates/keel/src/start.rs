@@ -152,6 +152,59 @@ pub async fn start(
         authorized_parties: settings.authorized_parties(),
         clock_skew: settings.clock_skew(),
     });
+    // Reconcile with Clerk in the background: `--reconcile-every` with `serve`, and by default
+    // every 5 minutes against the emulator in `dev`.
+    let reconcile = match (&mode, &emulator) {
+        (Mode::Dev { .. }, Some(emulator)) => Some((
+            keel_clerk_api::ClerkApi::new(format!("{url}/_clerk"), emulator.secret_key()),
+            settings
+                .reconcile_every
+                .map(Into::into)
+                .unwrap_or(DEV_RECONCILE_EVERY),
+        )),
+        (_, _) => match (
+            settings.reconcile_every,
+            settings.clerk_secret_key.as_deref(),
+        ) {
+            (Some(every), Some(key)) => Some((
+                keel_clerk_api::ClerkApi::new(
+                    settings
+                        .clerk_api_url
+                        .clone()
+                        .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()),
+                    key,
+                ),
+                every.into(),
+            )),
+            (Some(_), None) => {
+                bail!("--reconcile-every needs CLERK_SECRET_KEY (your Clerk secret key, sk_…)")
+            }
+            (None, _) => None,
+        },
+    };
+    if let (Some(emulator), Some(secret)) = (&emulator, &webhook_secret) {
+        let faults = match settings
+            .emulator_faults
+            .as_deref()
+            .filter(|f| !f.trim().is_empty())
+        {
+            Some(spec) => keel_clerk_emulator::Faults::parse(spec)
+                .map_err(|e| anyhow::anyhow!("KEEL_EMULATOR_FAULTS: {e}"))?,
+            None => keel_clerk_emulator::Faults::default(),
+        };
+        let endpoint = settings
+            .emulator_webhook_url
+            .clone()
+            .unwrap_or_else(|| format!("{url}/clerk-webhook"));
+        let mut delivery = keel_clerk_emulator::DeliveryConfig::new(endpoint, secret.clone());
+        delivery.faults = faults;
+        emulator
+            .start_webhook_delivery(delivery)
+            .context("starting the emulator's webhook delivery")?;
+    }
+    if let Some((api, every)) = reconcile {
+        crate::backfill::spawn_periodic(database.clone(), api, every);
+    }
     let roles = Arc::new(AppRoles::new(settings.admin_user_ids.iter().cloned()));
     let executor = Executor::new(parts.functions, database, roles);
     let manager = SubscriptionManager::start(executor.clone())
@@ -216,6 +269,9 @@ pub(crate) async fn open_database(
         .await
         .context("preparing the database schema")
 }
+
+/// How often `keel dev` reconciles with its emulator unless told otherwise.
+pub const DEV_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 /// How long answered mutations are remembered for replay after a reconnect.
 pub const MUTATION_REPLAY_WINDOW: std::time::Duration = std::time::Duration::from_secs(30 * 60);

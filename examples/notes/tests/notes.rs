@@ -17,6 +17,11 @@ async fn notes_are_served_beside_the_built_in_app() {
         admin_user_ids: Vec::new(),
         sync_max_queued_bytes: 64 * 1024 * 1024,
         clerk_webhook_secret: None,
+        clerk_secret_key: None,
+        clerk_api_url: None,
+        reconcile_every: None,
+        emulator_webhook_url: None,
+        emulator_faults: None,
         on_user_deleted: keel::OnUserDeletedSetting::Mark,
     };
     let running = keel::start(

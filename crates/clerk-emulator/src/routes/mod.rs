@@ -1,13 +1,16 @@
 //! The HTTP surface, relative to the mount point (Keel nests it at `/_clerk`).
 
+mod deliveries;
+mod memberships;
 mod oidc;
+mod organizations;
 mod sessions;
 mod users;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 
 use crate::emulator::Emulator;
 use crate::error::EmulatorError;
@@ -21,6 +24,10 @@ pub(crate) fn router(emulator: Arc<Emulator>) -> Router {
             "/users/{user_id}",
             get(users::get).patch(users::update).delete(users::delete),
         )
+        .route(
+            "/users/{user_id}/organization_memberships",
+            get(memberships::list_for_user),
+        )
         .route("/sessions", post(sessions::create))
         .route("/sessions/{session_id}", get(sessions::get))
         .route("/sessions/{session_id}/revoke", post(sessions::revoke))
@@ -28,7 +35,27 @@ pub(crate) fn router(emulator: Arc<Emulator>) -> Router {
         .route(
             "/sessions/{session_id}/tokens/{template_name}",
             post(sessions::template_token),
-        );
+        )
+        .route(
+            "/organizations",
+            get(organizations::list).post(organizations::create),
+        )
+        .route(
+            "/organizations/{organization_id}",
+            get(organizations::get)
+                .patch(organizations::update)
+                .delete(organizations::delete),
+        )
+        .route(
+            "/organizations/{organization_id}/memberships",
+            get(memberships::list).post(memberships::create),
+        )
+        .route(
+            "/organizations/{organization_id}/memberships/{user_id}",
+            patch(memberships::update).delete(memberships::delete),
+        )
+        .route("/organization_memberships", get(memberships::list_all))
+        .route("/webhook_deliveries", get(deliveries::list));
     Router::new()
         .route(
             "/.well-known/openid-configuration",

@@ -74,6 +74,23 @@ impl Server {
             .await
     }
 
+    pub async fn create_org(&self, body: Value) -> Value {
+        self.call(self.bapi(Method::POST, "/organizations").json(&body), 200)
+            .await
+    }
+
+    pub async fn add_member(&self, org_id: &str, user_id: &str, role: &str) -> Value {
+        self.call(
+            self.bapi(
+                Method::POST,
+                &format!("/organizations/{org_id}/memberships"),
+            )
+            .json(&json!({ "user_id": user_id, "role": role })),
+            200,
+        )
+        .await
+    }
+
     pub async fn create_session(&self, user_id: &str) -> Value {
         self.call(
             self.bapi(Method::POST, "/sessions")

@@ -92,7 +92,7 @@ async fn discovery_points_at_a_jwks_that_verifies_minted_tokens() {
 async fn unknown_paths_are_404_in_clerks_error_shape() {
     let (server, _dir) = start().await;
     let body = server
-        .call(server.bapi(Method::GET, "/organizations"), 404)
+        .call(server.bapi(Method::GET, "/invitations"), 404)
         .await;
     assert_eq!(body["errors"][0]["code"], "resource_not_found");
     assert!(body["errors"][0]["message"].is_string());

@@ -37,7 +37,12 @@ async fn every_committed_change_is_announced_in_order() {
     let session = server.create_session(uid).await;
     let event = events.try_recv().unwrap();
     assert_eq!(event.kind.event_type(), "session.created");
-    assert_eq!(event.data, session);
+    // Session events embed the user, as Clerk's do.
+    let mut data = event.data.clone();
+    let embedded = data.as_object_mut().unwrap().remove("user").unwrap();
+    assert_eq!(data, session);
+    assert_eq!(embedded["id"], uid);
+    assert_eq!(embedded["first_name"], "Ada");
 
     let sid = session["id"].as_str().unwrap();
     server
@@ -49,6 +54,7 @@ async fn every_committed_change_is_announced_in_order() {
     let event = events.try_recv().unwrap();
     assert_eq!(event.kind, ChangeKind::SessionRevoked);
     assert_eq!(event.data["status"], "revoked");
+    assert_eq!(event.data["user"]["id"], uid);
     // Revoking again changes nothing, so announces nothing.
     server
         .call(

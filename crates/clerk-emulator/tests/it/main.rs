@@ -4,7 +4,13 @@
 mod common;
 mod discovery;
 mod events;
+mod faults;
+mod memberships;
+mod org_tokens;
+mod organizations;
+mod receiver;
 mod restart;
 mod secret_key;
 mod sessions;
 mod users;
+mod webhooks;

@@ -24,6 +24,11 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         admin_user_ids: Vec::new(),
         sync_max_queued_bytes: 64 * 1024 * 1024,
         clerk_webhook_secret: None,
+        clerk_secret_key: None,
+        clerk_api_url: None,
+        reconcile_every: None,
+        emulator_webhook_url: None,
+        emulator_faults: None,
         on_user_deleted: keel::OnUserDeletedSetting::Mark,
     }
 }

@@ -9,7 +9,12 @@ use crate::harness::TestServer;
 
 #[tokio::test]
 async fn the_product_brief_flow_works_for_a_signed_in_user() {
-    let server = TestServer::dev().await;
+    // No webhooks: this is the first-login path alone.
+    let server = TestServer::dev_with(
+        |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
+        AppParts::builtin(),
+    )
+    .await;
     let (alice, token) = server.user("Alice@Example.com").await;
     assert_eq!(
         server

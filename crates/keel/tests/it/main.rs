@@ -2,6 +2,7 @@
 //! the emulator as the issuer, driven over HTTP.
 
 mod auth;
+mod clerk_sync;
 mod cli;
 mod crash;
 mod harness;

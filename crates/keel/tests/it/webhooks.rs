@@ -18,9 +18,13 @@ fn reference(name: &str) -> Json {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+/// `keel dev` whose emulator sends its own webhooks nowhere: these tests deliver by hand.
 async fn server() -> TestServer {
     TestServer::dev_with(
-        |s| s.clerk_webhook_secret = Some(SECRET.into()),
+        |s| {
+            s.clerk_webhook_secret = Some(SECRET.into());
+            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+        },
         AppParts::builtin(),
     )
     .await
@@ -289,6 +293,7 @@ async fn a_deleted_user_stays_deleted_and_purge_removes_their_data() {
         |s| {
             s.clerk_webhook_secret = Some(SECRET.into());
             s.on_user_deleted = OnUserDeletedSetting::Purge;
+            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
         },
         AppParts::builtin(),
     )
