@@ -4,6 +4,7 @@
 
 mod chats;
 mod clerk_sync;
+mod org_roles;
 mod organizations;
 mod reconcile;
 mod roles;
@@ -14,6 +15,7 @@ use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
 
 pub use clerk_sync::OnUserDeleted;
+pub use org_roles::{OrgScoped, with_org_role};
 pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;
 
@@ -47,5 +49,6 @@ pub fn functions() -> Registry {
     chats::register(&mut registry);
     clerk_sync::register(&mut registry);
     organizations::register(&mut registry);
+    org_roles::register(&mut registry);
     registry
 }

@@ -3,16 +3,21 @@
 
 use std::sync::Arc;
 
+use keel_clerk_api::{ClerkApi, ClerkApiError, OrganizationData};
 use keel_functions::{
-    Document, FnError, FnResult, NoArgs, QueryCtx, Reader, Registry, UserIdentity, authenticated,
+    ActionCtx, Document, FnError, FnResult, MutationCtx, NoArgs, QueryCtx, Reader, Registry,
+    UserIdentity, authenticated,
 };
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
+use crate::org_roles::{OrgScoped, with_org_role};
 use crate::users::find_by_clerk_id;
 
 pub(crate) fn register(registry: &mut Registry) {
     registry
+        .action("organizations:update", with_org_role("org:admin", update))
+        .internal_mutation("organizations:applyFromClerk", apply_from_clerk)
         .query("organizations:listMine", authenticated(list_mine))
         .query("organizations:get", authenticated(get))
         .query("organizations:members", authenticated(members));
@@ -138,4 +143,62 @@ async fn members(ctx: QueryCtx, identity: Arc<UserIdentity>, args: OrgArgs) -> F
         }));
     }
     Ok(members)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct UpdateArgs {
+    clerk_org_id: String,
+    name: String,
+}
+
+impl OrgScoped for UpdateArgs {
+    fn clerk_org_id(&self) -> &str {
+        &self.clerk_org_id
+    }
+}
+
+/// Renames the organization in Clerk (the source of truth) through the Backend API, then
+/// applies Clerk's answer here at once; the `organization.updated` webhook that follows
+/// finds it already applied.
+async fn update(ctx: ActionCtx, _: Arc<UserIdentity>, args: UpdateArgs) -> FnResult<Json> {
+    let name = args.name.trim();
+    if name.is_empty() || name.chars().count() > 256 {
+        return Err(FnError::invalid_argument(
+            "`name` must be 1 to 256 characters",
+        ));
+    }
+    let api = ctx
+        .extension::<ClerkApi>()
+        .ok_or_else(|| FnError::internal("no Clerk Backend API configured (CLERK_SECRET_KEY)"))?;
+    let org = api
+        .update_organization(&args.clerk_org_id, name)
+        .await
+        .map_err(|err| match err {
+            ClerkApiError::NotFound => {
+                FnError::not_found(format!("Organization {} not found", args.clerk_org_id))
+            }
+            other => FnError::internal(format!("Clerk Backend API: {other}")),
+        })?;
+    let org_json = serde_json::to_value(&org).map_err(FnError::internal)?;
+    ctx.run_mutation::<Json>(
+        "organizations:applyFromClerk",
+        json!({ "organization": org_json.to_string() }),
+    )
+    .await?;
+    Ok(json!({ "clerkOrgId": org.id, "name": org.name, "slug": org.slug }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyArgs {
+    /// OrganizationJSON as Clerk returned it.
+    organization: String,
+}
+
+async fn apply_from_clerk(ctx: MutationCtx, args: ApplyArgs) -> FnResult<Json> {
+    let org: OrganizationData = serde_json::from_str(&args.organization)
+        .map_err(|e| FnError::invalid_argument(e.to_string()))?;
+    let outcome = crate::clerk_sync::upsert_organization(&ctx.db, &org).await?;
+    Ok(json!({ "status": outcome.as_str() }))
 }

@@ -30,6 +30,11 @@ pub struct ActionCtx {
 }
 
 impl ActionCtx {
+    /// A service the server provides to actions, by type (`None` when not configured).
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<std::sync::Arc<T>> {
+        self.executor.extension()
+    }
+
     pub async fn run_query<R: DeserializeOwned>(
         &self,
         path: &str,

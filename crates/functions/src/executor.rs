@@ -59,6 +59,27 @@ struct Inner {
     registry: Registry,
     db: Database,
     roles: Arc<dyn RoleResolver>,
+    extensions: Extensions,
+}
+
+/// Services the server hands to actions (a Clerk Backend API client, say), by type.
+#[derive(Default, Clone)]
+pub struct Extensions {
+    by_type: std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl Extensions {
+    pub fn insert<T: Send + Sync + 'static>(&mut self, value: T) {
+        self.by_type
+            .insert(std::any::TypeId::of::<T>(), Arc::new(value));
+    }
+
+    pub fn get<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.by_type
+            .get(&std::any::TypeId::of::<T>())
+            .cloned()
+            .and_then(|any| any.downcast::<T>().ok())
+    }
 }
 
 #[derive(Clone)]
@@ -68,13 +89,27 @@ pub struct Executor {
 
 impl Executor {
     pub fn new(registry: Registry, db: Database, roles: Arc<dyn RoleResolver>) -> Self {
+        Self::with_extensions(registry, db, roles, Extensions::default())
+    }
+
+    pub fn with_extensions(
+        registry: Registry,
+        db: Database,
+        roles: Arc<dyn RoleResolver>,
+        extensions: Extensions,
+    ) -> Self {
         Executor {
             inner: Arc::new(Inner {
                 registry,
                 db,
                 roles,
+                extensions,
             }),
         }
+    }
+
+    pub fn extension<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
+        self.inner.extensions.get()
     }
 
     pub fn database(&self) -> &Database {

@@ -16,7 +16,7 @@ pub use args::NoArgs;
 pub use auth::{Auth, NoRoles, RoleResolver};
 pub use context::{ActionCtx, MutationCtx, QueryCtx};
 pub use error::{ErrorCode, FnError, FnResult};
-pub use executor::{Call, Caller, Executor, Outcome, QueryRun};
+pub use executor::{Call, Caller, Executor, Extensions, Outcome, QueryRun};
 pub use mutation_log::system_schema;
 pub use path::canonicalize_path;
 pub use registry::{FunctionKind, Registry, Visibility};

@@ -206,7 +206,26 @@ pub async fn start(
         crate::backfill::spawn_periodic(database.clone(), api, every);
     }
     let roles = Arc::new(AppRoles::new(settings.admin_user_ids.iter().cloned()));
-    let executor = Executor::new(parts.functions, database, roles);
+    // Actions reach Clerk's Backend API (the emulator's in dev) through this client.
+    let mut extensions = keel_functions::Extensions::default();
+    let backend_api = match (&emulator, settings.clerk_secret_key.as_deref()) {
+        (Some(emulator), _) => Some(keel_clerk_api::ClerkApi::new(
+            format!("{url}/_clerk"),
+            emulator.secret_key(),
+        )),
+        (None, Some(key)) if !key.trim().is_empty() => Some(keel_clerk_api::ClerkApi::new(
+            settings
+                .clerk_api_url
+                .clone()
+                .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()),
+            key.trim(),
+        )),
+        _ => None,
+    };
+    if let Some(api) = backend_api {
+        extensions.insert(api);
+    }
+    let executor = Executor::with_extensions(parts.functions, database, roles, extensions);
     let manager = SubscriptionManager::start(executor.clone())
         .await
         .context("starting live queries")?;

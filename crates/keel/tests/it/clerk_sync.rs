@@ -237,3 +237,84 @@ async fn backfill_repairs_missed_webhooks_for_ten_thousand_users() {
         "in step now: {again}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn org_admins_rename_their_organization_through_clerk() {
+    let server = TestServer::dev().await;
+    let emulator = server.emulator();
+    let admin = emulator.create_user(simple_user(1)).await.unwrap();
+    let member = emulator.create_user(simple_user(2)).await.unwrap();
+    let (admin_id, member_id) = (
+        admin["id"].as_str().unwrap(),
+        member["id"].as_str().unwrap(),
+    );
+    let org = emulator
+        .create_organization(CreateOrganization {
+            name: Some("Old".into()),
+            created_by: Some(admin_id.into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let org_id = org["id"].as_str().unwrap();
+    emulator
+        .create_membership(
+            org_id,
+            CreateMembership {
+                user_id: Some(member_id.into()),
+                role: Some("org:member".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    deliveries_settled(&server).await;
+
+    let member_token = server.token(member_id, Some("convex")).await;
+    assert_eq!(
+        server
+            .error_code(
+                "action",
+                "organizations:update",
+                json!({"clerkOrgId": org_id, "name": "Hijacked"}),
+                Some(&member_token)
+            )
+            .await,
+        "FORBIDDEN"
+    );
+    let admin_token = server.token(admin_id, Some("convex")).await;
+    let renamed = server
+        .ok(
+            "action",
+            "organizations:update",
+            json!({"clerkOrgId": org_id, "name": "New"}),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(renamed["name"], "New");
+    assert_eq!(
+        emulator.get_organization(org_id, false).await.unwrap()["name"],
+        "New",
+        "changed in Clerk"
+    );
+    let local = server
+        .ok(
+            "query",
+            "organizations:get",
+            json!({"clerkOrgId": org_id}),
+            Some(&admin_token),
+        )
+        .await;
+    assert_eq!(local["name"], "New", "and here at once");
+    assert_eq!(
+        server
+            .error_code(
+                "action",
+                "organizations:update",
+                json!({"clerkOrgId": org_id, "name": "x"}),
+                None
+            )
+            .await,
+        "UNAUTHENTICATED"
+    );
+}
