@@ -393,3 +393,36 @@ async fn drain_until_close(c: &mut Client) -> bool {
     }
     false
 }
+
+#[tokio::test]
+async fn rows_repaired_by_the_background_reconcile_reach_live_subscribers() {
+    // Webhooks go nowhere; only the periodic reconcile can bring the user in.
+    let server = TestServer::dev_with(
+        |s| {
+            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            s.reconcile_every = Some(Duration::from_secs(1).into());
+        },
+        keel::AppParts::builtin(),
+    )
+    .await;
+    let (_, token) = server.user("healed@example.com").await;
+    let mut c = Client::connect(&server, "healed").await;
+    c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}))
+        .await;
+    c.expect("Transition").await;
+    c.send(
+        json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+        {"type": "Add", "queryId": 0, "udfPath": "users:getCurrentUser", "args": [{}]}]}),
+    )
+    .await;
+    let first = c.expect("Transition").await;
+    assert_eq!(
+        first["modifications"][0]["value"],
+        Json::Null,
+        "not synced yet"
+    );
+    let healed = c.expect("Transition").await;
+    let user = &healed["modifications"][0]["value"];
+    assert_eq!(user["email"], "healed@example.com");
+    assert_eq!(user["source"], "backfill");
+}
