@@ -13,7 +13,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome};
+use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome, canonicalize_path};
+use keel_sync::QueryOutcome;
 use keel_values::format::ValueFormat;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
@@ -150,6 +151,14 @@ async fn execute(
         .verifier
         .verify_authorization_header(authorization)
         .await?;
+    if kind == Some(FunctionKind::Query) {
+        // Queries are answered from the live query cache: identical ones share one execution
+        // that commits keep current.
+        let path = canonicalize_path(&path);
+        let outcome = state.sync.manager.query(&path, args, identity).await;
+        tracing::debug!(function = %path, "query");
+        return Ok(outcome_response(&outcome, format));
+    }
     let result = state
         .executor
         .call(Call {
@@ -162,6 +171,24 @@ async fn execute(
         .await;
     tracing::debug!(function = %path, ok = result.is_ok(), "function call");
     Ok(function_response(result, format))
+}
+
+fn outcome_response(outcome: &QueryOutcome, format: ValueFormat) -> Response {
+    let body = match outcome {
+        QueryOutcome::Value(value) => json!({
+            "status": "success",
+            "value": export(value.clone(), format),
+            "logLines": [],
+        }),
+        QueryOutcome::Error { message, data } => {
+            let mut body = json!({ "status": "error", "errorMessage": message, "logLines": [] });
+            if let Some(data) = data {
+                body["errorData"] = export(data.clone(), format);
+            }
+            body
+        }
+    };
+    axum::Json(body).into_response()
 }
 
 fn function_response(result: Result<Outcome, FnError>, format: ValueFormat) -> Response {

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use keel_values::Ts;
 use tokio::sync::broadcast;
@@ -14,8 +15,25 @@ use crate::{Result, Schema};
 #[derive(Clone, Debug)]
 pub struct Commit {
     pub ts: Ts,
+    /// The last commit this transaction saw when it began. Writers are serialized, so a gap
+    /// between it and the previous commit seen here means another process wrote meanwhile.
+    pub base: Ts,
     pub writes: WriteSet,
     pub reads: ReadSet,
+}
+
+/// Commits made through this process, in order, and the latest one's timestamp.
+pub(crate) struct CommitFeed {
+    sender: broadcast::Sender<Arc<Commit>>,
+    last: AtomicU64,
+}
+
+impl CommitFeed {
+    pub(crate) fn publish(&self, commit: &Commit) {
+        self.last.fetch_max(commit.ts.0, Ordering::AcqRel);
+        // Nobody listening is fine: live queries subscribe only when the server runs them.
+        let _ = self.sender.send(Arc::new(commit.clone()));
+    }
 }
 
 /// The store: an engine plus the catalog of declared tables and indexes.
@@ -23,7 +41,7 @@ pub struct Commit {
 pub struct Database {
     engine: Arc<dyn Engine>,
     catalog: Arc<Catalog>,
-    commits: broadcast::Sender<Arc<Commit>>,
+    commits: Arc<CommitFeed>,
 }
 
 impl Database {
@@ -32,7 +50,11 @@ impl Database {
         let (specs, system) = schema.validate()?;
         let synced = engine.sync_catalog(&specs).await?;
         let catalog = Arc::new(Catalog::from_synced(&synced, &system));
-        let (commits, _) = broadcast::channel(1024);
+        let (sender, _) = broadcast::channel(1024);
+        let commits = Arc::new(CommitFeed {
+            sender,
+            last: AtomicU64::new(0),
+        });
         let database = Database {
             engine,
             catalog,
@@ -85,13 +107,18 @@ impl Database {
         Ok(Writer::new(
             tx,
             Arc::clone(&self.catalog),
-            self.commits.clone(),
+            Arc::clone(&self.commits),
         ))
     }
 
     /// Every commit made through this process, in commit order.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Commit>> {
-        self.commits.subscribe()
+        self.commits.sender.subscribe()
+    }
+
+    /// The timestamp of the latest commit made through this process (0 before any).
+    pub fn last_commit_ts(&self) -> Ts {
+        Ts(self.commits.last.load(Ordering::Acquire))
     }
 
     pub async fn ping(&self) -> Result<()> {

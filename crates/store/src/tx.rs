@@ -7,8 +7,9 @@ use std::sync::Arc;
 use keel_values::{DocumentId, Ts, Value};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::Mutex;
 
+use crate::database::CommitFeed;
 use crate::document::Document;
 use crate::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
 use crate::query::{Order, Query};
@@ -171,7 +172,7 @@ impl Reader {
 #[derive(Clone)]
 pub struct Writer {
     reader: Reader,
-    commits: broadcast::Sender<Arc<Commit>>,
+    commits: Arc<CommitFeed>,
 }
 
 impl Deref for Writer {
@@ -193,7 +194,7 @@ impl Writer {
     pub(crate) fn new(
         engine: Box<dyn EngineWrite>,
         catalog: Arc<Catalog>,
-        commits: broadcast::Sender<Arc<Commit>>,
+        commits: Arc<CommitFeed>,
     ) -> Self {
         Writer {
             reader: Reader::new(EngineTx::Write(engine), catalog),
@@ -258,14 +259,19 @@ impl Writer {
             drop(engine);
             return Ok(Commit {
                 ts: self.reader.ts,
+                base: self.reader.ts,
                 writes,
                 reads,
             });
         }
         let ts = engine.commit(Ts(now_nanos())).await?;
-        let commit = Commit { ts, writes, reads };
-        // Nobody listening is fine: live queries subscribe only when the server runs them.
-        let _ = self.commits.send(Arc::new(commit.clone()));
+        let commit = Commit {
+            ts,
+            base: self.reader.ts,
+            writes,
+            reads,
+        };
+        self.commits.publish(&commit);
         Ok(commit)
     }
 

@@ -16,7 +16,10 @@ use keel_functions::{Executor, FnError};
 use keel_store::{Commit, ReadSet};
 use keel_values::Ts;
 use serde_json::Value as Json;
+use std::time::Duration;
+
 use tokio::sync::{Notify, broadcast, watch};
+use tokio::time::Instant;
 
 /// What identifies a shared execution.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -99,6 +102,11 @@ struct Entry {
     stale_since: Option<Ts>,
     /// Sessions to wake when the result changes.
     watchers: HashMap<u64, Arc<Notify>>,
+    /// Kept (and kept current) for one-off HTTP queries until then, even with no watcher.
+    cached_until: Option<Instant>,
+    /// Writes this entry's run in flight cannot be checked against happened (another
+    /// process committed): run again when it finishes.
+    rerun: bool,
 }
 
 #[derive(Default)]
@@ -136,6 +144,8 @@ impl SubscriptionManager {
             frontier,
         });
         tokio::spawn(follow_commits(Arc::clone(&shared), commits));
+        tokio::spawn(evict_idle(Arc::downgrade(&shared)));
+        tokio::spawn(watch_other_writers(Arc::downgrade(&shared)));
         Ok(SubscriptionManager { shared })
     }
 
@@ -157,29 +167,13 @@ impl SubscriptionManager {
         args: Json,
         identity: Option<Arc<UserIdentity>>,
     ) -> Subscription {
-        let key = Arc::new(SubscriptionKey {
-            path: path.to_string(),
-            args: args.to_string(),
-            identity: identity
-                .as_ref()
-                .map(|i| i.to_convex_json().to_string())
-                .unwrap_or_default(),
-        });
+        let key = Arc::new(subscription_key(path, &args, identity.as_ref()));
         let mut table = self.shared.lock();
         let processed = table.processed;
-        let entry = table.entries.entry(Arc::clone(&key)).or_insert_with(|| {
-            let (results, _) = watch::channel(None);
-            Entry {
-                path: path.to_string(),
-                args,
-                identity,
-                results,
-                reads: ReadSet::default(),
-                running_since: None,
-                stale_since: None,
-                watchers: HashMap::new(),
-            }
-        });
+        let entry = table
+            .entries
+            .entry(Arc::clone(&key))
+            .or_insert_with(|| new_entry(path, args, identity));
         entry.watchers.insert(session, Arc::clone(notify));
         let results = entry.results.subscribe();
         if entry.results.borrow().is_none() && entry.running_since.is_none() {
@@ -192,6 +186,54 @@ impl SubscriptionManager {
             session,
             results,
             manager: Arc::clone(&self.shared),
+        }
+    }
+
+    /// A one-off query (the HTTP API), answered from the live result when one is current:
+    /// identical requests share one execution, kept up to date by commits like any
+    /// subscription and forgotten after [`QUERY_CACHE_IDLE`] without use. The answer reflects
+    /// every commit made before the call (read-your-writes for HTTP clients too).
+    pub async fn query(
+        &self,
+        path: &str,
+        args: Json,
+        identity: Option<Arc<UserIdentity>>,
+    ) -> Arc<QueryOutcome> {
+        let written = self.shared.executor.database().last_commit_ts();
+        let mut frontier = self.frontier();
+        if *frontier.borrow() < written {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), frontier.wait_for(|f| *f >= written))
+                    .await;
+        }
+        let key = Arc::new(subscription_key(path, &args, identity.as_ref()));
+        let mut results = {
+            let mut table = self.shared.lock();
+            let processed = table.processed;
+            let entry = table
+                .entries
+                .entry(Arc::clone(&key))
+                .or_insert_with(|| new_entry(path, args, identity));
+            entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
+            if let Some(current) = entry.results.borrow().clone() {
+                return current;
+            }
+            if entry.running_since.is_none() {
+                entry.running_since = Some(processed);
+                spawn_run(&self.shared, Arc::clone(&key), entry);
+            }
+            entry.results.subscribe()
+        };
+        loop {
+            if let Some(outcome) = results.borrow_and_update().clone() {
+                return outcome;
+            }
+            if results.changed().await.is_err() {
+                return Arc::new(QueryOutcome::Error {
+                    message: "Server Error".into(),
+                    data: None,
+                });
+            }
         }
     }
 
@@ -214,7 +256,10 @@ impl Shared {
         let mut table = self.lock();
         if let Some(entry) = table.entries.get_mut(key) {
             entry.watchers.remove(&session);
-            if entry.watchers.is_empty() {
+            let cached = entry
+                .cached_until
+                .is_some_and(|until| until > Instant::now());
+            if entry.watchers.is_empty() && !cached {
                 table.entries.remove(key);
                 self.advance_frontier(&mut table);
             }
@@ -242,6 +287,85 @@ impl Shared {
             Some(since) => table.recent.retain(|c| c.ts > since),
             None => table.recent.clear(),
         }
+    }
+}
+
+/// How long a one-off query's result is kept current without being asked for again.
+pub const QUERY_CACHE_IDLE: Duration = Duration::from_secs(30);
+
+fn subscription_key(
+    path: &str,
+    args: &Json,
+    identity: Option<&Arc<UserIdentity>>,
+) -> SubscriptionKey {
+    SubscriptionKey {
+        path: path.to_string(),
+        args: args.to_string(),
+        identity: identity
+            .map(|i| i.to_convex_json().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Entry {
+    let (results, _) = watch::channel(None);
+    Entry {
+        path: path.to_string(),
+        args,
+        identity,
+        results,
+        reads: ReadSet::default(),
+        running_since: None,
+        stale_since: None,
+        watchers: HashMap::new(),
+        cached_until: None,
+        rerun: false,
+    }
+}
+
+/// How often the database is checked for commits made by other processes (`keel backfill`,
+/// another instance): their write sets are unknown, so everything re-runs when one is seen.
+pub const OTHER_WRITERS_POLL: Duration = Duration::from_millis(250);
+
+async fn watch_other_writers(shared: std::sync::Weak<Shared>) {
+    let mut every = tokio::time::interval(OTHER_WRITERS_POLL);
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let database = shared.executor.database().clone();
+        let Ok(reader) = database.reader().await else {
+            continue;
+        };
+        let latest = reader.ts();
+        let _ = reader.finish().await;
+        let processed = shared.lock().processed;
+        // Our own commits reach the feed right after they commit; only newer ones are foreign.
+        if latest > processed && latest > database.last_commit_ts() {
+            tracing::debug!(
+                ts = latest.0,
+                "another process committed; re-running subscriptions"
+            );
+            process_commit(&shared, Change::Unknown(latest));
+        }
+    }
+}
+
+/// Forgets one-off query results nobody asked for lately and nobody subscribes to.
+async fn evict_idle(shared: std::sync::Weak<Shared>) {
+    let mut every = tokio::time::interval(QUERY_CACHE_IDLE / 3);
+    loop {
+        every.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let mut table = shared.lock();
+        let now = Instant::now();
+        table.entries.retain(|_, e| {
+            !e.watchers.is_empty() || e.cached_until.is_some_and(|until| until > now)
+        });
+        shared.advance_frontier(&mut table);
     }
 }
 
@@ -282,7 +406,7 @@ fn finish_run(
         .any(|commit| commit.ts > snapshot && reads.intersects(&commit.writes));
     let processed = table.processed;
     let entry = table.entries.get_mut(key).expect("checked above");
-    if missed {
+    if missed || std::mem::take(&mut entry.rerun) {
         // A commit this run did not see touched what it read: run again.
         entry.running_since = Some(processed);
         spawn_run(shared, Arc::clone(key), entry);
@@ -308,26 +432,37 @@ fn finish_run(
 async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Arc<Commit>>) {
     loop {
         match commits.recv().await {
-            Ok(commit) => process_commit(&shared, Some(commit)),
+            Ok(commit) => process_commit(&shared, Change::Local(commit)),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,
                     "fell behind the commit stream; re-running every subscription"
                 );
-                process_commit(&shared, None);
+                let latest = shared.executor.database().last_commit_ts();
+                process_commit(&shared, Change::Unknown(latest));
             }
             Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }
 
-/// Marks the subscriptions a commit touches as stale and re-runs them. `None` means commits
-/// were missed: everything is re-run.
-fn process_commit(shared: &Arc<Shared>, commit: Option<Arc<Commit>>) {
+/// What the manager learns about.
+enum Change {
+    /// A commit made through this process, with its write set.
+    Local(Arc<Commit>),
+    /// Commits it cannot see the writes of (another process wrote, or the feed lagged), up
+    /// to this timestamp: everything is re-run.
+    Unknown(Ts),
+}
+
+/// Marks the subscriptions a change touches as stale and re-runs them.
+fn process_commit(shared: &Arc<Shared>, change: Change) {
     let mut table = shared.lock();
-    let ts = match &commit {
-        Some(commit) => commit.ts,
-        None => Ts(table.processed.0 + 1),
+    let (ts, commit) = match change {
+        // A gap before a local commit means another process committed in between.
+        Change::Local(commit) if commit.base > table.processed => (commit.ts, None),
+        Change::Local(commit) => (commit.ts, Some(commit)),
+        Change::Unknown(ts) => (ts, None),
     };
     if ts <= table.processed {
         return;
@@ -347,6 +482,16 @@ fn process_commit(shared: &Arc<Shared>, commit: Option<Arc<Commit>>) {
         })
         .map(|(k, _)| Arc::clone(k))
         .collect();
+    if commit.is_none() {
+        for entry in table
+            .entries
+            .values_mut()
+            .filter(|e| e.running_since.is_some())
+        {
+            entry.rerun = true;
+            entry.stale_since.get_or_insert(ts);
+        }
+    }
     for key in keys {
         let entry = table.entries.get_mut(&key).expect("listed above");
         entry.running_since = Some(ts);
