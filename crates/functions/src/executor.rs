@@ -11,8 +11,10 @@ use keel_values::Ts;
 use serde_json::Value as Json;
 
 use crate::canonicalize_path;
+use crate::committer;
 use crate::context::{ActionCtx, MutationCtx, QueryCtx};
 use crate::mutation_log;
+use crate::registry::Handler;
 use crate::registry::{Entry, Function};
 use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
 
@@ -60,6 +62,7 @@ struct Inner {
     db: Database,
     roles: Arc<dyn RoleResolver>,
     extensions: Extensions,
+    committer: tokio::sync::mpsc::UnboundedSender<committer::Job>,
 }
 
 /// Services the server hands to actions (a Clerk Backend API client, say), by type.
@@ -98,12 +101,14 @@ impl Executor {
         roles: Arc<dyn RoleResolver>,
         extensions: Extensions,
     ) -> Self {
+        let committer = committer::start(db.clone());
         Executor {
             inner: Arc::new(Inner {
                 registry,
                 db,
                 roles,
                 extensions,
+                committer,
             }),
         }
     }
@@ -133,7 +138,7 @@ impl Executor {
             });
         }
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
-        let run = self.run(entry.function, auth, call.args);
+        let run = self.run(&path, entry.function, auth, call.args);
         match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => {
                 if let Err(FnError::Internal(detail)) = &result {
@@ -214,50 +219,43 @@ impl Executor {
                 actual: entry.function.kind().as_str(),
             });
         };
-        let db = self.inner.db.writer().await?;
-        if let Some(value) = mutation_log::find(&db, session_id, request_id).await? {
-            db.rollback().await;
-            let ts = self.inner.db.reader().await?.ts();
-            let outcome = Outcome {
-                value,
-                kind: FunctionKind::Mutation,
-                ts: Some(ts),
-                reads: None,
-            };
-            return Ok((outcome, true));
-        }
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
-        let run = handler(
-            MutationCtx {
-                auth,
-                db: db.clone(),
-            },
-            call.args,
-        );
-        let result = match AssertUnwindSafe(run).catch_unwind().await {
-            Ok(result) => result,
-            Err(_) => Err(FnError::internal("function panicked")),
+        let once = Some((session_id.to_string(), request_id));
+        let done = self.enqueue(path, handler, auth, call.args, once).await?;
+        let outcome = Outcome {
+            value: done.value,
+            kind: FunctionKind::Mutation,
+            ts: Some(done.ts),
+            reads: None,
         };
-        match result {
-            Ok(value) => {
-                mutation_log::record(&db, session_id, request_id, &value).await?;
-                let commit = db.commit().await?;
-                let outcome = Outcome {
-                    value,
-                    kind: FunctionKind::Mutation,
-                    ts: Some(commit.ts),
-                    reads: None,
-                };
-                Ok((outcome, false))
-            }
-            Err(err) => {
-                db.rollback().await;
-                if let FnError::Internal(detail) = &err {
-                    tracing::error!(function = %path, error = %detail, "function failed");
-                }
-                Err(err)
-            }
-        }
+        Ok((outcome, done.replayed))
+    }
+
+    /// Hands a mutation to the group committer and waits until its batch is durable.
+    async fn enqueue(
+        &self,
+        path: String,
+        handler: Handler<MutationCtx>,
+        auth: Auth,
+        args: Json,
+        once: Option<(String, u64)>,
+    ) -> FnResult<committer::Done> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let job = committer::Job {
+            path,
+            handler,
+            auth,
+            args,
+            once,
+            reply,
+        };
+        self.inner
+            .committer
+            .send(job)
+            .map_err(|_| FnError::internal("the committer stopped"))?;
+        answer
+            .await
+            .map_err(|_| FnError::internal("the committer dropped a mutation"))?
     }
 
     /// Forgets answered mutations older than `retention`, in batches.
@@ -274,7 +272,13 @@ impl Executor {
         }
     }
 
-    async fn run(&self, function: Function, auth: Auth, args: Json) -> FnResult<Outcome> {
+    async fn run(
+        &self,
+        path: &str,
+        function: Function,
+        auth: Auth,
+        args: Json,
+    ) -> FnResult<Outcome> {
         match function {
             Function::Query(handler) => {
                 let db = self.inner.db.reader().await?;
@@ -296,30 +300,15 @@ impl Executor {
                 })
             }
             Function::Mutation(handler) => {
-                let db = self.inner.db.writer().await?;
-                match handler(
-                    MutationCtx {
-                        auth,
-                        db: db.clone(),
-                    },
-                    args,
-                )
-                .await
-                {
-                    Ok(value) => {
-                        let commit = db.commit().await?;
-                        Ok(Outcome {
-                            value,
-                            kind: FunctionKind::Mutation,
-                            ts: Some(commit.ts),
-                            reads: None,
-                        })
-                    }
-                    Err(err) => {
-                        db.rollback().await;
-                        Err(err)
-                    }
-                }
+                let done = self
+                    .enqueue(path.to_string(), handler, auth, args, None)
+                    .await?;
+                Ok(Outcome {
+                    value: done.value,
+                    kind: FunctionKind::Mutation,
+                    ts: Some(done.ts),
+                    reads: None,
+                })
             }
             Function::Action(handler) => {
                 let ctx = ActionCtx {

@@ -4,6 +4,7 @@
 
 mod args;
 mod auth;
+mod committer;
 mod context;
 mod error;
 mod executor;

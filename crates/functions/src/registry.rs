@@ -39,7 +39,8 @@ pub enum Visibility {
     Internal,
 }
 
-type Handler<C> = Arc<dyn Fn(C, Json) -> BoxFuture<'static, FnResult<Json>> + Send + Sync>;
+pub(crate) type Handler<C> =
+    Arc<dyn Fn(C, Json) -> BoxFuture<'static, FnResult<Json>> + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) enum Function {

@@ -12,6 +12,14 @@ pub(crate) struct SqliteWrite {
 }
 
 impl SqliteWrite {
+    async fn execute(&mut self, sql: &'static str) -> Result<()> {
+        sqlx::query(sql)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(StoreError::engine)?;
+        Ok(())
+    }
+
     pub async fn begin(pool: &SqlitePool) -> Result<Self> {
         // IMMEDIATE takes the write lock now, so everything read below is current and stays so.
         let mut tx = pool
@@ -108,6 +116,19 @@ impl EngineWrite for SqliteWrite {
             .await
             .map_err(StoreError::engine)?;
         Ok(())
+    }
+
+    async fn savepoint(&mut self) -> Result<()> {
+        self.execute("SAVEPOINT keel_mutation").await
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        self.execute("RELEASE keel_mutation").await
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.execute("ROLLBACK TO keel_mutation").await?;
+        self.execute("RELEASE keel_mutation").await
     }
 
     async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {

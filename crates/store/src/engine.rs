@@ -102,6 +102,14 @@ pub trait EngineWrite: EngineRead {
     async fn remove_index_entry(&mut self, index: IndexNumber, key: &[u8]) -> Result<()>;
     async fn clear_index(&mut self, index: IndexNumber) -> Result<()>;
 
+    /// Marks a point this transaction can roll back to (one level: group commit runs several
+    /// mutations in one transaction, each inside its own savepoint).
+    async fn savepoint(&mut self) -> Result<()>;
+    /// Keeps the writes since the savepoint.
+    async fn release_savepoint(&mut self) -> Result<()>;
+    /// Undoes the writes since the savepoint and ends it.
+    async fn rollback_to_savepoint(&mut self) -> Result<()>;
+
     /// Makes the writes durable and visible at a timestamp greater than every earlier commit
     /// (of any process sharing the database) and not below `now`, and returns it.
     async fn commit(self: Box<Self>, now: Ts) -> Result<Ts>;

@@ -24,7 +24,7 @@ macro_rules! engine_contract_tests {
             writes_are_visible_to_their_own_transaction_only, snapshots_do_not_see_later_commits,
             commit_timestamps_increase_across_reopen, read_sets_match_the_writes_that_touch_them,
             a_new_index_is_built_from_existing_documents, concurrent_writers_are_serialized,
-            ids_name_their_table, system_tables_are_hidden_from_function_code);
+            ids_name_their_table, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -539,5 +539,29 @@ pub async fn system_tables_are_hidden_from_function_code(open: OpenEngine) {
             .validate()
             .is_err(),
         "user tables cannot take system names"
+    );
+}
+
+pub async fn a_savepoint_undoes_only_its_own_writes(open: OpenEngine) {
+    let db = database(&open, &schema()).await;
+    let tx = db.writer().await.unwrap();
+    tx.savepoint().await.unwrap();
+    let kept = tx.insert("tags", json!({"name": "kept"})).await.unwrap();
+    tx.release_savepoint().await.unwrap();
+    tx.savepoint().await.unwrap();
+    let undone = tx.insert("tags", json!({"name": "undone"})).await.unwrap();
+    tx.patch(kept, json!({"name": "changed"})).await.unwrap();
+    tx.rollback_to_savepoint().await.unwrap();
+    tx.commit().await.unwrap();
+    let r = db.reader().await.unwrap();
+    assert_eq!(
+        r.get(kept).await.unwrap().unwrap().get_str("name"),
+        Some("kept")
+    );
+    assert!(r.get(undone).await.unwrap().is_none());
+    assert_eq!(
+        r.query("tags").collect().await.unwrap().len(),
+        1,
+        "index entries rolled back too"
     );
 }

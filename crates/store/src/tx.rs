@@ -275,6 +275,33 @@ impl Writer {
         Ok(commit)
     }
 
+    /// Starts a unit that can be undone alone (one mutation inside a group commit). Writes
+    /// undone by [`Writer::rollback_to_savepoint`] stay in the write set: invalidating a live
+    /// query too many is harmless, missing one is not.
+    pub async fn savepoint(&self) -> Result<()> {
+        self.reader.state.lock().await.writer()?.savepoint().await
+    }
+
+    pub async fn release_savepoint(&self) -> Result<()> {
+        self.reader
+            .state
+            .lock()
+            .await
+            .writer()?
+            .release_savepoint()
+            .await
+    }
+
+    pub async fn rollback_to_savepoint(&self) -> Result<()> {
+        self.reader
+            .state
+            .lock()
+            .await
+            .writer()?
+            .rollback_to_savepoint()
+            .await
+    }
+
     /// Abandons every write.
     pub async fn rollback(&self) {
         self.reader.state.lock().await.engine.take();

@@ -397,3 +397,44 @@ async fn internal_functions_are_not_callable_by_clients() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mutations_group_commit_without_mixing_failures() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("burst@example.com").await;
+    let calls = (0..60).map(|i| {
+        let title = if i % 3 == 0 {
+            String::new()
+        } else {
+            format!("chat {i}")
+        };
+        let (server, token) = (&server, token.clone());
+        async move {
+            server
+                .call(
+                    "mutation",
+                    "chats:createUserChat",
+                    json!({"title": title}),
+                    Some(&token),
+                )
+                .await
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let failed = results
+        .iter()
+        .filter(|(_, body)| body["status"] == "error")
+        .count();
+    assert_eq!(failed, 20, "each invalid title fails alone");
+    for (_, body) in results.iter().filter(|(_, body)| body["status"] == "error") {
+        assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT");
+    }
+    let chats = server
+        .ok("query", "chats:listUserChats", json!({}), Some(&token))
+        .await;
+    assert_eq!(
+        chats.as_array().unwrap().len(),
+        40,
+        "every valid chat committed, none lost"
+    );
+}
