@@ -55,6 +55,8 @@ pub struct QueryRun {
     pub result: FnResult<Json>,
     pub ts: Ts,
     pub reads: ReadSet,
+    /// Where each page the query read ended (see `Reader::journal`).
+    pub journal: Vec<String>,
 }
 
 struct Inner {
@@ -160,10 +162,11 @@ impl Executor {
         path: &str,
         args: Json,
         identity: Option<Arc<UserIdentity>>,
+        journal: Vec<String>,
     ) -> FnResult<QueryRun> {
         let path = canonicalize_path(path);
         let entry = self.lookup(&path, Caller::Client);
-        let db = self.inner.db.reader().await?;
+        let db = self.inner.db.reader().await?.with_journal(journal);
         let ts = db.ts();
         let result = match entry {
             Err(err) => Err(err),
@@ -196,8 +199,14 @@ impl Executor {
         if let Err(FnError::Internal(detail)) = &result {
             tracing::error!(function = %path, error = %detail, "function failed");
         }
+        let journal = db.journal();
         let reads = db.finish().await?;
-        Ok(QueryRun { result, ts, reads })
+        Ok(QueryRun {
+            result,
+            ts,
+            reads,
+            journal,
+        })
     }
 
     /// Runs a mutation at most once per `(session, request)`: when a reconnecting client

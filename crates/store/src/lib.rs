@@ -21,7 +21,7 @@ pub mod testing;
 pub use database::{Commit, Database};
 pub use document::Document;
 pub use error::StoreError;
-pub use query::{Order, PaginationOpts, PaginationResult, Query};
+pub use query::{END_CURSOR, Order, PaginationOpts, PaginationResult, Query};
 pub use range::{IndexRange, KeyRange};
 pub use readset::{IndexWrite, ReadSet, WriteSet};
 pub use schema::{BY_CREATION_TIME, BY_ID, IndexDef, Schema, TableDef};

@@ -28,7 +28,32 @@ pub struct PaginationOpts {
     pub num_items: usize,
     #[serde(default)]
     pub cursor: Option<String>,
+    /// Where the page ends (inclusive), instead of `numItems`: reactive clients pin a page's
+    /// end so it grows or shrinks in place rather than shifting into the next page.
+    #[serde(default)]
+    pub end_cursor: Option<String>,
+    /// Accepted for compatibility; Keel bounds pages by `numItems`.
+    #[serde(default)]
+    pub maximum_rows_read: Option<usize>,
+    /// The client's page id (`usePaginatedQuery`); not used by the server.
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
 }
+
+impl PaginationOpts {
+    pub fn first(num_items: usize) -> Self {
+        PaginationOpts {
+            num_items,
+            cursor: None,
+            end_cursor: None,
+            maximum_rows_read: None,
+            id: None,
+        }
+    }
+}
+
+/// The cursor of the end of a query's results.
+pub const END_CURSOR: &str = "_end";
 
 /// Convex's page shape.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -119,34 +144,69 @@ impl Query {
                 "paginationOpts.numItems must be between 1 and {MAX_PAGE_ITEMS}"
             )));
         }
-        let after = opts.cursor.as_deref().map(decode_cursor).transpose()?;
-        let mut rows = self.run_keyed(Some(opts.num_items + 1), after).await?;
-        let is_done = rows.len() <= opts.num_items;
-        rows.truncate(opts.num_items);
-        let continue_cursor = match rows.last() {
-            Some((key, _)) => encode_cursor(key),
-            None => opts.cursor.unwrap_or_else(|| encode_cursor(&[])),
+        let reader = self.reader.clone();
+        let done = |page: Vec<(Vec<u8>, Document)>| PaginationResult {
+            page: page.into_iter().map(|(_, doc)| doc).collect(),
+            is_done: true,
+            continue_cursor: END_CURSOR.to_string(),
         };
-        Ok(PaginationResult {
-            page: rows.into_iter().map(|(_, doc)| doc).collect(),
-            is_done,
-            continue_cursor,
-        })
+        if opts.cursor.as_deref() == Some(END_CURSOR) {
+            return Ok(done(Vec::new()));
+        }
+        let after = opts.cursor.as_deref().map(decode_cursor).transpose()?;
+        // A live query re-runs a page with the end it had the first time (its journal).
+        let journaled = reader.next_journaled_end_cursor();
+        let end_cursor = opts.end_cursor.clone().or(journaled);
+        let result = match end_cursor.as_deref() {
+            Some(END_CURSOR) => done(self.run_keyed(None, after, None).await?),
+            Some(end) => {
+                let until = decode_cursor(end)?;
+                let rows = self.run_keyed(None, after, Some(until)).await?;
+                PaginationResult {
+                    page: rows.into_iter().map(|(_, doc)| doc).collect(),
+                    is_done: false,
+                    continue_cursor: end.to_string(),
+                }
+            }
+            None => {
+                let mut rows = self
+                    .run_keyed(Some(opts.num_items + 1), after, None)
+                    .await?;
+                if rows.len() <= opts.num_items {
+                    done(rows)
+                } else {
+                    rows.truncate(opts.num_items);
+                    let last = rows
+                        .last()
+                        .map(|(key, _)| encode_cursor(key))
+                        .unwrap_or_default();
+                    PaginationResult {
+                        page: rows.into_iter().map(|(_, doc)| doc).collect(),
+                        is_done: false,
+                        continue_cursor: last,
+                    }
+                }
+            }
+        };
+        reader.record_journal_end(&result.continue_cursor);
+        Ok(result)
     }
 
     async fn run(self, limit: Option<usize>, after: Option<Vec<u8>>) -> Result<Vec<Document>> {
         Ok(self
-            .run_keyed(limit, after)
+            .run_keyed(limit, after, None)
             .await?
             .into_iter()
             .map(|(_, doc)| doc)
             .collect())
     }
 
+    /// Entries strictly past `after` and up to `until` (inclusive), in scan order.
     async fn run_keyed(
         self,
         limit: Option<usize>,
         after: Option<Vec<u8>>,
+        until: Option<Vec<u8>>,
     ) -> Result<Vec<(Vec<u8>, Document)>> {
         let table = self.reader.table(&self.table)?;
         let index = table.index(&self.index)?;
@@ -161,6 +221,18 @@ impl Query {
                         None => cursor,
                     })
                 }
+            }
+        }
+        if let Some(until) = until {
+            match self.order {
+                Order::Asc => {
+                    let end = key_after(&until);
+                    range.end = Some(match range.end {
+                        Some(current) => current.min(end),
+                        None => end,
+                    });
+                }
+                Order::Desc => range.start = range.start.max(until),
             }
         }
         let number = index.number;

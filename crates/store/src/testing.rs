@@ -240,8 +240,8 @@ pub async fn pagination_walks_every_page(open: OpenEngine) {
             .with_index("by_owner", |q| q.eq("owner", "a"))
             .order(Order::Desc)
             .paginate(PaginationOpts {
-                num_items: 3,
                 cursor: cursor.clone(),
+                ..PaginationOpts::first(3)
             })
             .await
             .unwrap();
@@ -280,8 +280,8 @@ pub async fn pagination_walks_every_page(open: OpenEngine) {
                     .is_some_and(|r| r % 2 == 1)
             })
             .paginate(PaginationOpts {
-                num_items: 100,
                 cursor: cursor.clone(),
+                ..PaginationOpts::first(100)
             })
             .await
             .unwrap();
@@ -300,11 +300,59 @@ pub async fn pagination_walks_every_page(open: OpenEngine) {
     let bad = r
         .query("notes")
         .paginate(PaginationOpts {
-            num_items: 3,
             cursor: Some("%%%".into()),
+            ..PaginationOpts::first(3)
         })
         .await;
     assert!(matches!(bad, Err(StoreError::InvalidArgument(_))));
+
+    // A page pinned by its end cursor grows in place when a document lands inside it.
+    let query = |r: &crate::Reader| {
+        r.query("notes")
+            .with_index("by_owner", |q| q.eq("owner", "c"))
+            .order(Order::Desc)
+    };
+    let tx = db.writer().await.unwrap();
+    for rank in [10, 20, 30, 40] {
+        tx.insert("notes", json!({"owner": "c", "rank": rank}))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let r = db.reader().await.unwrap();
+    let first = query(&r).paginate(PaginationOpts::first(2)).await.unwrap();
+    assert_eq!(r.journal(), vec![first.continue_cursor.clone()]);
+    let tx = db.writer().await.unwrap();
+    tx.insert("notes", json!({"owner": "c", "rank": 50}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let rerun = db.reader().await.unwrap().with_journal(r.journal());
+    let grown = query(&rerun)
+        .paginate(PaginationOpts::first(2))
+        .await
+        .unwrap();
+    let ranks: Vec<i64> = grown
+        .page
+        .iter()
+        .map(|d| d.get("rank").unwrap().as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        ranks,
+        vec![50, 40, 30],
+        "the newest joins the pinned first page"
+    );
+    assert_eq!(grown.continue_cursor, first.continue_cursor);
+    let rest = query(&rerun)
+        .paginate(PaginationOpts {
+            cursor: Some(grown.continue_cursor.clone()),
+            ..PaginationOpts::first(5)
+        })
+        .await
+        .unwrap();
+    assert!(rest.is_done);
+    assert_eq!(rest.continue_cursor, crate::END_CURSOR);
+    assert_eq!(rest.page.len(), 2);
 }
 
 pub async fn writes_are_visible_to_their_own_transaction_only(open: OpenEngine) {

@@ -62,6 +62,16 @@ pub struct Reader {
     ts: Ts,
     /// Whether system tables are reachable (Keel's own code only, never function code).
     system: bool,
+    journal: Arc<std::sync::Mutex<Journal>>,
+}
+
+/// Where each `paginate` call of a query ended the first time it ran, so a live re-run
+/// keeps its pages pinned (Convex's query journal).
+#[derive(Default, Debug)]
+struct Journal {
+    replay: Vec<String>,
+    position: usize,
+    recorded: Vec<String>,
 }
 
 impl Reader {
@@ -77,7 +87,36 @@ impl Reader {
             catalog,
             ts,
             system: false,
+            journal: Arc::default(),
         }
+    }
+
+    /// Re-runs a query with the page ends an earlier run recorded.
+    pub fn with_journal(self, ends: Vec<String>) -> Reader {
+        self.lock_journal().replay = ends;
+        self
+    }
+
+    /// The page ends this run's `paginate` calls produced, in call order.
+    pub fn journal(&self) -> Vec<String> {
+        self.lock_journal().recorded.clone()
+    }
+
+    fn lock_journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn next_journaled_end_cursor(&self) -> Option<String> {
+        let mut journal = self.lock_journal();
+        let position = journal.position;
+        journal.position += 1;
+        journal.replay.get(position).cloned()
+    }
+
+    pub(crate) fn record_journal_end(&self, cursor: &str) {
+        self.lock_journal().recorded.push(cursor.to_string());
     }
 
     /// The same transaction with access to system tables, for Keel's own bookkeeping.

@@ -29,6 +29,9 @@ pub struct SubscriptionKey {
     pub args: String,
     /// The identity as functions see it (empty when signed out).
     pub identity: String,
+    /// Live subscriptions keep each page's first end (growing in place, as Convex's journal
+    /// does); one-off HTTP queries read `numItems` fresh each time.
+    pub pinned_pages: bool,
 }
 
 /// A query's latest outcome, shared by every subscriber.
@@ -107,6 +110,8 @@ struct Entry {
     /// Writes this entry's run in flight cannot be checked against happened (another
     /// process committed): run again when it finishes.
     rerun: bool,
+    /// Page ends from the first run, replayed by re-runs of pinned subscriptions.
+    journal: Vec<String>,
 }
 
 #[derive(Default)]
@@ -167,7 +172,7 @@ impl SubscriptionManager {
         args: Json,
         identity: Option<Arc<UserIdentity>>,
     ) -> Subscription {
-        let key = Arc::new(subscription_key(path, &args, identity.as_ref()));
+        let key = Arc::new(subscription_key(path, &args, identity.as_ref(), true));
         let mut table = self.shared.lock();
         let processed = table.processed;
         let entry = table
@@ -206,7 +211,7 @@ impl SubscriptionManager {
                 tokio::time::timeout(Duration::from_secs(5), frontier.wait_for(|f| *f >= written))
                     .await;
         }
-        let key = Arc::new(subscription_key(path, &args, identity.as_ref()));
+        let key = Arc::new(subscription_key(path, &args, identity.as_ref(), false));
         let mut results = {
             let mut table = self.shared.lock();
             let processed = table.processed;
@@ -297,6 +302,7 @@ fn subscription_key(
     path: &str,
     args: &Json,
     identity: Option<&Arc<UserIdentity>>,
+    pinned_pages: bool,
 ) -> SubscriptionKey {
     SubscriptionKey {
         path: path.to_string(),
@@ -304,6 +310,7 @@ fn subscription_key(
         identity: identity
             .map(|i| i.to_convex_json().to_string())
             .unwrap_or_default(),
+        pinned_pages,
     }
 }
 
@@ -320,6 +327,7 @@ fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Ent
         watchers: HashMap::new(),
         cached_until: None,
         rerun: false,
+        journal: Vec::new(),
     }
 }
 
@@ -376,8 +384,16 @@ fn spawn_run(shared: &Arc<Shared>, key: Arc<SubscriptionKey>, entry: &Entry) {
         entry.args.clone(),
         entry.identity.clone(),
     );
+    let journal = if key.pinned_pages {
+        entry.journal.clone()
+    } else {
+        Vec::new()
+    };
     tokio::spawn(async move {
-        let run = shared.executor.run_query(&path, args, identity).await;
+        let run = shared
+            .executor
+            .run_query(&path, args, identity, journal)
+            .await;
         finish_run(&shared, &key, run);
     });
 }
@@ -391,13 +407,19 @@ fn finish_run(
     if !table.entries.contains_key(key) {
         return; // everyone unsubscribed meanwhile
     }
-    let (outcome, snapshot, reads) = match run {
-        Ok(run) => (QueryOutcome::from_result(run.result), run.ts, run.reads),
+    let (outcome, snapshot, reads, journal) = match run {
+        Ok(run) => (
+            QueryOutcome::from_result(run.result),
+            run.ts,
+            run.reads,
+            run.journal,
+        ),
         // The store itself failed: publish the error; a resubscription runs it again.
         Err(err) => (
             QueryOutcome::from_result(Err(err)),
             Ts::ZERO,
             ReadSet::default(),
+            Vec::new(),
         ),
     };
     let missed = table
@@ -413,6 +435,9 @@ fn finish_run(
         return;
     }
     entry.reads = reads;
+    if entry.journal.is_empty() {
+        entry.journal = journal;
+    }
     entry.running_since = None;
     entry.stale_since = None;
     let changed = entry

@@ -426,3 +426,59 @@ async fn rows_repaired_by_the_background_reconcile_reach_live_subscribers() {
     assert_eq!(user["email"], "healed@example.com");
     assert_eq!(user["source"], "backfill");
 }
+
+#[tokio::test]
+async fn a_live_first_page_grows_in_place_when_a_chat_is_added() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("pages@example.com").await;
+    for title in ["a", "b", "c"] {
+        server
+            .ok(
+                "mutation",
+                "chats:createUserChat",
+                json!({"title": title}),
+                Some(&token),
+            )
+            .await;
+    }
+    let mut c = Client::connect(&server, "pages").await;
+    c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}))
+        .await;
+    c.expect("Transition").await;
+    c.send(json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+        {"type": "Add", "queryId": 0, "udfPath": "chats:listUserChats", "args": [{"paginationOpts": {"numItems": 2, "cursor": null, "id": 1}}]}]})).await;
+    let first = c.expect("Transition").await;
+    let page = &first["modifications"][0]["value"];
+    let titles = |page: &Json| -> Vec<String> {
+        page["page"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(titles(page), vec!["c", "b"]);
+    assert_eq!(page["isDone"], false);
+
+    c.send(json!({"type": "Mutation", "requestId": 0, "udfPath": "chats:createUserChat", "args": [{"title": "d"}]})).await;
+    c.expect("MutationResponse").await;
+    let grown = c.expect("Transition").await;
+    let page2 = &grown["modifications"][0]["value"];
+    assert_eq!(
+        titles(page2),
+        vec!["d", "c", "b"],
+        "the first page grows instead of shifting"
+    );
+    assert_eq!(page2["continueCursor"], page["continueCursor"]);
+
+    // The HTTP API reads numItems fresh.
+    let fresh = server
+        .ok(
+            "query",
+            "chats:listUserChats",
+            json!({"paginationOpts": {"numItems": 2, "cursor": null}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(titles(&fresh), vec!["d", "c"]);
+}
