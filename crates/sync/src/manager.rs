@@ -104,7 +104,9 @@ struct Entry {
     /// The earliest processed commit this entry's published result does not reflect yet.
     stale_since: Option<Ts>,
     /// Sessions to wake when the result changes.
-    watchers: HashMap<u64, Arc<Notify>>,
+    /// Counted per session: one session may subscribe to the same query more than once
+    /// (two query ids, or the overlap while it re-subscribes under a refreshed token).
+    watchers: HashMap<u64, (Arc<Notify>, usize)>,
     /// Kept (and kept current) for one-off HTTP queries until then, even with no watcher.
     cached_until: Option<Instant>,
     /// Writes this entry's run in flight cannot be checked against happened (another
@@ -179,7 +181,11 @@ impl SubscriptionManager {
             .entries
             .entry(Arc::clone(&key))
             .or_insert_with(|| new_entry(path, args, identity));
-        entry.watchers.insert(session, Arc::clone(notify));
+        entry
+            .watchers
+            .entry(session)
+            .or_insert_with(|| (Arc::clone(notify), 0))
+            .1 += 1;
         let results = entry.results.subscribe();
         if entry.results.borrow().is_none() && entry.running_since.is_none() {
             entry.running_since = Some(processed);
@@ -260,7 +266,12 @@ impl Shared {
     fn unsubscribe(&self, key: &Arc<SubscriptionKey>, session: u64) {
         let mut table = self.lock();
         if let Some(entry) = table.entries.get_mut(key) {
-            entry.watchers.remove(&session);
+            if let Some((_, count)) = entry.watchers.get_mut(&session) {
+                *count -= 1;
+                if *count == 0 {
+                    entry.watchers.remove(&session);
+                }
+            }
             let cached = entry
                 .cached_until
                 .is_some_and(|until| until > Instant::now());
@@ -447,7 +458,7 @@ fn finish_run(
         .is_none_or(|previous| *previous != outcome);
     if changed {
         entry.results.send_replace(Some(Arc::new(outcome)));
-        for notify in entry.watchers.values() {
+        for (notify, _) in entry.watchers.values() {
             notify.notify_one();
         }
     }

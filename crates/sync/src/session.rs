@@ -161,7 +161,7 @@ impl Session {
                     self.push_changes().await?;
                 }
                 _ = tokio::time::sleep_until(expires_at.unwrap_or(ping_at)), if expires_at.is_some() => {
-                    self.expire_identity();
+                    self.expire_identity()?;
                 }
                 _ = tokio::time::sleep_until(ping_at) => self.send(ServerMessage::Ping)?,
             }
@@ -352,17 +352,20 @@ impl Session {
 
     /// The token behind the identity passed its `exp`: tell the client (which fetches a fresh
     /// token) and stop serving private data meanwhile.
-    fn expire_identity(&mut self) {
+    /// The token behind the identity passed its `exp`: tell the client, which fetches a fresh
+    /// token and reconnects, and end the connection as Convex does, so no private data flows
+    /// on an expired identity.
+    fn expire_identity(&mut self) -> Step {
         self.identity_expires = None;
         if self.identity.take().is_none() {
-            return;
+            return Ok(());
         }
-        let _ = self.send(ServerMessage::AuthError {
+        self.send(ServerMessage::AuthError {
             error: IDENTITY_EXPIRED.into(),
             base_version: self.version.identity.saturating_sub(1),
             auth_update_attempted: false,
-        });
-        self.resubscribe_all();
+        })?;
+        Err(End::Close)
     }
 
     async fn mutation(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
@@ -443,7 +446,8 @@ impl Session {
             .subscribe(self.id, &self.notify, path, args, self.identity.clone())
     }
 
-    /// New identity: every query runs again under it, and the next transition re-sends all.
+    /// New identity: every query is subscribed under it. A refreshed token for the same
+    /// identity lands on the same executions, and unchanged results are not sent again.
     fn resubscribe_all(&mut self) {
         let ids: Vec<QueryId> = self.queries.keys().copied().collect();
         for id in ids {
@@ -453,8 +457,9 @@ impl Session {
             };
             let subscription = self.subscribe(&path, args);
             let query = self.queries.get_mut(&id).expect("listed above");
+            // The new hold is taken before the old one is dropped, so a shared execution
+            // never sees zero watchers in between.
             query.subscription = subscription;
-            query.sent = None;
         }
     }
 
@@ -474,7 +479,7 @@ impl Session {
         let changed = self.queries.values().any(|q| {
             q.subscription
                 .current()
-                .is_some_and(|c| q.sent.as_ref().is_none_or(|s| !Arc::ptr_eq(s, &c)))
+                .is_some_and(|c| !already_sent(q.sent.as_ref(), &c))
         });
         if changed || reaches_mutation {
             self.transition(end, Vec::new()).await
@@ -496,11 +501,8 @@ impl Session {
             let Some(current) = query.subscription.current() else {
                 continue;
             };
-            if query
-                .sent
-                .as_ref()
-                .is_some_and(|sent| Arc::ptr_eq(sent, &current))
-            {
+            if already_sent(query.sent.as_ref(), &current) {
+                query.sent = Some(current);
                 continue;
             }
             modifications.push(modification(*query_id, &current));
@@ -532,6 +534,11 @@ impl Session {
         };
         reached.unwrap_or_else(|| *self.frontier.borrow())
     }
+}
+
+/// Whether the client already holds this result (the same execution's, or an equal one).
+fn already_sent(sent: Option<&Arc<QueryOutcome>>, current: &Arc<QueryOutcome>) -> bool {
+    sent.is_some_and(|sent| Arc::ptr_eq(sent, current) || **sent == **current)
 }
 
 fn modification(query_id: QueryId, outcome: &QueryOutcome) -> StateModification {

@@ -11,14 +11,18 @@ import { createClerkClient } from "@clerk/backend";
 const here = dirname(fileURLToPath(import.meta.url));
 export const KEEL_BIN = process.env.KEEL_BIN ?? join(here, "..", "..", "..", "target", "debug", "keel");
 
-/** Starts `keel dev`; resolves once it prints its address. */
-export async function startKeel({ env = {}, dataDir } = {}) {
+/**
+ * Starts `keel dev`; resolves once it prints its address. `listen`, `dataDir` and `secretKey`
+ * default to a free port, a fresh folder and a fresh key; pass the previous run's values (or
+ * call `restart()`) to bring the same server back on the same address with the same data.
+ */
+export async function startKeel({ env = {}, dataDir, listen = "127.0.0.1:0", secretKey: givenKey } = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "keel-node-"));
-  const secretKey = `sk_test_${randomBytes(24).toString("hex")}`;
+  const secretKey = givenKey ?? `sk_test_${randomBytes(24).toString("hex")}`;
   const child = spawn(KEEL_BIN, ["dev"], {
     env: {
       ...process.env,
-      KEEL_LISTEN: "127.0.0.1:0",
+      KEEL_LISTEN: listen,
       KEEL_DATA_DIR: dir,
       CLERK_SECRET_KEY: secretKey,
       KEEL_LOG: "warn",
@@ -44,8 +48,16 @@ export async function startKeel({ env = {}, dataDir } = {}) {
   const clerk = createClerkClient({ secretKey, apiUrl: `${url}/_clerk` });
   return {
     url,
+    /** `host:port`, the address to pass back as `listen` to restart on the same port. */
+    listen: new URL(url).host,
     dir,
     secretKey,
+    child,
+    /** Stops this server (keeping its data) and starts it again on the same address. */
+    async restart() {
+      await this.stop({ keepData: true });
+      return startKeel({ env, dataDir: dir, listen: this.listen, secretKey });
+    },
     clerk,
     issuer: `${url}/_clerk`,
     /** A user in the emulator and a fresh `convex` template token for a new session. */
@@ -59,11 +71,21 @@ export async function startKeel({ env = {}, dataDir } = {}) {
       const { jwt } = await clerk.sessions.getToken(session.id, template, expiresInSeconds);
       return jwt;
     },
-    async stop({ keepData = false } = {}) {
-      if (child.exitCode === null) {
+    /** SIGTERM, then waits for the process to exit (it must within `timeoutMs`). */
+    async stop({ keepData = false, timeoutMs = 10000 } = {}) {
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
-        await exited;
+        let timer;
+        const late = new Promise((r) => (timer = setTimeout(() => r("late"), timeoutMs)));
+        const outcome = await Promise.race([exited, late]);
+        clearTimeout(timer);
+        if (outcome === "late") {
+          child.kill("SIGKILL");
+          await exited;
+          if (!keepData) rmSync(dir, { recursive: true, force: true });
+          throw new Error(`keel did not exit within ${timeoutMs} ms of SIGTERM:\n${stderr}`);
+        }
       }
       if (!keepData) rmSync(dir, { recursive: true, force: true });
     },

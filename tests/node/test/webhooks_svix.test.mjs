@@ -12,7 +12,8 @@ const reference = (name) => JSON.parse(readFileSync(new URL(`../../../../shared/
 
 let keel;
 before(async () => {
-  keel = await startKeel({ env: { CLERK_WEBHOOK_SECRET: SECRET } });
+  // The emulator's own deliveries go nowhere: this test signs and sends every webhook itself.
+  keel = await startKeel({ env: { CLERK_WEBHOOK_SECRET: SECRET, KEEL_EMULATOR_WEBHOOK_URL: "http://127.0.0.1:9/nowhere" } });
 });
 after(async () => {
   await keel.stop();

@@ -83,6 +83,12 @@ test("errors: ConvexError data from mutations and queries; actions answer", asyn
     assert.equal(e.data.code, "INVALID_ARGUMENT");
     return true;
   });
+  // Actions answer over the socket too, with ConvexError data.
+  await assert.rejects(client.action(api.organizations.update, { clerkOrgId: "org_missing", name: "x" }), (e) => {
+    assert.ok(e instanceof ConvexError, String(e));
+    assert.equal(e.data.code, "FORBIDDEN", "not an admin of that organization");
+    return true;
+  });
   const signedOut = new ConvexClient(keel.url);
   const failure = await new Promise((resolve) => {
     signedOut.onUpdate(api.chats.listUserChats, {}, () => {}, resolve);
