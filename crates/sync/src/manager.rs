@@ -217,7 +217,17 @@ impl SubscriptionManager {
                 tokio::time::timeout(Duration::from_secs(5), frontier.wait_for(|f| *f >= written))
                     .await;
         }
-        let key = Arc::new(subscription_key(path, &args, identity.as_ref(), false));
+        // The verifier hands out one `Arc` per verified token, and the entry keeps it alive, so
+        // its address names the identity without serializing it on every request.
+        let key = Arc::new(SubscriptionKey {
+            path: path.to_string(),
+            args: args.to_string(),
+            identity: identity
+                .as_ref()
+                .map(|i| format!("token@{:p}", Arc::as_ptr(i)))
+                .unwrap_or_default(),
+            pinned_pages: false,
+        });
         let mut results = {
             let mut table = self.shared.lock();
             let processed = table.processed;
