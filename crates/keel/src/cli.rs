@@ -125,6 +125,15 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            if let Some(secret) = &running.generated_webhook_secret {
+                println!(
+                    "Clerk emulator: CLERK_WEBHOOK_SECRET={secret} (generated, kept in {})",
+                    settings
+                        .data_dir
+                        .join(dev_secrets::CLERK_WEBHOOK_SECRET_FILE)
+                        .display()
+                );
+            }
             println!("Keel listening on {}", running.url);
             running.run_until_signal().await?;
             Ok(ExitCode::SUCCESS)
