@@ -296,24 +296,29 @@ pub(crate) async fn upsert_organization(db: &Writer, org: &OrganizationData) -> 
         "updatedAt": org.updated_at as f64,
         "isActive": true,
     });
-    match find_one(
-        db,
-        "organizations",
-        "by_clerk_org_id",
-        "clerkOrgId",
-        &org.id,
-    )
-    .await?
-    {
+    let key = ("organizations", "by_clerk_org_id", "clerkOrgId");
+    upsert_versioned(db, key, &org.id, org.updated_at, fields).await
+}
+
+/// Inserts, or replaces the stored record unless it is newer (by Clerk's `updated_at`).
+/// `key` names the table, its index and the Clerk-id field.
+async fn upsert_versioned(
+    db: &Writer,
+    (table, index, field): (&str, &str, &str),
+    clerk_id: &str,
+    updated_at: i64,
+    fields: Json,
+) -> FnResult<Outcome> {
+    match find_one(db, table, index, field, clerk_id).await? {
         None => {
-            db.insert("organizations", fields).await?;
+            db.insert(table, fields).await?;
         }
         Some(existing) => {
             let stored = existing
                 .get("updatedAt")
                 .and_then(Json::as_f64)
                 .unwrap_or(f64::MIN);
-            if (org.updated_at as f64) < stored {
+            if (updated_at as f64) < stored {
                 return Ok(Outcome::Stale);
             }
             db.patch(existing.id(), fields).await?;
@@ -364,28 +369,9 @@ pub(crate) async fn upsert_membership(db: &Writer, m: &MembershipData) -> FnResu
         "createdAt": m.created_at as f64,
         "updatedAt": m.updated_at as f64,
     });
-    match find_one(
-        db,
-        "memberships",
-        "by_clerk_membership_id",
-        "clerkMembershipId",
-        &m.id,
-    )
-    .await?
-    {
-        None => {
-            db.insert("memberships", fields).await?;
-        }
-        Some(existing) => {
-            let stored = existing
-                .get("updatedAt")
-                .and_then(Json::as_f64)
-                .unwrap_or(f64::MIN);
-            if (m.updated_at as f64) < stored {
-                return Ok(Outcome::Stale);
-            }
-            db.patch(existing.id(), fields).await?;
-        }
+    let key = ("memberships", "by_clerk_membership_id", "clerkMembershipId");
+    if upsert_versioned(db, key, &m.id, m.updated_at, fields).await? == Outcome::Stale {
+        return Ok(Outcome::Stale);
     }
     // The organization is known from the membership too, if its own event is late.
     if find_one(
