@@ -164,6 +164,9 @@ pub struct Writer {
 pub struct MutationDone {
     /// When `MutationResponse` arrived.
     pub response_at: Instant,
+    /// When the writer's own transition reaching the mutation's `ts` arrived: the official
+    /// client resolves a mutation only then.
+    pub visible_at: Instant,
     /// The commit timestamp: the server's wall clock (ns since the epoch) when the commit
     /// began, before SQLite's COMMIT and its fsync.
     pub commit_ts: Option<u64>,
@@ -271,6 +274,7 @@ impl Writer {
                     if let Some((response_at, commit_ts)) = response {
                         return Ok(MutationDone {
                             response_at,
+                            visible_at: at,
                             commit_ts,
                         });
                     }

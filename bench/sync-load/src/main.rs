@@ -57,6 +57,10 @@ struct Args {
     /// every user is written once per `--users` samples).
     #[arg(long, default_value_t = 1000)]
     samples: usize,
+    /// (a): pause between samples, in milliseconds (0: the next mutation goes out as soon as
+    /// the previous one is visible to its writer).
+    #[arg(long, default_value_t = 0)]
+    pace_ms: u64,
     /// (b): connections subscribed to one shared query.
     #[arg(long, default_value_t = 10000)]
     shared: usize,
@@ -75,8 +79,10 @@ struct Args {
     /// Keep every connection open this many seconds after the run (to inspect the server).
     #[arg(long, default_value_t = 0)]
     hold_secs: u64,
+    /// Skip (a) and its memory reading.
     #[arg(long)]
     skip_a: bool,
+    /// Skip (b) and its memory reading.
     #[arg(long)]
     skip_b: bool,
 }
@@ -111,6 +117,7 @@ struct LatencyResult {
     /// built (`serverTs`); built → read by the subscriber.
     stages: [Vec<f64>; 3],
     response: Vec<Duration>,
+    visible: Vec<Duration>,
     missing: usize,
     foreign: usize,
     cpu: keel::CpuUse,
@@ -254,8 +261,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
         tokio::time::sleep(settle).await;
         results.rss_after_a_connect = pid.and_then(keel::rss_kib);
-        results.a =
-            Some(run_latency(&ws_url, &run_tag, &a_users, args.samples, pid, &mut phase).await?);
+        results.a = Some(
+            run_latency(
+                &ws_url,
+                &run_tag,
+                &a_users,
+                args.samples,
+                Duration::from_millis(args.pace_ms),
+                pid,
+                &mut phase,
+            )
+            .await?,
+        );
     }
 
     if !args.skip_b {
@@ -342,6 +359,7 @@ async fn run_latency(
     run_tag: &str,
     users: &[users::User],
     samples: usize,
+    pace: Duration,
     pid: Option<u32>,
     phase: &mut Phase,
 ) -> anyhow::Result<LatencyResult> {
@@ -369,6 +387,7 @@ async fn run_latency(
     eprintln!("(a) {samples} samples…");
     let mut update = Vec::with_capacity(samples);
     let mut response = Vec::with_capacity(samples);
+    let mut visible = Vec::with_capacity(samples);
     let mut stages: [Vec<f64>; 3] = Default::default();
     let mut missing = 0;
     let cpu = keel::CpuMark::now(pid);
@@ -379,6 +398,7 @@ async fn run_latency(
         let got = wait_for_update(phase, target, &title, sent).await?;
         let done = writer.finish_mutation().await?;
         response.push(done.response_at - sent);
+        visible.push(done.visible_at - sent);
         match got {
             Some((at, text)) => {
                 update.push(at - sent);
@@ -393,6 +413,9 @@ async fn run_latency(
             }
             None => missing += 1,
         }
+        if !pace.is_zero() {
+            tokio::time::sleep(pace).await;
+        }
         if (k + 1) % 250 == 0 {
             eprintln!("  {} / {samples}", k + 1);
         }
@@ -404,6 +427,7 @@ async fn run_latency(
         update,
         stages,
         response,
+        visible,
         missing,
         foreign: phase.foreign,
         cpu,
@@ -605,6 +629,8 @@ fn print_summary(args: &Args, machine: &str, r: &Results, pid: Option<u32>) {
         update.sort();
         let mut response = a.response.clone();
         response.sort();
+        let mut visible = a.visible.clone();
+        visible.sort();
         println!(
             "| (a) {} subscribers, mutation sent → subscriber's update, p50 / p90 / p99 / max ({} samples) | {:.2} / {:.2} / {:.2} / {:.2} ms | p99 ≤ 3 ms |",
             args.users,
@@ -618,6 +644,11 @@ fn print_summary(args: &Args, machine: &str, r: &Results, pid: Option<u32>) {
             "| (a) mutation sent → writer's `MutationResponse`, p50 / p99 (for reference) | {:.2} / {:.2} ms | |",
             ms(percentile(&response, 50.0)),
             ms(percentile(&response, 99.0)),
+        );
+        println!(
+            "| (a) mutation sent → writer's own transition reaching its `ts` (when the official client resolves the mutation), p50 / p99 | {:.2} / {:.2} ms | |",
+            ms(percentile(&visible, 50.0)),
+            ms(percentile(&visible, 99.0)),
         );
         let [to_commit, to_built, to_read] = &a.stages;
         println!(
