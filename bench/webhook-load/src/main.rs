@@ -22,16 +22,20 @@
 //! The last line of output is `RESULT key=value …` for scripts (bench/webhooks/run.sh,
 //! bench/webhooks/diagnose.sh).
 
+mod transport;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Parser;
+use hyper::header::HeaderValue;
 use keel_webhooks::WebhookSecrets;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{Value as Json, json};
+use transport::{Connection, Target};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -95,7 +99,8 @@ struct Tally {
 struct Plan {
     /// `--duplicates`: the one delivery every sender repeats.
     replay: Option<(String, Vec<u8>)>,
-    client: reqwest::Client,
+    target: Target,
+    timeout: Duration,
     endpoint: String,
     secrets: WebhookSecrets,
     run_tag: String,
@@ -121,12 +126,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         bail!("--create-fraction is a probability (0 to 1)");
     }
     let secrets = WebhookSecrets::parse(&args.secret).context("--secret / CLERK_WEBHOOK_SECRET")?;
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.senders)
-        .timeout(Duration::from_secs_f64(args.timeout))
-        .tcp_nodelay(true)
-        .build()?;
     let endpoint = format!("{}{}", args.url.trim_end_matches('/'), args.path);
+    let target = Target::parse(&endpoint).context("--url")?;
+    let timeout = Duration::from_secs_f64(args.timeout);
 
     // One signed delivery first: the endpoint answers, and the secret matches.
     let probe_tag = format!("{:08x}", rand::random::<u32>());
@@ -138,7 +140,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     );
     let probe_id = format!("msg_probe_{probe_tag}");
     let replay = args.duplicates.then(|| (probe_id.clone(), body.clone()));
-    let answer = send(&client, &endpoint, &secrets, &probe_id, body)
+    let mut probe = Connection::new(target.clone(), timeout);
+    let answer = send(&mut probe, &secrets, &probe_id, body)
         .await
         .with_context(|| format!("POST {endpoint}"))?;
     if !(200..300).contains(&answer.0) {
@@ -158,7 +161,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let end = measure_from + Duration::from_secs_f64(args.duration);
     let plan = Arc::new(Plan {
         replay,
-        client,
+        target,
+        timeout,
         endpoint,
         secrets,
         run_tag: format!("{:08x}", rand::random::<u32>()),
@@ -200,6 +204,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 async fn sender(plan: Arc<Plan>, n: usize) -> Tally {
     let mut rng = StdRng::seed_from_u64(rand::random());
     let mut tally = Tally::default();
+    let mut connection = Connection::new(plan.target.clone(), plan.timeout);
     // The users this sender created, with the `updated_at` it sent last.
     let mut users: Vec<(String, i64)> = Vec::new();
     let mut seq = 0u64;
@@ -210,14 +215,7 @@ async fn sender(plan: Arc<Plan>, n: usize) -> Tally {
         }
         seq += 1;
         if let Some((svix_id, body)) = &plan.replay {
-            let result = send(
-                &plan.client,
-                &plan.endpoint,
-                &plan.secrets,
-                svix_id,
-                body.clone(),
-            )
-            .await;
+            let result = send(&mut connection, &plan.secrets, svix_id, body.clone()).await;
             let t1 = Instant::now();
             if t0 >= plan.measure_from && t1 <= plan.end {
                 tally.record(result, t1 - t0);
@@ -238,7 +236,7 @@ async fn sender(plan: Arc<Plan>, n: usize) -> Tally {
             (body, "updated")
         };
         let svix_id = format!("msg_{}_{n}_{seq}", plan.run_tag);
-        let result = send(&plan.client, &plan.endpoint, &plan.secrets, &svix_id, body).await;
+        let result = send(&mut connection, &plan.secrets, &svix_id, body).await;
         let t1 = Instant::now();
         if t0 < plan.measure_from || t1 > plan.end {
             continue;
@@ -279,26 +277,20 @@ impl Tally {
 
 /// Posts one signed delivery; the status and the answer's text.
 async fn send(
-    client: &reqwest::Client,
-    endpoint: &str,
+    connection: &mut Connection,
     secrets: &WebhookSecrets,
     svix_id: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<(u16, String)> {
     let timestamp = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let signature = secrets.sign(svix_id, timestamp, &body);
-    let response = client
-        .post(endpoint)
-        .header("content-type", "application/json")
-        .header("svix-id", svix_id)
-        .header("svix-timestamp", timestamp.to_string())
-        .header("svix-signature", signature)
-        .body(body)
-        .send()
-        .await?;
-    let status = response.status().as_u16();
-    let text = response.text().await?;
-    Ok((status, text))
+    let headers = [
+        ("svix-id", HeaderValue::from_str(svix_id)?),
+        ("svix-timestamp", HeaderValue::from(timestamp)),
+        ("svix-signature", HeaderValue::from_str(&signature)?),
+    ];
+    let (status, answer) = connection.post_json(headers, body).await?;
+    Ok((status, String::from_utf8_lossy(&answer).into_owned()))
 }
 
 /// Keel answers `{"status": "applied" | …}`, node-seed `{"success": true[, "duplicate": true]}`.

@@ -1,21 +1,25 @@
+//! Reads, shared by read transactions and the writer (which reads its own writes).
+
 use async_trait::async_trait;
 use keel_store::engine::{EngineRead, IndexNumber, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::connection::PooledReader;
 
 pub(crate) struct SqliteRead {
-    tx: Transaction<'static, Sqlite>,
+    conn: PooledReader,
     ts: Ts,
 }
 
 impl SqliteRead {
-    pub async fn begin(pool: &SqlitePool) -> Result<Self> {
-        let mut tx = pool.begin().await.map_err(StoreError::engine)?;
-        // A deferred transaction takes its snapshot at the first read: this one.
-        let ts = last_ts(&mut tx).await?;
-        Ok(SqliteRead { tx, ts })
+    pub fn begin(conn: PooledReader) -> Result<Self> {
+        conn.execute_batch("BEGIN").map_err(StoreError::engine)?;
+        // A deferred transaction takes its snapshot at the first read: this one. (Dropping the
+        // pooled connection rolls the transaction back, also when this fails.)
+        let ts = last_ts(&conn)?;
+        Ok(SqliteRead { conn, ts })
     }
 }
 
@@ -26,7 +30,7 @@ impl EngineRead for SqliteRead {
     }
 
     async fn get(&mut self, id: &DocumentId) -> Result<Option<StoredDoc>> {
-        get(&mut self.tx, id).await
+        get(&self.conn, id)
     }
 
     async fn scan(
@@ -36,101 +40,114 @@ impl EngineRead for SqliteRead {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
-        scan(&mut self.tx, index, range, order, limit).await
+        scan(&self.conn, index, range, order, limit)
     }
 
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
-        table_documents(&mut self.tx, table).await
+        table_documents(&self.conn, table)
     }
 }
 
-pub(crate) async fn last_ts(conn: &mut SqliteConnection) -> Result<Ts> {
-    let ts: i64 = sqlx::query("SELECT last_ts FROM keel_clock WHERE id = 1")
-        .fetch_one(conn)
-        .await
-        .map_err(StoreError::engine)?
-        .get(0);
+pub(crate) fn last_ts(conn: &Connection) -> Result<Ts> {
+    let ts: i64 = conn
+        .prepare_cached("SELECT last_ts FROM keel_clock WHERE id = 1")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .map_err(StoreError::engine)?;
     Ok(Ts(ts as u64))
 }
 
-pub(crate) async fn get(conn: &mut SqliteConnection, id: &DocumentId) -> Result<Option<StoredDoc>> {
-    let row = sqlx::query("SELECT id, creation_time, body FROM keel_documents WHERE id = ?")
-        .bind(id.encode())
-        .fetch_optional(conn)
-        .await
+pub(crate) fn get(conn: &Connection, id: &DocumentId) -> Result<Option<StoredDoc>> {
+    let mut statement = conn
+        .prepare_cached("SELECT id, creation_time, body FROM keel_documents WHERE id = ?1")
         .map_err(StoreError::engine)?;
-    row.map(|row| stored_doc(&row)).transpose()
+    statement
+        .query_row([id.encode()], |row| stored_doc_at(row, 0))
+        .optional()
+        .map_err(StoreError::engine)?
+        .transpose()
 }
 
-pub(crate) async fn scan(
-    conn: &mut SqliteConnection,
+pub(crate) fn scan(
+    conn: &Connection,
     index: IndexNumber,
     range: &KeyRange,
     order: Order,
     limit: Option<usize>,
 ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
-    // Four fixed statements rather than generated SQL: bounds and order are the only variables.
+    // Four fixed statements rather than generated SQL: bounds and order are the only variables,
+    // so each stays prepared in the connection's cache. No `LIMIT ?`: a bound limit makes SQLite
+    // re-plan the statement on every new value; rows are stepped lazily in key order (no sort),
+    // so stopping after `limit` rows costs the same.
     let sql = match (range.end.is_some(), order) {
         (false, Order::Asc) => {
             "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
              JOIN keel_documents d ON d.id = e.id
-             WHERE e.index_number = ?1 AND e.key >= ?2 ORDER BY e.key ASC LIMIT ?4"
+             WHERE e.index_number = ?1 AND e.key >= ?2 ORDER BY e.key ASC"
         }
         (false, Order::Desc) => {
             "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
              JOIN keel_documents d ON d.id = e.id
-             WHERE e.index_number = ?1 AND e.key >= ?2 ORDER BY e.key DESC LIMIT ?4"
+             WHERE e.index_number = ?1 AND e.key >= ?2 ORDER BY e.key DESC"
         }
         (true, Order::Asc) => {
             "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
              JOIN keel_documents d ON d.id = e.id
-             WHERE e.index_number = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key ASC LIMIT ?4"
+             WHERE e.index_number = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key ASC"
         }
         (true, Order::Desc) => {
             "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
              JOIN keel_documents d ON d.id = e.id
-             WHERE e.index_number = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key DESC LIMIT ?4"
+             WHERE e.index_number = ?1 AND e.key >= ?2 AND e.key < ?3 ORDER BY e.key DESC"
         }
     };
-    let limit = limit.map_or(-1, |n| n as i64);
-    let rows = sqlx::query(sql)
-        .bind(index.0 as i64)
-        .bind(range.start.as_slice())
-        .bind(range.end.as_deref().unwrap_or_default())
-        .bind(limit)
-        .fetch_all(conn)
-        .await
-        .map_err(StoreError::engine)?;
-    rows.iter()
-        .map(|row| Ok((row.get::<Vec<u8>, _>(0), stored_doc_at(row, 1)?)))
+    let mut statement = conn.prepare_cached(sql).map_err(StoreError::engine)?;
+    let index_number = index.0 as i64;
+    let start = range.start.as_slice();
+    let decode_row = |row: &Row<'_>| Ok((row.get::<_, Vec<u8>>(0)?, stored_doc_at(row, 1)?));
+    let rows = match &range.end {
+        Some(end) => statement.query_map(params![index_number, start, end.as_slice()], decode_row),
+        None => statement.query_map(params![index_number, start], decode_row),
+    }
+    .map_err(StoreError::engine)?;
+    rows.take(limit.unwrap_or(usize::MAX))
+        .map(|row| {
+            let (key, doc) = row.map_err(StoreError::engine)?;
+            Ok((key, doc?))
+        })
         .collect()
 }
 
-pub(crate) async fn table_documents(
-    conn: &mut SqliteConnection,
-    table: TableNumber,
-) -> Result<Vec<StoredDoc>> {
-    let rows =
-        sqlx::query("SELECT id, creation_time, body FROM keel_documents WHERE table_number = ?")
-            .bind(table.0 as i64)
-            .fetch_all(conn)
-            .await
-            .map_err(StoreError::engine)?;
-    rows.iter().map(stored_doc).collect()
+pub(crate) fn table_documents(conn: &Connection, table: TableNumber) -> Result<Vec<StoredDoc>> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT id, creation_time, body FROM keel_documents WHERE table_number = ?1",
+        )
+        .map_err(StoreError::engine)?;
+    let rows = statement
+        .query_map([table.0 as i64], |row| stored_doc_at(row, 0))
+        .map_err(StoreError::engine)?;
+    rows.map(|row| row.map_err(StoreError::engine)?).collect()
 }
 
-fn stored_doc(row: &SqliteRow) -> Result<StoredDoc> {
-    stored_doc_at(row, 0)
+/// The document in columns `first..first + 3` (id, creation time, body). The outer result is
+/// SQLite's; the inner one is decoding, which is the store's concern.
+fn stored_doc_at(row: &Row<'_>, first: usize) -> rusqlite::Result<Result<StoredDoc>> {
+    let id = row
+        .get_ref(first)?
+        .as_str()
+        .map_err(rusqlite::Error::from)?;
+    let creation_time: f64 = row.get(first + 1)?;
+    let body = row
+        .get_ref(first + 2)?
+        .as_str()
+        .map_err(rusqlite::Error::from)?;
+    Ok(decode(id, creation_time, body))
 }
 
-fn stored_doc_at(row: &SqliteRow, first: usize) -> Result<StoredDoc> {
-    let id: String = row.get(first);
-    let id = DocumentId::parse(&id).map_err(StoreError::engine)?;
-    let body: String = row.get(first + 2);
-    let body = serde_json::from_str(&body).map_err(StoreError::engine)?;
+fn decode(id: &str, creation_time: f64, body: &str) -> Result<StoredDoc> {
     Ok(StoredDoc {
-        id,
-        creation_time: row.get(first + 1),
-        body,
+        id: DocumentId::parse(id).map_err(StoreError::engine)?,
+        creation_time,
+        body: serde_json::from_str(body).map_err(StoreError::engine)?,
     })
 }

@@ -1,33 +1,61 @@
+//! The write transaction, on the one writer connection.
+
 use async_trait::async_trait;
 use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
-use sqlx::{Row, Sqlite, SqlitePool, Transaction};
+use rusqlite::{Connection, params};
+use tokio::sync::OwnedMutexGuard;
 
-use crate::read;
+use crate::{blocking, read};
+
+type Writer = OwnedMutexGuard<Connection>;
 
 pub(crate) struct SqliteWrite {
-    tx: Transaction<'static, Sqlite>,
+    /// `None` once committed (the connection moved to the blocking pool for the commit).
+    conn: Option<Writer>,
     ts: Ts,
 }
 
 impl SqliteWrite {
-    async fn execute(&mut self, sql: &'static str) -> Result<()> {
-        sqlx::query(sql)
-            .execute(&mut *self.tx)
-            .await
+    pub async fn begin(conn: Writer) -> Result<Self> {
+        // IMMEDIATE takes the write lock now, so everything read below is current and stays so.
+        // It may wait for another process's commit, hence the blocking pool.
+        blocking(move || {
+            conn.execute_batch("BEGIN IMMEDIATE")
+                .map_err(StoreError::engine)?;
+            let mut tx = SqliteWrite {
+                conn: Some(conn),
+                ts: Ts(0),
+            };
+            tx.ts = read::last_ts(tx.conn())?;
+            Ok(tx)
+        })
+        .await
+    }
+
+    fn conn(&self) -> &Connection {
+        self.conn.as_ref().expect("present until committed")
+    }
+
+    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        self.conn()
+            .prepare_cached(sql)
+            .and_then(|mut statement| statement.execute(params))
             .map_err(StoreError::engine)?;
         Ok(())
     }
+}
 
-    pub async fn begin(pool: &SqlitePool) -> Result<Self> {
-        // IMMEDIATE takes the write lock now, so everything read below is current and stays so.
-        let mut tx = pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(StoreError::engine)?;
-        let ts = read::last_ts(&mut tx).await?;
-        Ok(SqliteWrite { tx, ts })
+impl Drop for SqliteWrite {
+    fn drop(&mut self) {
+        // Not committed: undo everything, so the next writer starts from a clean connection.
+        if let Some(conn) = &self.conn
+            && !conn.is_autocommit()
+            && let Err(err) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %err, "rolling back an abandoned write transaction failed");
+        }
     }
 }
 
@@ -38,7 +66,7 @@ impl EngineRead for SqliteWrite {
     }
 
     async fn get(&mut self, id: &DocumentId) -> Result<Option<StoredDoc>> {
-        read::get(&mut self.tx, id).await
+        read::get(self.conn(), id)
     }
 
     async fn scan(
@@ -48,11 +76,11 @@ impl EngineRead for SqliteWrite {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
-        read::scan(&mut self.tx, index, range, order, limit).await
+        read::scan(self.conn(), index, range, order, limit)
     }
 
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
-        read::table_documents(&mut self.tx, table).await
+        read::table_documents(self.conn(), table)
     }
 }
 
@@ -60,27 +88,15 @@ impl EngineRead for SqliteWrite {
 impl EngineWrite for SqliteWrite {
     async fn put(&mut self, doc: &StoredDoc) -> Result<()> {
         let body = serde_json::to_string(&doc.body).map_err(StoreError::engine)?;
-        sqlx::query(
-            "INSERT INTO keel_documents (id, table_number, creation_time, body) VALUES (?, ?, ?, ?)
+        self.execute(
+            "INSERT INTO keel_documents (id, table_number, creation_time, body) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            params![doc.id.encode(), doc.id.table.0 as i64, doc.creation_time, body],
         )
-        .bind(doc.id.encode())
-        .bind(doc.id.table.0 as i64)
-        .bind(doc.creation_time)
-        .bind(body)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(StoreError::engine)?;
-        Ok(())
     }
 
     async fn remove(&mut self, id: &DocumentId) -> Result<()> {
-        sqlx::query("DELETE FROM keel_documents WHERE id = ?")
-            .bind(id.encode())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::engine)?;
-        Ok(())
+        self.execute("DELETE FROM keel_documents WHERE id = ?1", [id.encode()])
     }
 
     async fn put_index_entry(
@@ -89,58 +105,57 @@ impl EngineWrite for SqliteWrite {
         key: &[u8],
         id: &DocumentId,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO keel_index_entries (index_number, key, id) VALUES (?, ?, ?)")
-            .bind(index.0 as i64)
-            .bind(key)
-            .bind(id.encode())
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::engine)?;
-        Ok(())
+        self.execute(
+            "INSERT INTO keel_index_entries (index_number, key, id) VALUES (?1, ?2, ?3)",
+            params![index.0 as i64, key, id.encode()],
+        )
     }
 
     async fn remove_index_entry(&mut self, index: IndexNumber, key: &[u8]) -> Result<()> {
-        sqlx::query("DELETE FROM keel_index_entries WHERE index_number = ? AND key = ?")
-            .bind(index.0 as i64)
-            .bind(key)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::engine)?;
-        Ok(())
+        self.execute(
+            "DELETE FROM keel_index_entries WHERE index_number = ?1 AND key = ?2",
+            params![index.0 as i64, key],
+        )
     }
 
     async fn clear_index(&mut self, index: IndexNumber) -> Result<()> {
-        sqlx::query("DELETE FROM keel_index_entries WHERE index_number = ?")
-            .bind(index.0 as i64)
-            .execute(&mut *self.tx)
-            .await
-            .map_err(StoreError::engine)?;
-        Ok(())
+        self.execute(
+            "DELETE FROM keel_index_entries WHERE index_number = ?1",
+            [index.0 as i64],
+        )
     }
 
     async fn savepoint(&mut self) -> Result<()> {
-        self.execute("SAVEPOINT keel_mutation").await
+        self.execute("SAVEPOINT keel_mutation", [])
     }
 
     async fn release_savepoint(&mut self) -> Result<()> {
-        self.execute("RELEASE keel_mutation").await
+        self.execute("RELEASE keel_mutation", [])
     }
 
     async fn rollback_to_savepoint(&mut self) -> Result<()> {
-        self.execute("ROLLBACK TO keel_mutation").await?;
-        self.execute("RELEASE keel_mutation").await
+        self.execute("ROLLBACK TO keel_mutation", [])?;
+        self.execute("RELEASE keel_mutation", [])
     }
 
     async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
-        let ts: i64 = sqlx::query(
-            "UPDATE keel_clock SET last_ts = max(last_ts + 1, ?) WHERE id = 1 RETURNING last_ts",
-        )
-        .bind(now.0 as i64)
-        .fetch_one(&mut *self.tx)
+        let conn = self.conn.take().expect("present until committed");
+        // The commit waits for the fsync: off the async workers.
+        blocking(move || {
+            let committed = conn
+                .prepare_cached(
+                    "UPDATE keel_clock SET last_ts = max(last_ts + 1, ?1) WHERE id = 1
+                     RETURNING last_ts",
+                )
+                .and_then(|mut statement| statement.query_row([now.0 as i64], |row| row.get(0)))
+                .and_then(|ts: i64| conn.execute_batch("COMMIT").map(|()| ts));
+            committed.map(|ts| Ts(ts as u64)).map_err(|err| {
+                if !conn.is_autocommit() {
+                    let _ = conn.execute_batch("ROLLBACK");
+                }
+                StoreError::engine(err)
+            })
+        })
         .await
-        .map_err(StoreError::engine)?
-        .get(0);
-        self.tx.commit().await.map_err(StoreError::engine)?;
-        Ok(Ts(ts as u64))
     }
 }

@@ -1,0 +1,59 @@
+//! Opening databases: schema versions, and files written by earlier Keel versions.
+
+use keel_store::engine::Engine;
+use keel_store_sqlite::SqliteEngine;
+
+const FIRST_MIGRATION: &str = include_str!("../migrations/0001_documents.sql");
+
+#[tokio::test]
+async fn a_new_file_is_created_and_versioned() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.db");
+    let engine = SqliteEngine::open(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    engine.ping().await.unwrap();
+    drop(engine);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let version: u32 = conn
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 1);
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+/// Databases made by the sqlx migrator have the schema but `user_version` 0: they are
+/// recognised, not migrated again (which would fail on the existing tables).
+#[tokio::test]
+async fn a_database_from_the_sqlx_migrator_keeps_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(FIRST_MIGRATION).unwrap();
+        conn.execute("UPDATE keel_clock SET last_ts = 42 WHERE id = 1", [])
+            .unwrap();
+    }
+    let engine = SqliteEngine::open(path.to_str().unwrap()).await.unwrap();
+    let read = engine.begin_read().await.unwrap();
+    assert_eq!(read.ts().0, 42);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_keel_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(FIRST_MIGRATION).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+    }
+    let err = SqliteEngine::open(path.to_str().unwrap())
+        .await
+        .err()
+        .expect("a newer schema is refused");
+    assert!(err.to_string().contains("schema version 99"), "{err}");
+}
