@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use keel_store::{Result, StoreError};
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
 /// Each connection keeps this many prepared statements; Keel uses about twenty distinct ones.
@@ -41,6 +42,9 @@ const MMAP_BYTES: i64 = 256 * 1024 * 1024;
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    // Plans must not depend on bound values: otherwise (SQLite is built with STAT4) every new
+    // range bound re-prepares the scan statement, planning included, on each call.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
     // Each mutation in a group commit runs in a savepoint, whose undo copies of pages go to
@@ -64,7 +68,19 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     // FULL: a commit is on disk before it is acknowledged (webhooks rely on this).
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(StoreError::engine)?;
+    // Checkpoints run on their own thread (`checkpoint.rs`), not inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(StoreError::engine)?;
     migrate(&conn)?;
+    Ok(conn)
+}
+
+/// The checkpoint thread's connection (read-write: a checkpoint writes the database file).
+pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(StoreError::engine)?;
+    configure(&conn).map_err(StoreError::engine)?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(StoreError::engine)?;
     Ok(conn)
 }
 

@@ -12,6 +12,7 @@
 //! committing (fsync) — move to tokio's blocking pool.
 
 mod catalog;
+mod checkpoint;
 mod connection;
 mod read;
 mod write;
@@ -25,11 +26,13 @@ use keel_store::{Result, StoreError};
 use rusqlite::Connection;
 use tokio::sync::Mutex;
 
+use crate::checkpoint::Checkpointer;
 use crate::connection::ReaderPool;
 
 pub struct SqliteEngine {
     readers: Arc<ReaderPool>,
     writer: Arc<Mutex<Connection>>,
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl SqliteEngine {
@@ -41,12 +44,14 @@ impl SqliteEngine {
             let path = path.clone();
             blocking(move || connection::open_writer(&path)).await?
         };
-        let readers = Arc::new(ReaderPool::new(path));
+        let readers = Arc::new(ReaderPool::new(path.clone()));
         // Open one reader now, so a file the process cannot read fails here, not on a query.
         drop(readers.get()?);
+        let checkpointer = Checkpointer::start(path).map_err(StoreError::engine)?;
         Ok(SqliteEngine {
             readers,
             writer: Arc::new(Mutex::new(writer)),
+            checkpointer: Arc::new(checkpointer),
         })
     }
 
@@ -84,7 +89,10 @@ impl Engine for SqliteEngine {
 
     async fn begin_write(&self) -> Result<Box<dyn EngineWrite>> {
         let writer = self.writer.clone().lock_owned().await;
-        Ok(Box::new(write::SqliteWrite::begin(writer).await?))
+        let checkpointer = self.checkpointer.clone();
+        Ok(Box::new(
+            write::SqliteWrite::begin(writer, checkpointer).await?,
+        ))
     }
 
     async fn ping(&self) -> Result<()> {

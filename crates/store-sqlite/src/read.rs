@@ -75,9 +75,8 @@ pub(crate) fn scan(
     limit: Option<usize>,
 ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
     // Four fixed statements rather than generated SQL: bounds and order are the only variables,
-    // so each stays prepared in the connection's cache. No `LIMIT ?`: a bound limit makes SQLite
-    // re-plan the statement on every new value; rows are stepped lazily in key order (no sort),
-    // so stopping after `limit` rows costs the same.
+    // so each stays prepared in the connection's cache. Rows are stepped lazily in key order (no
+    // sort), so stopping after `limit` rows needs no `LIMIT` clause.
     let sql = match (range.end.is_some(), order) {
         (false, Order::Asc) => {
             "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e

@@ -1,5 +1,7 @@
 //! The write transaction, on the one writer connection.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
@@ -7,6 +9,7 @@ use keel_values::{DocumentId, TableNumber, Ts};
 use rusqlite::{Connection, params};
 use tokio::sync::OwnedMutexGuard;
 
+use crate::checkpoint::Checkpointer;
 use crate::{blocking, read};
 
 type Writer = OwnedMutexGuard<Connection>;
@@ -15,10 +18,11 @@ pub(crate) struct SqliteWrite {
     /// `None` once committed (the connection moved to the blocking pool for the commit).
     conn: Option<Writer>,
     ts: Ts,
+    checkpointer: Arc<Checkpointer>,
 }
 
 impl SqliteWrite {
-    pub async fn begin(conn: Writer) -> Result<Self> {
+    pub async fn begin(conn: Writer, checkpointer: Arc<Checkpointer>) -> Result<Self> {
         // IMMEDIATE takes the write lock now, so everything read below is current and stays so.
         // It may wait for another process's commit, hence the blocking pool.
         blocking(move || {
@@ -27,6 +31,7 @@ impl SqliteWrite {
             let mut tx = SqliteWrite {
                 conn: Some(conn),
                 ts: Ts(0),
+                checkpointer,
             };
             tx.ts = read::last_ts(tx.conn())?;
             Ok(tx)
@@ -140,8 +145,9 @@ impl EngineWrite for SqliteWrite {
 
     async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
         let conn = self.conn.take().expect("present until committed");
+        let checkpointer = self.checkpointer.clone();
         // The commit waits for the fsync: off the async workers.
-        blocking(move || {
+        let ts = blocking(move || {
             let committed = conn
                 .prepare_cached(
                     "UPDATE keel_clock SET last_ts = max(last_ts + 1, ?1) WHERE id = 1
@@ -156,6 +162,8 @@ impl EngineWrite for SqliteWrite {
                 StoreError::engine(err)
             })
         })
-        .await
+        .await?;
+        checkpointer.committed();
+        Ok(ts)
     }
 }

@@ -57,3 +57,44 @@ async fn a_database_from_a_newer_keel_is_refused() {
         .expect("a newer schema is refused");
     assert!(err.to_string().contains("schema version 99"), "{err}");
 }
+
+/// Commits reach the database file itself through the background checkpoint thread (the
+/// writer never checkpoints inside a commit): without it the file would stay at its initial
+/// size while the WAL grows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_checkpointed_into_the_database_file() {
+    use keel_store::engine::StoredDoc;
+    use keel_values::{DocumentId, TableNumber, Ts};
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keel.db");
+    let engine = SqliteEngine::open(path.to_str().unwrap()).await.unwrap();
+    let initial = std::fs::metadata(&path).unwrap().len();
+    let filler = "x".repeat(4000);
+    for n in 0..200 {
+        let mut tx = engine.begin_write().await.unwrap();
+        let mut body = serde_json::Map::new();
+        body.insert("n".into(), n.into());
+        body.insert("filler".into(), filler.clone().into());
+        tx.put(&StoredDoc {
+            id: DocumentId::new_random(TableNumber(1)),
+            creation_time: n as f64,
+            body,
+        })
+        .await
+        .unwrap();
+        tx.commit(Ts(0)).await.unwrap();
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let size = std::fs::metadata(&path).unwrap().len();
+        if size > initial + 200 * 4000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {size} bytes (initially {initial}): no checkpoint ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
