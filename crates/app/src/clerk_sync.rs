@@ -36,10 +36,17 @@ pub enum OnUserDeleted {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ApplyArgs {
     svix_id: String,
-    /// The verified body, exactly as received.
-    body: String,
+    /// The verified body as received, parsed when the arguments are decoded: before the
+    /// mutation queues for the group committer, not in its serial section.
+    #[serde(rename = "body", deserialize_with = "parse_event")]
+    event: ClerkEvent,
     #[serde(default)]
     on_user_deleted: OnUserDeleted,
+}
+
+fn parse_event<'de, D: serde::Deserializer<'de>>(body: D) -> Result<ClerkEvent, D::Error> {
+    let body = String::deserialize(body)?;
+    ClerkEvent::from_slice(body.as_bytes()).map_err(|e| serde::de::Error::custom(e.message()))
 }
 
 /// What happened to an event.
@@ -82,8 +89,7 @@ async fn apply_webhook(ctx: MutationCtx, args: ApplyArgs) -> FnResult<Json> {
     if seen.is_some() {
         return Ok(json!({ "status": Outcome::Duplicate.as_str() }));
     }
-    let event = ClerkEvent::from_slice(args.body.as_bytes())
-        .map_err(|e| FnError::invalid_argument(e.message().to_string()))?;
+    let event = args.event;
     let outcome = apply(db, &event, args.on_user_deleted).await?;
     db.insert(
         LEDGER,

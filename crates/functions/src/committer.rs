@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::context::MutationCtx;
 use crate::mutation_log;
-use crate::registry::Handler;
+use crate::registry::PreparedMutation;
 use crate::{Auth, FnError, FnResult};
 
 /// The most mutations one transaction carries.
@@ -23,9 +23,8 @@ const MAX_BATCH: usize = 128;
 
 pub(crate) struct Job {
     pub path: String,
-    pub handler: Handler<MutationCtx>,
+    pub run: PreparedMutation,
     pub auth: Auth,
-    pub args: Json,
     /// `(sessionId, requestId)`: answer a re-sent mutation from the log instead of re-running.
     pub once: Option<(String, u64)>,
     pub reply: oneshot::Sender<FnResult<Done>>,
@@ -71,8 +70,15 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
     };
     let mut answered = Vec::with_capacity(batch.len());
     for job in batch {
-        let outcome = run_job(&tx, &job).await;
-        answered.push((job.reply, outcome));
+        let Job {
+            path,
+            run,
+            auth,
+            once,
+            reply,
+        } = job;
+        let outcome = run_job(&tx, &path, run, auth, once.as_ref()).await;
+        answered.push((reply, outcome));
     }
     match tx.commit().await {
         Ok(commit) => {
@@ -94,27 +100,33 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
 }
 
 /// Runs one mutation inside its own savepoint; `Ok((value, replayed))` when it is kept.
-async fn run_job(tx: &keel_store::Writer, job: &Job) -> FnResult<(Json, bool)> {
+async fn run_job(
+    tx: &keel_store::Writer,
+    path: &str,
+    run: PreparedMutation,
+    auth: Auth,
+    once: Option<&(String, u64)>,
+) -> FnResult<(Json, bool)> {
     tx.savepoint().await?;
     let result = async {
-        if let Some((session, request)) = &job.once
+        if let Some((session, request)) = once
             && let Some(value) = mutation_log::find(tx, session, *request).await?
         {
             return Ok((value, true));
         }
         let ctx = MutationCtx {
-            auth: job.auth.clone(),
+            auth,
             db: tx.clone(),
         };
-        let run = (job.handler)(ctx, job.args.clone());
+        let run = run(ctx);
         let value = match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => result?,
             Err(_) => {
-                tracing::error!(function = %job.path, "function panicked");
+                tracing::error!(function = %path, "function panicked");
                 return Err(FnError::internal("function panicked"));
             }
         };
-        if let Some((session, request)) = &job.once {
+        if let Some((session, request)) = once {
             mutation_log::record(tx, session, *request, &value).await?;
         }
         Ok((value, false))
@@ -128,7 +140,7 @@ async fn run_job(tx: &keel_store::Writer, job: &Job) -> FnResult<(Json, bool)> {
         Err(err) => {
             tx.rollback_to_savepoint().await?;
             if let FnError::Internal(detail) = &err {
-                tracing::error!(function = %job.path, error = %detail, "function failed");
+                tracing::error!(function = %path, error = %detail, "function failed");
             }
             Err(err)
         }

@@ -12,10 +12,9 @@ use serde_json::Value as Json;
 
 use crate::canonicalize_path;
 use crate::committer;
-use crate::context::{ActionCtx, MutationCtx, QueryCtx};
+use crate::context::{ActionCtx, QueryCtx};
 use crate::mutation_log;
-use crate::registry::Handler;
-use crate::registry::{Entry, Function};
+use crate::registry::{Entry, Function, PreparedMutation};
 use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
 
 /// Who asked: a client over HTTP or WebSocket (public functions only), or server code.
@@ -230,7 +229,8 @@ impl Executor {
         };
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
         let once = Some((session_id.to_string(), request_id));
-        let done = self.enqueue(path, handler, auth, call.args, once).await?;
+        let prepared = handler(call.args)?;
+        let done = self.enqueue(path, prepared, auth, once).await?;
         let outcome = Outcome {
             value: done.value,
             kind: FunctionKind::Mutation,
@@ -244,17 +244,15 @@ impl Executor {
     async fn enqueue(
         &self,
         path: String,
-        handler: Handler<MutationCtx>,
+        run: PreparedMutation,
         auth: Auth,
-        args: Json,
         once: Option<(String, u64)>,
     ) -> FnResult<committer::Done> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = committer::Job {
             path,
-            handler,
+            run,
             auth,
-            args,
             once,
             reply,
         };
@@ -309,9 +307,8 @@ impl Executor {
                 })
             }
             Function::Mutation(handler) => {
-                let done = self
-                    .enqueue(path.to_string(), handler, auth, args, None)
-                    .await?;
+                let prepared = handler(args)?;
+                let done = self.enqueue(path.to_string(), prepared, auth, None).await?;
                 Ok(Outcome {
                     value: done.value,
                     kind: FunctionKind::Mutation,

@@ -42,10 +42,19 @@ pub enum Visibility {
 pub(crate) type Handler<C> =
     Arc<dyn Fn(C, Json) -> BoxFuture<'static, FnResult<Json>> + Send + Sync>;
 
+/// A mutation with its arguments decoded, ready to run inside a transaction.
+pub(crate) type PreparedMutation =
+    Box<dyn FnOnce(MutationCtx) -> BoxFuture<'static, FnResult<Json>> + Send>;
+
+/// Mutations decode their arguments before they queue for the group committer: decoding then
+/// runs in the caller's task, in parallel with other requests, instead of in the committer's
+/// serial section, and a bad argument never reaches a transaction.
+pub(crate) type MutationHandler = Arc<dyn Fn(Json) -> FnResult<PreparedMutation> + Send + Sync>;
+
 #[derive(Clone)]
 pub(crate) enum Function {
     Query(Handler<QueryCtx>),
-    Mutation(Handler<MutationCtx>),
+    Mutation(MutationHandler),
     Action(Handler<ActionCtx>),
 }
 
@@ -89,8 +98,29 @@ where
     })
 }
 
+fn mutation_handler<A, R, F, Fut>(f: F) -> MutationHandler
+where
+    A: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(MutationCtx, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = FnResult<R>> + Send + 'static,
+{
+    let f = Arc::new(f);
+    Arc::new(move |args: Json| {
+        let args: A = decode_args(args)?;
+        let f = Arc::clone(&f);
+        let prepared: PreparedMutation = Box::new(move |ctx| {
+            Box::pin(async move {
+                let result = f(ctx, args).await?;
+                serde_json::to_value(result).map_err(FnError::internal)
+            })
+        });
+        Ok(prepared)
+    })
+}
+
 macro_rules! register {
-    ($(#[$doc:meta])* $name:ident, $variant:ident, $ctx:ty, $visibility:ident) => {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $ctx:ty, $visibility:ident, $make:ident) => {
         $(#[$doc])*
         pub fn $name<A, R, F, Fut>(&mut self, path: &str, f: F) -> &mut Self
         where
@@ -99,7 +129,7 @@ macro_rules! register {
             F: Fn($ctx, A) -> Fut + Send + Sync + 'static,
             Fut: Future<Output = FnResult<R>> + Send + 'static,
         {
-            self.insert(path, Function::$variant(handler(f)), Visibility::$visibility)
+            self.insert(path, Function::$variant($make(f)), Visibility::$visibility)
         }
     };
 }
@@ -110,17 +140,17 @@ impl Registry {
     }
 
     register!(/// A public query: reads one snapshot, callable by clients.
-        query, Query, QueryCtx, Public);
+        query, Query, QueryCtx, Public, handler);
     register!(/// A query only other server code may run.
-        internal_query, Query, QueryCtx, Internal);
+        internal_query, Query, QueryCtx, Internal, handler);
     register!(/// A public mutation: one atomic transaction, callable by clients.
-        mutation, Mutation, MutationCtx, Public);
+        mutation, Mutation, MutationCtx, Public, mutation_handler);
     register!(/// A mutation only other server code may run.
-        internal_mutation, Mutation, MutationCtx, Internal);
+        internal_mutation, Mutation, MutationCtx, Internal, mutation_handler);
     register!(/// A public action: may call other functions and the outside world.
-        action, Action, ActionCtx, Public);
+        action, Action, ActionCtx, Public, handler);
     register!(/// An action only other server code may run.
-        internal_action, Action, ActionCtx, Internal);
+        internal_action, Action, ActionCtx, Internal, handler);
 
     /// Registers `alias` as a second path for an already registered function.
     pub fn alias(&mut self, alias: &str, path: &str) -> &mut Self {
