@@ -5,7 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use keel_functions::{Database, Document, FnResult};
+use futures::future::BoxFuture;
+use keel_functions::{Database, Document, FnResult, Writer};
 use keel_webhooks::{MembershipData, OrganizationData, UserData};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -52,7 +53,6 @@ pub async fn reconcile(
     mut progress: impl FnMut(usize),
 ) -> FnResult<Drift> {
     let mut drift = Drift::default();
-    let mut handled = 0;
 
     let users = by_field(db, "users", "clerkUserId").await?;
     let user_work: Vec<&UserData> = clerk
@@ -92,65 +92,86 @@ pub async fn reconcile(
     if dry_run {
         return Ok(drift);
     }
-    for chunk in user_work.chunks(BATCH) {
-        let tx = db.writer().await?;
-        for user in chunk {
-            if upsert_user(&tx, user, "backfill").await? == Outcome::Applied {
-                drift.written += 1;
-            }
-        }
-        tx.commit().await?;
-        handled += chunk.len();
-        progress(handled);
-    }
-    let deleted_at = now_millis();
-    for chunk in extra_users.chunks(BATCH).chain(extra_orgs.chunks(BATCH)) {
-        let tx = db.writer().await?;
-        for doc in chunk {
-            tx.patch(
-                doc.id(),
-                json!({ "isActive": false, "deletedAt": deleted_at }),
+    let mut batches = Batches {
+        db,
+        handled: 0,
+        progress: &mut progress,
+    };
+    drift.written += batches
+        .apply(&user_work, |tx, user| {
+            Box::pin(
+                async move { Ok(upsert_user(tx, user, "backfill").await? == Outcome::Applied) },
             )
-            .await?;
-            drift.written += 1;
-        }
-        tx.commit().await?;
-        handled += chunk.len();
-        progress(handled);
-    }
-    for chunk in org_work.chunks(BATCH) {
-        let tx = db.writer().await?;
-        for org in chunk {
-            if upsert_organization(&tx, org).await? == Outcome::Applied {
-                drift.written += 1;
-            }
-        }
-        tx.commit().await?;
-        handled += chunk.len();
-        progress(handled);
-    }
-    for chunk in membership_work.chunks(BATCH) {
-        let tx = db.writer().await?;
-        for membership in chunk {
-            if upsert_membership(&tx, membership).await? == Outcome::Applied {
-                drift.written += 1;
-            }
-        }
-        tx.commit().await?;
-        handled += chunk.len();
-        progress(handled);
-    }
-    for chunk in extra_memberships.chunks(BATCH) {
-        let tx = db.writer().await?;
-        for doc in chunk {
-            tx.delete(doc.id()).await?;
-            drift.written += 1;
-        }
-        tx.commit().await?;
-        handled += chunk.len();
-        progress(handled);
-    }
+        })
+        .await?;
+    let deleted_at = now_millis();
+    drift.written += batches.apply(&extra_users, deactivate(deleted_at)).await?;
+    drift.written += batches.apply(&extra_orgs, deactivate(deleted_at)).await?;
+    drift.written += batches
+        .apply(&org_work, |tx, org| {
+            Box::pin(async move { Ok(upsert_organization(tx, org).await? == Outcome::Applied) })
+        })
+        .await?;
+    drift.written += batches
+        .apply(&membership_work, |tx, membership| {
+            Box::pin(
+                async move { Ok(upsert_membership(tx, membership).await? == Outcome::Applied) },
+            )
+        })
+        .await?;
+    drift.written += batches
+        .apply(&extra_memberships, |tx, doc| {
+            let doc_id = doc.id();
+            Box::pin(async move {
+                tx.delete(doc_id).await?;
+                Ok(true)
+            })
+        })
+        .await?;
     Ok(drift)
+}
+
+/// Marks what Clerk no longer has as inactive (users, organizations).
+fn deactivate(
+    deleted_at: f64,
+) -> impl for<'t> Fn(&'t Writer, &'t Document) -> BoxFuture<'t, FnResult<bool>> {
+    move |tx, doc| {
+        Box::pin(async move {
+            let patch = json!({ "isActive": false, "deletedAt": deleted_at });
+            tx.patch(doc.id(), patch).await?;
+            Ok(true)
+        })
+    }
+}
+
+/// Repairs in transactions of `BATCH`, reporting progress after each.
+struct Batches<'a, P: FnMut(usize)> {
+    db: &'a Database,
+    handled: usize,
+    progress: &'a mut P,
+}
+
+impl<P: FnMut(usize)> Batches<'_, P> {
+    /// Applies `write` to each item; the number of items it reports as written.
+    async fn apply<T>(
+        &mut self,
+        items: &[T],
+        write: impl for<'t> Fn(&'t Writer, &'t T) -> BoxFuture<'t, FnResult<bool>>,
+    ) -> FnResult<usize> {
+        let mut written = 0;
+        for chunk in items.chunks(BATCH) {
+            let tx = self.db.writer().await?;
+            for item in chunk {
+                if write(&tx, item).await? {
+                    written += 1;
+                }
+            }
+            tx.commit().await?;
+            self.handled += chunk.len();
+            (self.progress)(self.handled);
+        }
+        Ok(written)
+    }
 }
 
 async fn by_field(db: &Database, table: &str, field: &str) -> FnResult<HashMap<String, Document>> {

@@ -68,14 +68,13 @@ where
     Fut: Future<Output = FnResult<R>> + Send + 'static,
 {
     let f = Arc::new(f);
-    move |ctx: C, args: A| {
+    authenticated(move |ctx: C, identity: Arc<UserIdentity>, args: A| {
         let f = Arc::clone(&f);
-        Box::pin(async move {
-            let identity = Arc::clone(ctx.auth().require()?);
+        async move {
             if !ctx.auth().has_role(ctx.reader(), role).await? {
                 return Err(FnError::forbidden());
             }
             f(ctx, identity, args).await
-        })
-    }
+        }
+    })
 }

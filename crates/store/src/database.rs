@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use keel_values::Ts;
 use tokio::sync::broadcast;
@@ -26,13 +26,30 @@ pub struct Commit {
 pub(crate) struct CommitFeed {
     sender: broadcast::Sender<Arc<Commit>>,
     last: AtomicU64,
+    /// Commits of this process between `COMMIT` (their data visible to readers) and
+    /// `publish` (their timestamp in `last`).
+    landing: AtomicUsize,
 }
 
 impl CommitFeed {
+    /// Marks a commit as landing until the returned guard is dropped (after `publish`).
+    pub(crate) fn landing(&self) -> Landing<'_> {
+        self.landing.fetch_add(1, Ordering::AcqRel);
+        Landing(self)
+    }
+
     pub(crate) fn publish(&self, commit: &Commit) {
         self.last.fetch_max(commit.ts.0, Ordering::AcqRel);
         // Nobody listening is fine: live queries subscribe only when the server runs them.
         let _ = self.sender.send(Arc::new(commit.clone()));
+    }
+}
+
+pub(crate) struct Landing<'a>(&'a CommitFeed);
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        self.0.landing.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -54,6 +71,7 @@ impl Database {
         let commits = Arc::new(CommitFeed {
             sender,
             last: AtomicU64::new(0),
+            landing: AtomicUsize::new(0),
         });
         let database = Database {
             engine,
@@ -119,6 +137,14 @@ impl Database {
     /// The timestamp of the latest commit made through this process (0 before any).
     pub fn last_commit_ts(&self) -> Ts {
         Ts(self.commits.last.load(Ordering::Acquire))
+    }
+
+    /// Whether a snapshot at `ts` may hold commits of another process: `ts` is past every
+    /// commit this process has published, and none of its own is between `COMMIT` and
+    /// publishing (whose data a reader can already see).
+    pub fn is_foreign_ts(&self, ts: Ts) -> bool {
+        // `landing` first: once it reads 0, every commit that began before is published.
+        self.commits.landing.load(Ordering::Acquire) == 0 && ts > self.last_commit_ts()
     }
 
     pub async fn ping(&self) -> Result<()> {

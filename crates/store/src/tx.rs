@@ -303,6 +303,7 @@ impl Writer {
                 reads,
             });
         }
+        let landing = self.commits.landing();
         let ts = engine.commit(Ts(now_nanos())).await?;
         let commit = Commit {
             ts,
@@ -311,6 +312,7 @@ impl Writer {
             reads,
         };
         self.commits.publish(&commit);
+        drop(landing);
         Ok(commit)
     }
 

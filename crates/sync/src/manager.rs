@@ -371,7 +371,7 @@ async fn watch_other_writers(shared: std::sync::Weak<Shared>) {
         let _ = reader.finish().await;
         let processed = shared.lock().processed;
         // Our own commits reach the feed right after they commit; only newer ones are foreign.
-        if latest > processed && latest > database.last_commit_ts() {
+        if latest > processed && database.is_foreign_ts(latest) {
             tracing::debug!(
                 ts = latest.0,
                 "another process committed; re-running subscriptions"
