@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use bytes::Bytes;
 use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome, canonicalize_path};
 use keel_sync::QueryOutcome;
 use keel_values::format::ValueFormat;
@@ -49,24 +50,26 @@ struct RunRequest {
     format: Option<String>,
 }
 
-async fn query(state: State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    by_kind(state, headers, body, FunctionKind::Query).await
+// Handlers take the whole `Request`: a `HeaderMap` extractor would clone every header.
+async fn query(state: State<SharedState>, request: Request) -> Response {
+    by_kind(state, request, FunctionKind::Query).await
 }
 
-async fn mutation(state: State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    by_kind(state, headers, body, FunctionKind::Mutation).await
+async fn mutation(state: State<SharedState>, request: Request) -> Response {
+    by_kind(state, request, FunctionKind::Mutation).await
 }
 
-async fn action(state: State<SharedState>, headers: HeaderMap, body: Body) -> Response {
-    by_kind(state, headers, body, FunctionKind::Action).await
+async fn action(state: State<SharedState>, request: Request) -> Response {
+    by_kind(state, request, FunctionKind::Action).await
 }
 
 async fn by_kind(
     State(state): State<SharedState>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
     kind: FunctionKind,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let handled = async {
         let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
         let request: FunctionRequest = parse_json(&bytes)?;
@@ -80,9 +83,10 @@ async fn by_kind(
 async fn run(
     State(state): State<SharedState>,
     Path(path): Path<String>,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let handled = async {
         let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
         let request: RunRequest = if bytes.is_empty() {
@@ -104,8 +108,9 @@ async fn run(
 async fn query_by_get(
     State(state): State<SharedState>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
+    let headers = request.headers();
     let handled = async {
         let path = params
             .get("path")
@@ -119,7 +124,7 @@ async fn query_by_get(
         let args = normalize_args(args)?;
         execute(
             &state,
-            &headers,
+            headers,
             path,
             Some(FunctionKind::Query),
             args,
@@ -155,9 +160,10 @@ async fn execute(
         // Queries are answered from the live query cache: identical ones share one execution
         // that commits keep current.
         let path = canonicalize_path(&path);
-        let outcome = state.sync.manager.query(&path, args, identity).await;
+        let answer = state.sync.manager.query(&path, args, identity).await;
         tracing::debug!(function = %path, "query");
-        return Ok(outcome_response(&outcome, format));
+        // Rendered once per outcome and format, then shared by every request until it changes.
+        return Ok(json_response(answer.body(format, render_outcome)));
     }
     let result = state
         .executor
@@ -173,7 +179,7 @@ async fn execute(
     Ok(function_response(result, format))
 }
 
-fn outcome_response(outcome: &QueryOutcome, format: ValueFormat) -> Response {
+fn render_outcome(outcome: &QueryOutcome, format: ValueFormat) -> Bytes {
     let body = match outcome {
         QueryOutcome::Value(value) => json!({
             "status": "success",
@@ -188,7 +194,17 @@ fn outcome_response(outcome: &QueryOutcome, format: ValueFormat) -> Response {
             body
         }
     };
-    axum::Json(body).into_response()
+    Bytes::from(serde_json::to_vec(&body).expect("a JSON value always serializes"))
+}
+
+/// A JSON body already rendered: the same answer `axum::Json` gives, without serializing.
+fn json_response(body: Bytes) -> Response {
+    static APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, APPLICATION_JSON.clone());
+    response
 }
 
 fn function_response(result: Result<Outcome, FnError>, format: ValueFormat) -> Response {

@@ -4,6 +4,7 @@
 
 mod api;
 mod body;
+mod cors;
 mod error;
 mod health;
 mod sync;
@@ -14,12 +15,10 @@ pub use webhooks::{WEBHOOK_PATHS, WebhookConfig};
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use keel_auth::Verifier;
 use keel_functions::Executor;
 use keel_sync::SyncService;
 use tokio::net::TcpListener;
-use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
 
@@ -63,20 +62,16 @@ pub fn router(
         webhooks: config.webhooks,
         max_body_bytes: config.max_body_bytes,
     });
-    // A browser app on any origin may call the API with its bearer token.
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_methods(tower_http::cors::AllowMethods::mirror_request())
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_credentials(true);
     api::routes()
         .merge(health::routes())
         .merge(sync::routes())
         .merge(webhooks::routes())
         .with_state(state)
-        .layer(cors)
-        // Bodies are limited by our own extractor, which answers 413 in JSON.
-        .layer(DefaultBodyLimit::disable())
+        // A browser app on any origin may call the API with its bearer token.
+        // Bodies are limited by our own extractor (`body::read_limited`), which answers 413 in
+        // JSON; no route here uses axum's limited extractors, so no `DefaultBodyLimit` layer:
+        // each router layer costs boxed services and futures on every request.
+        .layer(cors::MirrorCors)
         .merge(extra)
 }
 

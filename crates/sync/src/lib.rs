@@ -3,11 +3,13 @@
 //! and the bounded outbound queue. Transport-agnostic: the server crate bridges a WebSocket to
 //! [`SyncService::run`].
 
+mod http_answer;
 pub mod manager;
 pub mod outbound;
 pub mod protocol;
 mod session;
 
+pub use http_answer::HttpAnswer;
 pub use manager::{QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
 pub use outbound::{OVERLOADED_REASON, Outbound, OutboundReceiver, outbound};
 pub use session::{IDENTITY_EXPIRED, SyncConfig, SyncService};

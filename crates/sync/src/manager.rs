@@ -21,6 +21,8 @@ use std::time::Duration;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
 
+use crate::http_answer::HttpAnswer;
+
 /// What identifies a shared execution.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SubscriptionKey {
@@ -114,6 +116,23 @@ struct Entry {
     rerun: bool,
     /// Page ends from the first run, replayed by re-runs of pinned subscriptions.
     journal: Vec<String>,
+    /// The published outcome with its rendered HTTP bodies, made on the first HTTP hit.
+    http: Option<Arc<HttpAnswer>>,
+}
+
+impl Entry {
+    /// The HTTP answer for the published outcome (`None` before the first run finishes).
+    fn http_answer(&mut self) -> Option<Arc<HttpAnswer>> {
+        let current = self.results.borrow().clone()?;
+        match &self.http {
+            Some(answer) if answer.is_for(&current) => Some(Arc::clone(answer)),
+            _ => {
+                let answer = Arc::new(HttpAnswer::new(current));
+                self.http = Some(Arc::clone(&answer));
+                Some(answer)
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -209,17 +228,17 @@ impl SubscriptionManager {
         path: &str,
         args: Json,
         identity: Option<Arc<UserIdentity>>,
-    ) -> Arc<QueryOutcome> {
+    ) -> Arc<HttpAnswer> {
         let written = self.shared.executor.database().last_commit_ts();
-        let mut frontier = self.frontier();
-        if *frontier.borrow() < written {
+        if *self.shared.frontier.borrow() < written {
+            let mut frontier = self.frontier();
             let _ =
                 tokio::time::timeout(Duration::from_secs(5), frontier.wait_for(|f| *f >= written))
                     .await;
         }
         // The verifier hands out one `Arc` per verified token, and the entry keeps it alive, so
         // its address names the identity without serializing it on every request.
-        let key = Arc::new(SubscriptionKey {
+        let key = SubscriptionKey {
             path: path.to_string(),
             args: args.to_string(),
             identity: identity
@@ -227,33 +246,45 @@ impl SubscriptionManager {
                 .map(|i| format!("token@{:p}", Arc::as_ptr(i)))
                 .unwrap_or_default(),
             pinned_pages: false,
-        });
-        let mut results = {
+        };
+        let (key, mut results) = {
             let mut table = self.shared.lock();
             let processed = table.processed;
+            // Look up by reference first: a hit allocates no `Arc` for the key.
+            if let Some(entry) = table.entries.get_mut(&key) {
+                entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
+                if let Some(answer) = entry.http_answer() {
+                    return answer;
+                }
+            }
+            let key = Arc::new(key);
             let entry = table
                 .entries
                 .entry(Arc::clone(&key))
                 .or_insert_with(|| new_entry(path, args, identity));
             entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
-            if let Some(current) = entry.results.borrow().clone() {
-                return current;
-            }
             if entry.running_since.is_none() {
                 entry.running_since = Some(processed);
                 spawn_run(&self.shared, Arc::clone(&key), entry);
             }
-            entry.results.subscribe()
+            (key, entry.results.subscribe())
         };
         loop {
-            if let Some(outcome) = results.borrow_and_update().clone() {
-                return outcome;
+            if results.borrow_and_update().is_some() {
+                // Cache the answer on the entry, unless it was evicted meanwhile.
+                let mut table = self.shared.lock();
+                if let Some(answer) = table.entries.get_mut(&key).and_then(Entry::http_answer) {
+                    return answer;
+                }
+                if let Some(outcome) = results.borrow().clone() {
+                    return Arc::new(HttpAnswer::new(outcome));
+                }
             }
             if results.changed().await.is_err() {
-                return Arc::new(QueryOutcome::Error {
+                return Arc::new(HttpAnswer::new(Arc::new(QueryOutcome::Error {
                     message: "Server Error".into(),
                     data: None,
-                });
+                })));
             }
         }
     }
@@ -349,6 +380,7 @@ fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Ent
         cached_until: None,
         rerun: false,
         journal: Vec::new(),
+        http: None,
     }
 }
 
@@ -467,6 +499,7 @@ fn finish_run(
         .as_deref()
         .is_none_or(|previous| *previous != outcome);
     if changed {
+        entry.http = None; // rendered for the previous outcome
         entry.results.send_replace(Some(Arc::new(outcome)));
         for (notify, _) in entry.watchers.values() {
             notify.notify_one();

@@ -63,6 +63,16 @@ async fn results_come_in_both_formats() {
         "json format exports int64 as a string"
     );
     assert_eq!(clean["value"]["bytes"], "AQID");
+    let (_, encoded_again) = post(
+        &server,
+        "/api/query",
+        &format!(r#"{{"path":"test:echo","args":{args},"format":"convex_encoded_json"}}"#),
+    )
+    .await;
+    assert_eq!(
+        encoded_again, encoded,
+        "each format keeps its own rendering of the cached result"
+    );
     let (status, body) = post(
         &server,
         "/api/query",
@@ -226,4 +236,60 @@ async fn cors_mirrors_the_origin_and_health_probes_answer() {
     assert_eq!(ready.status(), 200);
     let body: Json = ready.json().await.unwrap();
     assert_eq!(body, json!({"database": true, "keys": true}));
+}
+
+/// Query answers are rendered once per result and format, then reused: a write must replace
+/// them in both formats.
+#[tokio::test]
+async fn cached_query_answers_follow_writes_in_both_formats() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("cache@example.com").await;
+    let titles = |format: &'static str| {
+        let server = &server;
+        let token = token.clone();
+        async move {
+            let response = server
+                .http
+                .post(format!("{}/api/query", server.url))
+                .bearer_auth(&token)
+                .json(&json!({"path": "chats:listUserChats", "args": [{}], "format": format}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.headers()["content-type"], "application/json");
+            let body: Json = response.json().await.unwrap();
+            assert_eq!(body["status"], "success", "{body}");
+            body["value"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["title"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    for format in ["json", "convex_encoded_json", "json"] {
+        assert_eq!(titles(format).await, Vec::<String>::new());
+    }
+    let id = server
+        .ok(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "first"}),
+            Some(&token),
+        )
+        .await;
+    for format in ["json", "convex_encoded_json"] {
+        assert_eq!(titles(format).await, ["first"], "{format}");
+    }
+    server
+        .ok(
+            "mutation",
+            "chats:update",
+            json!({"id": id, "title": "renamed"}),
+            Some(&token),
+        )
+        .await;
+    for format in ["convex_encoded_json", "json"] {
+        assert_eq!(titles(format).await, ["renamed"], "{format}");
+    }
 }
