@@ -38,10 +38,10 @@ impl CommitFeed {
         Landing(self)
     }
 
-    pub(crate) fn publish(&self, commit: &Commit) {
+    pub(crate) fn publish(&self, commit: &Arc<Commit>) {
         self.last.fetch_max(commit.ts.0, Ordering::AcqRel);
         // Nobody listening is fine: live queries subscribe only when the server runs them.
-        let _ = self.sender.send(Arc::new(commit.clone()));
+        let _ = self.sender.send(Arc::clone(commit));
     }
 }
 

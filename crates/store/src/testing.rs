@@ -458,7 +458,7 @@ pub async fn read_sets_match_the_writes_that_touch_them(open: OpenEngine) {
 async fn insert_and_commit(db: &Database, table: &str, value: serde_json::Value) -> WriteSet {
     let tx = db.writer().await.unwrap();
     tx.insert(table, value).await.unwrap();
-    tx.commit().await.unwrap().writes
+    tx.commit().await.unwrap().writes.clone()
 }
 
 async fn patch_and_commit(
@@ -468,7 +468,7 @@ async fn patch_and_commit(
 ) -> WriteSet {
     let tx = db.writer().await.unwrap();
     tx.patch(id, value).await.unwrap();
-    tx.commit().await.unwrap().writes
+    tx.commit().await.unwrap().writes.clone()
 }
 
 pub async fn a_new_index_is_built_from_existing_documents(open: OpenEngine) {

@@ -285,7 +285,7 @@ impl Writer {
 
     /// Commits, returning the commit timestamp and what was written. A transaction that wrote
     /// nothing commits without taking a new timestamp.
-    pub async fn commit(&self) -> Result<Commit> {
+    pub async fn commit(&self) -> Result<Arc<Commit>> {
         let mut state = self.reader.state.lock().await;
         let engine = match state.engine.take().ok_or(StoreError::Finished)? {
             EngineTx::Write(tx) => tx,
@@ -296,21 +296,22 @@ impl Writer {
         drop(state);
         if writes.is_empty() {
             drop(engine);
-            return Ok(Commit {
+            return Ok(Arc::new(Commit {
                 ts: self.reader.ts,
                 base: self.reader.ts,
                 writes,
                 reads,
-            });
+            }));
         }
         let landing = self.commits.landing();
         let ts = engine.commit(Ts(now_nanos())).await?;
-        let commit = Commit {
+        // Shared, not copied: the write set holds every document the batch wrote.
+        let commit = Arc::new(Commit {
             ts,
             base: self.reader.ts,
             writes,
             reads,
-        };
+        });
         self.commits.publish(&commit);
         drop(landing);
         Ok(commit)
