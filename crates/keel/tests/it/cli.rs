@@ -51,14 +51,7 @@ fn start_dev(dir: &std::path::Path, log: &str) -> Dev {
             sink.lock().unwrap().push('\n');
         }
     });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("keel dev printed its address").unwrap();
-        if let Some(url) = line.strip_prefix("Keel listening on ") {
-            break url.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let url = crate::harness::listening_url(&mut child);
     Dev { child, url, stderr }
 }
 

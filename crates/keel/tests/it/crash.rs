@@ -1,7 +1,6 @@
 //! Keel killed with SIGKILL in the middle of a stream of webhooks: after a restart every
 //! acknowledged event is in the database, and the rest are accepted on redelivery.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -25,14 +24,7 @@ fn start(dir: &std::path::Path, listen: &str) -> (Child, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = loop {
-        let line = lines.next().expect("keel printed its address").unwrap();
-        if let Some(url) = line.strip_prefix("Keel listening on ") {
-            break url.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let url = crate::harness::listening_url(&mut child);
     (child, url)
 }
 

@@ -173,3 +173,18 @@ impl TestServer {
         jsonwebtoken::encode(&header, &claims, &self.signing_key()).unwrap()
     }
 }
+
+/// Reads a started `keel` child's stdout up to its `Keel listening on …` line and returns the
+/// URL; the rest of its output is drained on a thread so the child never blocks on a full pipe.
+pub fn listening_url(child: &mut std::process::Child) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+    let url = loop {
+        let line = lines.next().expect("keel printed its address").unwrap();
+        if let Some(url) = line.strip_prefix("Keel listening on ") {
+            break url.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    url
+}
