@@ -1,6 +1,7 @@
 //! Live query subscriptions. Identical subscriptions (same path, arguments and identity)
-//! share one execution. Each commit's write set is checked against every subscription's read
-//! set; only the ones it touches re-run, and only changed results wake their sessions.
+//! share one execution. A commit's write set is looked up in an index of the subscriptions'
+//! read sets ([`ReadIndex`]); only the ones it touches re-run, and only changed results wake
+//! their sessions. Nothing per commit walks every subscription.
 //!
 //! Consistency: a run reads one snapshot `S`; commits processed while it ran are kept in a
 //! short log and checked against its read set when it finishes, so no write slips between
@@ -8,7 +9,8 @@
 //! every subscription's result is current; a session answers a mutation's `ts` only once the
 //! frontier has reached it (read-your-writes).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keel_auth::UserIdentity;
@@ -20,6 +22,9 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
+
+use crate::encode::Published;
+use crate::readindex::ReadIndex;
 
 /// What identifies a shared execution.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -57,27 +62,24 @@ impl QueryOutcome {
 pub struct Subscription {
     key: Arc<SubscriptionKey>,
     session: u64,
-    results: watch::Receiver<Option<Arc<QueryOutcome>>>,
+    results: watch::Receiver<Option<Arc<Published>>>,
     manager: Arc<Shared>,
 }
 
 impl Subscription {
     /// The latest outcome, `None` until the first run finishes.
-    pub fn current(&self) -> Option<Arc<QueryOutcome>> {
+    pub fn current(&self) -> Option<Arc<Published>> {
         self.results.borrow().clone()
     }
 
     /// Waits until the first outcome is available.
-    pub async fn first(&mut self) -> Arc<QueryOutcome> {
+    pub async fn first(&mut self) {
         loop {
-            if let Some(outcome) = self.results.borrow_and_update().clone() {
-                return outcome;
+            if self.results.borrow_and_update().is_some() {
+                return;
             }
             if self.results.changed().await.is_err() {
-                return Arc::new(QueryOutcome::Error {
-                    message: "Server Error".into(),
-                    data: None,
-                });
+                return;
             }
         }
     }
@@ -97,7 +99,8 @@ struct Entry {
     path: String,
     args: Json,
     identity: Option<Arc<UserIdentity>>,
-    results: watch::Sender<Option<Arc<QueryOutcome>>>,
+    results: watch::Sender<Option<Arc<Published>>>,
+    /// Filed in [`Table::reads`] as well.
     reads: ReadSet,
     /// A run is in flight; it started when commits up to this timestamp were processed.
     running_since: Option<Ts>,
@@ -119,9 +122,100 @@ struct Entry {
 #[derive(Default)]
 struct Table {
     entries: HashMap<Arc<SubscriptionKey>, Entry>,
+    /// Every entry's read set, to find the ones a commit touches.
+    reads: ReadIndex<KeyRef>,
+    /// The entries' `running_since` and `stale_since`, counted, so the frontier needs no walk.
+    running: TsCounts,
+    stale: TsCounts,
     /// Commits processed while some run was in flight, oldest first.
     recent: VecDeque<Arc<Commit>>,
     processed: Ts,
+}
+
+/// An entry's key, compared by address (the table holds one `Arc` per entry).
+#[derive(Clone)]
+struct KeyRef(Arc<SubscriptionKey>);
+
+impl PartialEq for KeyRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for KeyRef {}
+
+impl Hash for KeyRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
+
+/// A multiset of timestamps.
+#[derive(Default)]
+struct TsCounts(BTreeMap<Ts, usize>);
+
+impl TsCounts {
+    fn replace(&mut self, old: Option<Ts>, new: Option<Ts>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
+            && let Some(count) = self.0.get_mut(&old)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.0.remove(&old);
+            }
+        }
+        if let Some(new) = new {
+            *self.0.entry(new).or_default() += 1;
+        }
+    }
+
+    fn min(&self) -> Option<Ts> {
+        self.0.keys().next().copied()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Table {
+    /// Sets an entry's `running_since`.
+    fn set_running(&mut self, key: &SubscriptionKey, since: Option<Ts>) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let old = std::mem::replace(&mut entry.running_since, since);
+            self.running.replace(old, since);
+        }
+    }
+
+    /// Marks an entry stale from `ts` unless it already is from earlier; `None` clears it.
+    fn set_stale(&mut self, key: &SubscriptionKey, ts: Option<Ts>) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let old = entry.stale_since;
+            let new = ts.map(|ts| old.map_or(ts, |o| o.min(ts)));
+            entry.stale_since = new;
+            self.stale.replace(old, new);
+        }
+    }
+
+    fn set_reads(&mut self, key: &Arc<SubscriptionKey>, reads: ReadSet) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let key = KeyRef(Arc::clone(key));
+            self.reads.remove(&key, &entry.reads);
+            self.reads.insert(&key, &reads);
+            entry.reads = reads;
+        }
+    }
+
+    fn remove(&mut self, key: &Arc<SubscriptionKey>) {
+        if let Some((key, entry)) = self.entries.remove_entry(key) {
+            self.reads.remove(&KeyRef(key), &entry.reads);
+            self.running.replace(entry.running_since, None);
+            self.stale.replace(entry.stale_since, None);
+        }
+    }
 }
 
 struct Shared {
@@ -188,8 +282,8 @@ impl SubscriptionManager {
             .1 += 1;
         let results = entry.results.subscribe();
         if entry.results.borrow().is_none() && entry.running_since.is_none() {
-            entry.running_since = Some(processed);
             spawn_run(&self.shared, Arc::clone(&key), entry);
+            table.set_running(&key, Some(processed));
         }
         drop(table);
         Subscription {
@@ -236,18 +330,19 @@ impl SubscriptionManager {
                 .entry(Arc::clone(&key))
                 .or_insert_with(|| new_entry(path, args, identity));
             entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
-            if let Some(current) = entry.results.borrow().clone() {
-                return current;
+            if let Some(current) = entry.results.borrow().as_deref() {
+                return Arc::clone(current.outcome());
             }
+            let results = entry.results.subscribe();
             if entry.running_since.is_none() {
-                entry.running_since = Some(processed);
                 spawn_run(&self.shared, Arc::clone(&key), entry);
+                table.set_running(&key, Some(processed));
             }
-            entry.results.subscribe()
+            results
         };
         loop {
-            if let Some(outcome) = results.borrow_and_update().clone() {
-                return outcome;
+            if let Some(published) = results.borrow_and_update().as_deref() {
+                return Arc::clone(published.outcome());
             }
             if results.changed().await.is_err() {
                 return Arc::new(QueryOutcome::Error {
@@ -286,7 +381,7 @@ impl Shared {
                 .cached_until
                 .is_some_and(|until| until > Instant::now());
             if entry.watchers.is_empty() && !cached {
-                table.entries.remove(key);
+                table.remove(key);
                 self.advance_frontier(&mut table);
             }
         }
@@ -295,7 +390,7 @@ impl Shared {
     /// The frontier moves to the latest processed commit unless some result is stale, in
     /// which case it stops just before the oldest commit not yet reflected.
     fn advance_frontier(&self, table: &mut Table) {
-        let oldest_stale = table.entries.values().filter_map(|e| e.stale_since).min();
+        let oldest_stale = table.stale.min();
         let target = match oldest_stale {
             Some(stale) => Ts(stale.0.saturating_sub(1)).min(table.processed),
             None => table.processed,
@@ -308,8 +403,7 @@ impl Shared {
                 false
             }
         });
-        let oldest_run = table.entries.values().filter_map(|e| e.running_since).min();
-        match oldest_run {
+        match table.running.min() {
             Some(since) => table.recent.retain(|c| c.ts > since),
             None => table.recent.clear(),
         }
@@ -391,9 +485,17 @@ async fn evict_idle(shared: std::sync::Weak<Shared>) {
         };
         let mut table = shared.lock();
         let now = Instant::now();
-        table.entries.retain(|_, e| {
-            !e.watchers.is_empty() || e.cached_until.is_some_and(|until| until > now)
-        });
+        let idle: Vec<Arc<SubscriptionKey>> = table
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.watchers.is_empty() && e.cached_until.is_none_or(|until| until <= now)
+            })
+            .map(|(key, _)| Arc::clone(key))
+            .collect();
+        for key in &idle {
+            table.remove(key);
+        }
         shared.advance_frontier(&mut table);
     }
 }
@@ -451,27 +553,30 @@ fn finish_run(
     let entry = table.entries.get_mut(key).expect("checked above");
     if missed || std::mem::take(&mut entry.rerun) {
         // A commit this run did not see touched what it read: run again.
-        entry.running_since = Some(processed);
         spawn_run(shared, Arc::clone(key), entry);
+        table.set_running(key, Some(processed));
         return;
     }
-    entry.reads = reads;
     if entry.journal.is_empty() {
         entry.journal = journal;
     }
-    entry.running_since = None;
-    entry.stale_since = None;
     let changed = entry
         .results
         .borrow()
         .as_deref()
-        .is_none_or(|previous| *previous != outcome);
+        .is_none_or(|previous| **previous.outcome() != outcome);
     if changed {
-        entry.results.send_replace(Some(Arc::new(outcome)));
+        entry.results.send_replace(Some(Arc::new(Published::new(
+            outcome,
+            entry.watchers.len() > 1,
+        ))));
         for (notify, _) in entry.watchers.values() {
             notify.notify_one();
         }
     }
+    table.set_reads(key, reads);
+    table.set_running(key, None);
+    table.set_stale(key, None);
     shared.advance_frontier(&mut table);
 }
 
@@ -514,35 +619,42 @@ fn process_commit(shared: &Arc<Shared>, change: Change) {
         return;
     }
     table.processed = ts;
-    let any_running = table.entries.values().any(|e| e.running_since.is_some());
-    if let (true, Some(commit)) = (any_running, &commit) {
+    if let (false, Some(commit)) = (table.running.is_empty(), &commit) {
         table.recent.push_back(Arc::clone(commit));
     }
-    let keys: Vec<Arc<SubscriptionKey>> = table
-        .entries
-        .iter()
-        .filter(|(_, e)| e.running_since.is_none())
-        .filter(|(_, e)| match &commit {
-            Some(commit) => e.reads.intersects(&commit.writes),
-            None => true,
-        })
-        .map(|(k, _)| Arc::clone(k))
-        .collect();
-    if commit.is_none() {
-        for entry in table
-            .entries
-            .values_mut()
-            .filter(|e| e.running_since.is_some())
-        {
-            entry.rerun = true;
-            entry.stale_since.get_or_insert(ts);
+    // Runs in flight are checked against `recent` when they finish.
+    let idle = |e: &Entry| e.running_since.is_none();
+    let keys: Vec<Arc<SubscriptionKey>> = match &commit {
+        Some(commit) => table
+            .reads
+            .touched(&commit.writes)
+            .into_iter()
+            .map(|key| key.0)
+            .filter(|key| table.entries.get(key).is_some_and(idle))
+            .collect(),
+        None => {
+            let running: Vec<Arc<SubscriptionKey>> = table
+                .entries
+                .iter()
+                .filter(|(_, e)| !idle(e))
+                .map(|(k, _)| Arc::clone(k))
+                .collect();
+            for key in &running {
+                table.entries.get_mut(key).expect("listed above").rerun = true;
+                table.set_stale(key, Some(ts));
+            }
+            table
+                .entries
+                .iter()
+                .filter(|(_, e)| idle(e))
+                .map(|(k, _)| Arc::clone(k))
+                .collect()
         }
-    }
+    };
     for key in keys {
-        let entry = table.entries.get_mut(&key).expect("listed above");
-        entry.running_since = Some(ts);
-        entry.stale_since.get_or_insert(ts);
-        spawn_run(shared, key, entry);
+        spawn_run(shared, Arc::clone(&key), &table.entries[&key]);
+        table.set_running(&key, Some(ts));
+        table.set_stale(&key, Some(ts));
     }
     shared.advance_frontier(&mut table);
 }
