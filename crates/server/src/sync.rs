@@ -17,8 +17,9 @@ use keel_sync::OutFrame;
 use crate::AppState;
 
 /// tungstenite's read buffer per connection (its default is 128 KiB, all of it resident once
-/// used). Client messages are small; a larger one (a token, big arguments) grows it as needed.
-const READ_BUFFER: usize = 4 * 1024;
+/// used). Client messages are small (`Authenticate` with a Clerk token is ~1.2 KB); a larger
+/// one grows it as needed.
+const READ_BUFFER: usize = 2 * 1024;
 /// Frames written before one flush (a mutation's response and its transition go out in one
 /// write); larger frames are written straight away.
 const WRITE_BUFFER: usize = 8 * 1024;

@@ -268,13 +268,20 @@ impl SubscriptionManager {
         args: Json,
         identity: Option<Arc<UserIdentity>>,
     ) -> Subscription {
-        let key = Arc::new(subscription_key(path, &args, identity.as_ref(), true));
+        let key = subscription_key(path, &args, identity.as_ref(), true);
         let mut table = self.shared.lock();
         let processed = table.processed;
-        let entry = table
-            .entries
-            .entry(Arc::clone(&key))
-            .or_insert_with(|| new_entry(path, args, identity));
+        // Every holder shares the entry's key (thousands of sessions may hold one).
+        let key = match table.entries.get_key_value(&key) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => {
+                let key = Arc::new(key);
+                let entry = new_entry(path, args, identity);
+                table.entries.insert(Arc::clone(&key), entry);
+                key
+            }
+        };
+        let entry = table.entries.get_mut(&key).expect("inserted above");
         entry
             .watchers
             .entry(session)

@@ -69,7 +69,12 @@ impl SyncService {
     }
 
     /// Runs a connection until the client leaves or the session ends it.
-    pub async fn run<S: ClientSocket>(self: Arc<Self>, socket: S) {
+    // Not an `async fn`: the session's own future is the connection's whole state, with no
+    // wrapper holding a second copy of the socket.
+    pub fn run<S: ClientSocket>(
+        self: Arc<Self>,
+        socket: S,
+    ) -> impl Future<Output = ()> + Send + use<S> {
         let id = self
             .next_session
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -78,9 +83,9 @@ impl SyncService {
             self.config.max_queued_messages,
             self.config.max_queued_bytes,
         );
-        let mut session = Session {
+        let session = Session {
             id,
-            service: Arc::clone(&self),
+            service: self,
             out,
             pump: Pump::default(),
             notify: Arc::new(Notify::new()),
@@ -94,7 +99,7 @@ impl SyncService {
             awaiting_ts: None,
             last_sent: Instant::now(),
         };
-        session.run(socket).await;
+        session.run(socket)
     }
 }
 
@@ -152,34 +157,40 @@ enum Event {
 }
 
 impl Session {
-    async fn run<S: ClientSocket>(&mut self, mut socket: S) {
-        let close = match self.serve(&mut socket).await {
-            Err(End::Fatal(error)) => {
-                tracing::debug!(session = self.id, %error, "closing session after a protocol error");
-                let _ = self.out.send(&ServerMessage::FatalError { error });
-                OutFrame::Close {
+    // Not an `async fn`: its arguments would be stored twice in the connection's future (once
+    // as arguments, once moved into the body); an `async move` block uses them in place.
+    #[allow(clippy::manual_async_fn)]
+    fn run<S: ClientSocket>(mut self, mut socket: S) -> impl Future<Output = ()> + Send {
+        async move {
+            let close = match self.serve(&mut socket).await {
+                Err(End::Fatal(error)) => {
+                    tracing::debug!(session = self.id, %error, "closing session after a protocol error");
+                    let _ = self.out.send(&ServerMessage::FatalError { error });
+                    OutFrame::Close {
+                        code: 1000,
+                        reason: "FatalError",
+                    }
+                }
+                Err(End::Overloaded) => {
+                    tracing::warn!(session = self.id, "client not reading; closing");
+                    // What is queued would only wait behind what the client is not reading.
+                    self.out.clear();
+                    OutFrame::Close {
+                        code: 1011,
+                        reason: OVERLOADED_REASON,
+                    }
+                }
+                Err(End::Close) => OutFrame::Close {
                     code: 1000,
-                    reason: "FatalError",
-                }
-            }
-            Err(End::Overloaded) => {
-                tracing::warn!(session = self.id, "client not reading; closing");
-                // What is queued would only wait behind what the client is not reading.
-                self.out.clear();
-                OutFrame::Close {
-                    code: 1011,
-                    reason: OVERLOADED_REASON,
-                }
-            }
-            Err(End::Close) => OutFrame::Close {
-                code: 1000,
-                reason: "",
-            },
-            Ok(()) => return,
-        };
-        // A client that stopped reading may never take these.
-        let _ =
-            tokio::time::timeout(CLOSE_TIMEOUT, Pump::finish(&mut socket, &self.out, close)).await;
+                    reason: "",
+                },
+                Ok(()) => return,
+            };
+            // A client that stopped reading may never take these. (Boxed: only closing
+            // connections need room for it.)
+            let finish = Pump::finish(&mut socket, &self.out, close);
+            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, finish)).await;
+        }
     }
 
     async fn serve<S: ClientSocket>(&mut self, socket: &mut S) -> Step {
@@ -213,7 +224,12 @@ impl Session {
             match event {
                 Event::Inbound(text) => Box::pin(self.handle(&text)).await?,
                 Event::Woken => {} // checked at the top of the loop
-                Event::Changed => self.push_changes().await?,
+                Event::Changed => {
+                    if self.floor_pending() {
+                        Box::pin(self.reach_floor()).await;
+                    }
+                    self.push_changes()?;
+                }
                 Event::Timer => {
                     let now = Instant::now();
                     if self.identity_expires.is_some_and(|at| at <= now) {
@@ -482,7 +498,10 @@ impl Session {
         };
         self.send(response)?;
         // The commit may already be visible everywhere (nothing to re-run): answer now.
-        self.push_changes().await
+        if self.floor_pending() {
+            self.reach_floor().await;
+        }
+        self.push_changes()
     }
 
     fn action(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
@@ -549,32 +568,34 @@ impl Session {
     }
 
     /// Sends what changed since the last transition, if anything did or a mutation waits.
-    async fn push_changes(&mut self) -> Step {
-        let frontier = *self.frontier.borrow();
-        let reaches_mutation = self
-            .awaiting_ts
-            .is_some_and(|t| frontier.max(self.version.ts) >= t);
-        let changed = self.queries.iter().any(|q| {
-            q.subscription
-                .current()
-                .is_some_and(|c| !already_sent(q.sent.as_ref(), &c))
-        });
-        if !(changed || reaches_mutation) {
-            return Ok(());
-        }
-        if frontier < self.ts_floor {
-            Box::pin(self.reach_floor()).await;
-        }
-        self.transition(self.version, &[])
+    /// Sends nothing until the frontier reaches the client's observed timestamp.
+    fn floor_pending(&self) -> bool {
+        *self.frontier.borrow() < self.ts_floor
+    }
+
+    fn push_changes(&mut self) -> Step {
+        self.send_transition(self.version, &[], false)
     }
 
     /// Sends one transition from the current version to `end` (its `ts` set here: the
     /// frontier), removing `removed` and updating every query whose result the client has not
     /// seen.
-    fn transition(&mut self, mut end: StateVersion, removed: &[QueryId]) -> Step {
+    fn transition(&mut self, end: StateVersion, removed: &[QueryId]) -> Step {
+        self.send_transition(end, removed, true)
+    }
+
+    /// [`Self::transition`]; unless `always`, only when a result changed or a mutation's
+    /// `ts` became visible.
+    fn send_transition(
+        &mut self,
+        mut end: StateVersion,
+        removed: &[QueryId],
+        always: bool,
+    ) -> Step {
         end.ts = self.version.ts.max(*self.frontier.borrow_and_update());
         let mut updated = Vec::new();
         for query in &mut self.queries {
+            // Read once: a shared result's lock is contended by every session it wakes.
             let Some(current) = query.subscription.current() else {
                 continue;
             };
@@ -583,7 +604,11 @@ impl Session {
             }
             query.sent = Some(current);
         }
-        if self.awaiting_ts.is_some_and(|t| end.ts >= t) {
+        let reaches_mutation = self.awaiting_ts.is_some_and(|t| end.ts >= t);
+        if !(always || reaches_mutation || !updated.is_empty()) {
+            return Ok(());
+        }
+        if reaches_mutation {
             self.awaiting_ts = None;
         }
         let start = self.version;
