@@ -9,6 +9,7 @@ mod outbound;
 pub mod protocol;
 mod readindex;
 mod session;
+mod slot;
 mod socket;
 
 pub use encode::Published;

@@ -20,6 +20,7 @@ use keel_values::Ts;
 use serde_json::Value as Json;
 use std::time::Duration;
 
+use crate::slot::ResultSlot;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
 
@@ -62,26 +63,19 @@ impl QueryOutcome {
 pub struct Subscription {
     key: Arc<SubscriptionKey>,
     session: u64,
-    results: watch::Receiver<Option<Arc<Published>>>,
+    results: Arc<ResultSlot>,
     manager: Arc<Shared>,
 }
 
 impl Subscription {
     /// The latest outcome, `None` until the first run finishes.
     pub fn current(&self) -> Option<Arc<Published>> {
-        self.results.borrow().clone()
+        self.results.get()
     }
 
     /// Waits until the first outcome is available.
     pub async fn first(&mut self) {
-        loop {
-            if self.results.borrow_and_update().is_some() {
-                return;
-            }
-            if self.results.changed().await.is_err() {
-                return;
-            }
-        }
+        self.results.first().await;
     }
 
     pub fn key(&self) -> &SubscriptionKey {
@@ -99,7 +93,7 @@ struct Entry {
     path: String,
     args: Json,
     identity: Option<Arc<UserIdentity>>,
-    results: watch::Sender<Option<Arc<Published>>>,
+    results: Arc<ResultSlot>,
     /// Filed in [`Table::reads`] as well.
     reads: ReadSet,
     /// A run is in flight; it started when commits up to this timestamp were processed.
@@ -211,6 +205,7 @@ impl Table {
 
     fn remove(&mut self, key: &Arc<SubscriptionKey>) {
         if let Some((key, entry)) = self.entries.remove_entry(key) {
+            entry.results.close();
             self.reads.remove(&KeyRef(key), &entry.reads);
             self.running.replace(entry.running_since, None);
             self.stale.replace(entry.stale_since, None);
@@ -287,8 +282,8 @@ impl SubscriptionManager {
             .entry(session)
             .or_insert_with(|| (Arc::clone(notify), 0))
             .1 += 1;
-        let results = entry.results.subscribe();
-        if entry.results.borrow().is_none() && entry.running_since.is_none() {
+        let results = Arc::clone(&entry.results);
+        if results.get().is_none() && entry.running_since.is_none() {
             spawn_run(&self.shared, Arc::clone(&key), entry);
             table.set_running(&key, Some(processed));
         }
@@ -329,7 +324,7 @@ impl SubscriptionManager {
                 .unwrap_or_default(),
             pinned_pages: false,
         });
-        let mut results = {
+        let results = {
             let mut table = self.shared.lock();
             let processed = table.processed;
             let entry = table
@@ -337,26 +332,22 @@ impl SubscriptionManager {
                 .entry(Arc::clone(&key))
                 .or_insert_with(|| new_entry(path, args, identity));
             entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
-            if let Some(current) = entry.results.borrow().as_deref() {
+            if let Some(current) = entry.results.get() {
                 return Arc::clone(current.outcome());
             }
-            let results = entry.results.subscribe();
+            let results = Arc::clone(&entry.results);
             if entry.running_since.is_none() {
                 spawn_run(&self.shared, Arc::clone(&key), entry);
                 table.set_running(&key, Some(processed));
             }
             results
         };
-        loop {
-            if let Some(published) = results.borrow_and_update().as_deref() {
-                return Arc::clone(published.outcome());
-            }
-            if results.changed().await.is_err() {
-                return Arc::new(QueryOutcome::Error {
-                    message: "Server Error".into(),
-                    data: None,
-                });
-            }
+        match results.first().await {
+            Some(published) => Arc::clone(published.outcome()),
+            None => Arc::new(QueryOutcome::Error {
+                message: "Server Error".into(),
+                data: None,
+            }),
         }
     }
 
@@ -397,12 +388,21 @@ impl Shared {
     /// The frontier moves to the latest processed commit unless some result is stale, in
     /// which case it stops just before the oldest commit not yet reflected.
     fn advance_frontier(&self, table: &mut Table) {
+        self.advance_frontier_and(table, || {});
+    }
+
+    /// [`Self::advance_frontier`], running `publish` under the frontier's lock.
+    fn advance_frontier_and(&self, table: &mut Table, publish: impl FnOnce()) {
         let oldest_stale = table.stale.min();
         let target = match oldest_stale {
             Some(stale) => Ts(stale.0.saturating_sub(1)).min(table.processed),
             None => table.processed,
         };
+        let mut publish = Some(publish);
         self.frontier.send_if_modified(|frontier| {
+            if let Some(publish) = publish.take() {
+                publish();
+            }
             if target > *frontier {
                 *frontier = target;
                 true
@@ -437,7 +437,7 @@ fn subscription_key(
 }
 
 fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Entry {
-    let (results, _) = watch::channel(None);
+    let results = Arc::default();
     Entry {
         path: path.to_string(),
         args,
@@ -569,22 +569,26 @@ fn finish_run(
     }
     let changed = entry
         .results
-        .borrow()
-        .as_deref()
+        .get()
         .is_none_or(|previous| **previous.outcome() != outcome);
-    if changed {
-        entry.results.send_replace(Some(Arc::new(Published::new(
-            outcome,
-            entry.watchers.len() > 1,
-        ))));
-        for (notify, _) in entry.watchers.values() {
-            notify.notify_one();
-        }
-    }
+    let published = changed.then(|| Arc::new(Published::new(outcome, entry.watchers.len() > 1)));
+    let slot = Arc::clone(&entry.results);
     table.set_reads(key, reads);
     table.set_running(key, None);
     table.set_stale(key, None);
-    shared.advance_frontier(&mut table);
+    // Published under the frontier's lock, as the frontier moves, and sessions woken after:
+    // a session reads its results under the same lock, so it sees a result together with the
+    // frontier it makes current and its transition's `ts` reaches the mutation behind it.
+    shared.advance_frontier_and(&mut table, || {
+        if let Some(published) = published {
+            slot.publish(published);
+        }
+    });
+    if changed {
+        for (notify, _) in table.entries[key].watchers.values() {
+            notify.notify_one();
+        }
+    }
 }
 
 async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Arc<Commit>>) {

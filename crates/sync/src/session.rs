@@ -592,7 +592,10 @@ impl Session {
         removed: &[QueryId],
         always: bool,
     ) -> Step {
-        end.ts = self.version.ts.max(*self.frontier.borrow_and_update());
+        // Results are read under the frontier's lock, which the manager publishes under: the
+        // `ts` is never older than a result it carries became current at.
+        let frontier = self.frontier.borrow_and_update();
+        end.ts = self.version.ts.max(*frontier);
         let mut updated = Vec::new();
         for query in &mut self.queries {
             // Read once: a shared result's lock is contended by every session it wakes.
@@ -604,6 +607,7 @@ impl Session {
             }
             query.sent = Some(current);
         }
+        drop(frontier);
         let reaches_mutation = self.awaiting_ts.is_some_and(|t| end.ts >= t);
         if !(always || reaches_mutation || !updated.is_empty()) {
             return Ok(());
