@@ -15,6 +15,7 @@ pub use webhooks::{WEBHOOK_PATHS, WebhookConfig};
 use std::sync::Arc;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use keel_auth::Verifier;
 use keel_functions::Executor;
 use keel_sync::SyncService;
@@ -81,6 +82,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Without TCP_NODELAY a second small write (a transition right after a mutation's
+    // response, or an HTTP body after its headers) waits for the peer's delayed ACK: ~40 ms.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(%err, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

@@ -44,11 +44,6 @@ impl HttpAnswer {
             .get_or_init(|| render(&self.outcome, format))
             .clone()
     }
-
-    /// Whether this answer is for exactly `outcome` (the same publication, not an equal value).
-    pub(crate) fn is_for(&self, outcome: &Arc<QueryOutcome>) -> bool {
-        Arc::ptr_eq(&self.outcome, outcome)
-    }
 }
 
 #[cfg(test)]

@@ -1,15 +1,21 @@
 //! Live queries over the Convex WebSocket sync protocol: the message types, the per-connection
 //! state machine, the subscription manager that re-runs queries whose reads a commit touched,
-//! and the bounded outbound queue. Transport-agnostic: the server crate bridges a WebSocket to
-//! [`SyncService::run`].
+//! and the bounded outbound queue. Transport-agnostic: the server crate adapts a WebSocket to
+//! [`ClientSocket`] and hands it to [`SyncService::run`].
 
+mod encode;
 mod http_answer;
 pub mod manager;
-pub mod outbound;
+mod outbound;
 pub mod protocol;
+mod readindex;
 mod session;
+mod slot;
+mod socket;
 
+pub use encode::Published;
 pub use http_answer::HttpAnswer;
 pub use manager::{QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
-pub use outbound::{OVERLOADED_REASON, Outbound, OutboundReceiver, outbound};
+pub use outbound::OVERLOADED_REASON;
 pub use session::{IDENTITY_EXPIRED, SyncConfig, SyncService};
+pub use socket::{ClientSocket, OutFrame};

@@ -1,6 +1,7 @@
 //! Live query subscriptions. Identical subscriptions (same path, arguments and identity)
-//! share one execution. Each commit's write set is checked against every subscription's read
-//! set; only the ones it touches re-run, and only changed results wake their sessions.
+//! share one execution. A commit's write set is looked up in an index of the subscriptions'
+//! read sets ([`ReadIndex`]); only the ones it touches re-run, and only changed results wake
+//! their sessions. Nothing per commit walks every subscription.
 //!
 //! Consistency: a run reads one snapshot `S`; commits processed while it ran are kept in a
 //! short log and checked against its read set when it finishes, so no write slips between
@@ -8,7 +9,8 @@
 //! every subscription's result is current; a session answers a mutation's `ts` only once the
 //! frontier has reached it (read-your-writes).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keel_auth::UserIdentity;
@@ -18,10 +20,13 @@ use keel_values::Ts;
 use serde_json::Value as Json;
 use std::time::Duration;
 
+use crate::slot::ResultSlot;
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::time::Instant;
 
+use crate::encode::Published;
 use crate::http_answer::HttpAnswer;
+use crate::readindex::ReadIndex;
 
 /// What identifies a shared execution.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -59,29 +64,19 @@ impl QueryOutcome {
 pub struct Subscription {
     key: Arc<SubscriptionKey>,
     session: u64,
-    results: watch::Receiver<Option<Arc<QueryOutcome>>>,
+    results: Arc<ResultSlot>,
     manager: Arc<Shared>,
 }
 
 impl Subscription {
     /// The latest outcome, `None` until the first run finishes.
-    pub fn current(&self) -> Option<Arc<QueryOutcome>> {
-        self.results.borrow().clone()
+    pub fn current(&self) -> Option<Arc<Published>> {
+        self.results.get()
     }
 
     /// Waits until the first outcome is available.
-    pub async fn first(&mut self) -> Arc<QueryOutcome> {
-        loop {
-            if let Some(outcome) = self.results.borrow_and_update().clone() {
-                return outcome;
-            }
-            if self.results.changed().await.is_err() {
-                return Arc::new(QueryOutcome::Error {
-                    message: "Server Error".into(),
-                    data: None,
-                });
-            }
-        }
+    pub async fn first(&mut self) {
+        self.results.first().await;
     }
 
     pub fn key(&self) -> &SubscriptionKey {
@@ -99,7 +94,8 @@ struct Entry {
     path: String,
     args: Json,
     identity: Option<Arc<UserIdentity>>,
-    results: watch::Sender<Option<Arc<QueryOutcome>>>,
+    results: Arc<ResultSlot>,
+    /// Filed in [`Table::reads`] as well.
     reads: ReadSet,
     /// A run is in flight; it started when commits up to this timestamp were processed.
     running_since: Option<Ts>,
@@ -116,31 +112,106 @@ struct Entry {
     rerun: bool,
     /// Page ends from the first run, replayed by re-runs of pinned subscriptions.
     journal: Vec<String>,
-    /// The published outcome with its rendered HTTP bodies, made on the first HTTP hit.
-    http: Option<Arc<HttpAnswer>>,
-}
-
-impl Entry {
-    /// The HTTP answer for the published outcome (`None` before the first run finishes).
-    fn http_answer(&mut self) -> Option<Arc<HttpAnswer>> {
-        let current = self.results.borrow().clone()?;
-        match &self.http {
-            Some(answer) if answer.is_for(&current) => Some(Arc::clone(answer)),
-            _ => {
-                let answer = Arc::new(HttpAnswer::new(current));
-                self.http = Some(Arc::clone(&answer));
-                Some(answer)
-            }
-        }
-    }
 }
 
 #[derive(Default)]
 struct Table {
     entries: HashMap<Arc<SubscriptionKey>, Entry>,
+    /// Every entry's read set, to find the ones a commit touches.
+    reads: ReadIndex<KeyRef>,
+    /// The entries' `running_since` and `stale_since`, counted, so the frontier needs no walk.
+    running: TsCounts,
+    stale: TsCounts,
     /// Commits processed while some run was in flight, oldest first.
     recent: VecDeque<Arc<Commit>>,
     processed: Ts,
+}
+
+/// An entry's key, compared by address (the table holds one `Arc` per entry).
+#[derive(Clone)]
+struct KeyRef(Arc<SubscriptionKey>);
+
+impl PartialEq for KeyRef {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for KeyRef {}
+
+impl Hash for KeyRef {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        std::ptr::hash(Arc::as_ptr(&self.0), state);
+    }
+}
+
+/// A multiset of timestamps.
+#[derive(Default)]
+struct TsCounts(BTreeMap<Ts, usize>);
+
+impl TsCounts {
+    fn replace(&mut self, old: Option<Ts>, new: Option<Ts>) {
+        if old == new {
+            return;
+        }
+        if let Some(old) = old
+            && let Some(count) = self.0.get_mut(&old)
+        {
+            *count -= 1;
+            if *count == 0 {
+                self.0.remove(&old);
+            }
+        }
+        if let Some(new) = new {
+            *self.0.entry(new).or_default() += 1;
+        }
+    }
+
+    fn min(&self) -> Option<Ts> {
+        self.0.keys().next().copied()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Table {
+    /// Sets an entry's `running_since`.
+    fn set_running(&mut self, key: &SubscriptionKey, since: Option<Ts>) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let old = std::mem::replace(&mut entry.running_since, since);
+            self.running.replace(old, since);
+        }
+    }
+
+    /// Marks an entry stale from `ts` unless it already is from earlier; `None` clears it.
+    fn set_stale(&mut self, key: &SubscriptionKey, ts: Option<Ts>) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let old = entry.stale_since;
+            let new = ts.map(|ts| old.map_or(ts, |o| o.min(ts)));
+            entry.stale_since = new;
+            self.stale.replace(old, new);
+        }
+    }
+
+    fn set_reads(&mut self, key: &Arc<SubscriptionKey>, reads: ReadSet) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let key = KeyRef(Arc::clone(key));
+            self.reads.remove(&key, &entry.reads);
+            self.reads.insert(&key, &reads);
+            entry.reads = reads;
+        }
+    }
+
+    fn remove(&mut self, key: &Arc<SubscriptionKey>) {
+        if let Some((key, entry)) = self.entries.remove_entry(key) {
+            entry.results.close();
+            self.reads.remove(&KeyRef(key), &entry.reads);
+            self.running.replace(entry.running_since, None);
+            self.stale.replace(entry.stale_since, None);
+        }
+    }
 }
 
 struct Shared {
@@ -193,22 +264,29 @@ impl SubscriptionManager {
         args: Json,
         identity: Option<Arc<UserIdentity>>,
     ) -> Subscription {
-        let key = Arc::new(subscription_key(path, &args, identity.as_ref(), true));
+        let key = subscription_key(path, &args, identity.as_ref(), true);
         let mut table = self.shared.lock();
         let processed = table.processed;
-        let entry = table
-            .entries
-            .entry(Arc::clone(&key))
-            .or_insert_with(|| new_entry(path, args, identity));
+        // Every holder shares the entry's key (thousands of sessions may hold one).
+        let key = match table.entries.get_key_value(&key) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => {
+                let key = Arc::new(key);
+                let entry = new_entry(path, args, identity);
+                table.entries.insert(Arc::clone(&key), entry);
+                key
+            }
+        };
+        let entry = table.entries.get_mut(&key).expect("inserted above");
         entry
             .watchers
             .entry(session)
             .or_insert_with(|| (Arc::clone(notify), 0))
             .1 += 1;
-        let results = entry.results.subscribe();
-        if entry.results.borrow().is_none() && entry.running_since.is_none() {
-            entry.running_since = Some(processed);
+        let results = Arc::clone(&entry.results);
+        if results.get().is_none() && entry.running_since.is_none() {
             spawn_run(&self.shared, Arc::clone(&key), entry);
+            table.set_running(&key, Some(processed));
         }
         drop(table);
         Subscription {
@@ -247,14 +325,14 @@ impl SubscriptionManager {
                 .unwrap_or_default(),
             pinned_pages: false,
         };
-        let (key, mut results) = {
+        let results = {
             let mut table = self.shared.lock();
             let processed = table.processed;
             // Look up by reference first: a hit allocates no `Arc` for the key.
             if let Some(entry) = table.entries.get_mut(&key) {
                 entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
-                if let Some(answer) = entry.http_answer() {
-                    return answer;
+                if let Some(current) = entry.results.get() {
+                    return current.http_answer();
                 }
             }
             let key = Arc::new(key);
@@ -263,29 +341,22 @@ impl SubscriptionManager {
                 .entry(Arc::clone(&key))
                 .or_insert_with(|| new_entry(path, args, identity));
             entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
+            if let Some(current) = entry.results.get() {
+                return current.http_answer();
+            }
+            let results = Arc::clone(&entry.results);
             if entry.running_since.is_none() {
-                entry.running_since = Some(processed);
                 spawn_run(&self.shared, Arc::clone(&key), entry);
+                table.set_running(&key, Some(processed));
             }
-            (key, entry.results.subscribe())
+            results
         };
-        loop {
-            if results.borrow_and_update().is_some() {
-                // Cache the answer on the entry, unless it was evicted meanwhile.
-                let mut table = self.shared.lock();
-                if let Some(answer) = table.entries.get_mut(&key).and_then(Entry::http_answer) {
-                    return answer;
-                }
-                if let Some(outcome) = results.borrow().clone() {
-                    return Arc::new(HttpAnswer::new(outcome));
-                }
-            }
-            if results.changed().await.is_err() {
-                return Arc::new(HttpAnswer::new(Arc::new(QueryOutcome::Error {
-                    message: "Server Error".into(),
-                    data: None,
-                })));
-            }
+        match results.first().await {
+            Some(published) => published.http_answer(),
+            None => Arc::new(HttpAnswer::new(Arc::new(QueryOutcome::Error {
+                message: "Server Error".into(),
+                data: None,
+            }))),
         }
     }
 
@@ -317,7 +388,7 @@ impl Shared {
                 .cached_until
                 .is_some_and(|until| until > Instant::now());
             if entry.watchers.is_empty() && !cached {
-                table.entries.remove(key);
+                table.remove(key);
                 self.advance_frontier(&mut table);
             }
         }
@@ -326,12 +397,21 @@ impl Shared {
     /// The frontier moves to the latest processed commit unless some result is stale, in
     /// which case it stops just before the oldest commit not yet reflected.
     fn advance_frontier(&self, table: &mut Table) {
-        let oldest_stale = table.entries.values().filter_map(|e| e.stale_since).min();
+        self.advance_frontier_and(table, || {});
+    }
+
+    /// [`Self::advance_frontier`], running `publish` under the frontier's lock.
+    fn advance_frontier_and(&self, table: &mut Table, publish: impl FnOnce()) {
+        let oldest_stale = table.stale.min();
         let target = match oldest_stale {
             Some(stale) => Ts(stale.0.saturating_sub(1)).min(table.processed),
             None => table.processed,
         };
+        let mut publish = Some(publish);
         self.frontier.send_if_modified(|frontier| {
+            if let Some(publish) = publish.take() {
+                publish();
+            }
             if target > *frontier {
                 *frontier = target;
                 true
@@ -339,8 +419,7 @@ impl Shared {
                 false
             }
         });
-        let oldest_run = table.entries.values().filter_map(|e| e.running_since).min();
-        match oldest_run {
+        match table.running.min() {
             Some(since) => table.recent.retain(|c| c.ts > since),
             None => table.recent.clear(),
         }
@@ -367,7 +446,7 @@ fn subscription_key(
 }
 
 fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Entry {
-    let (results, _) = watch::channel(None);
+    let results = Arc::default();
     Entry {
         path: path.to_string(),
         args,
@@ -380,7 +459,6 @@ fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Ent
         cached_until: None,
         rerun: false,
         journal: Vec::new(),
-        http: None,
     }
 }
 
@@ -423,9 +501,17 @@ async fn evict_idle(shared: std::sync::Weak<Shared>) {
         };
         let mut table = shared.lock();
         let now = Instant::now();
-        table.entries.retain(|_, e| {
-            !e.watchers.is_empty() || e.cached_until.is_some_and(|until| until > now)
-        });
+        let idle: Vec<Arc<SubscriptionKey>> = table
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                e.watchers.is_empty() && e.cached_until.is_none_or(|until| until <= now)
+            })
+            .map(|(key, _)| Arc::clone(key))
+            .collect();
+        for key in &idle {
+            table.remove(key);
+        }
         shared.advance_frontier(&mut table);
     }
 }
@@ -483,29 +569,35 @@ fn finish_run(
     let entry = table.entries.get_mut(key).expect("checked above");
     if missed || std::mem::take(&mut entry.rerun) {
         // A commit this run did not see touched what it read: run again.
-        entry.running_since = Some(processed);
         spawn_run(shared, Arc::clone(key), entry);
+        table.set_running(key, Some(processed));
         return;
     }
-    entry.reads = reads;
     if entry.journal.is_empty() {
         entry.journal = journal;
     }
-    entry.running_since = None;
-    entry.stale_since = None;
     let changed = entry
         .results
-        .borrow()
-        .as_deref()
-        .is_none_or(|previous| *previous != outcome);
+        .get()
+        .is_none_or(|previous| **previous.outcome() != outcome);
+    let published = changed.then(|| Arc::new(Published::new(outcome, entry.watchers.len() > 1)));
+    let slot = Arc::clone(&entry.results);
+    table.set_reads(key, reads);
+    table.set_running(key, None);
+    table.set_stale(key, None);
+    // Published under the frontier's lock, as the frontier moves, and sessions woken after:
+    // a session reads its results under the same lock, so it sees a result together with the
+    // frontier it makes current and its transition's `ts` reaches the mutation behind it.
+    shared.advance_frontier_and(&mut table, || {
+        if let Some(published) = published {
+            slot.publish(published);
+        }
+    });
     if changed {
-        entry.http = None; // rendered for the previous outcome
-        entry.results.send_replace(Some(Arc::new(outcome)));
-        for (notify, _) in entry.watchers.values() {
+        for (notify, _) in table.entries[key].watchers.values() {
             notify.notify_one();
         }
     }
-    shared.advance_frontier(&mut table);
 }
 
 async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Arc<Commit>>) {
@@ -547,35 +639,42 @@ fn process_commit(shared: &Arc<Shared>, change: Change) {
         return;
     }
     table.processed = ts;
-    let any_running = table.entries.values().any(|e| e.running_since.is_some());
-    if let (true, Some(commit)) = (any_running, &commit) {
+    if let (false, Some(commit)) = (table.running.is_empty(), &commit) {
         table.recent.push_back(Arc::clone(commit));
     }
-    let keys: Vec<Arc<SubscriptionKey>> = table
-        .entries
-        .iter()
-        .filter(|(_, e)| e.running_since.is_none())
-        .filter(|(_, e)| match &commit {
-            Some(commit) => e.reads.intersects(&commit.writes),
-            None => true,
-        })
-        .map(|(k, _)| Arc::clone(k))
-        .collect();
-    if commit.is_none() {
-        for entry in table
-            .entries
-            .values_mut()
-            .filter(|e| e.running_since.is_some())
-        {
-            entry.rerun = true;
-            entry.stale_since.get_or_insert(ts);
+    // Runs in flight are checked against `recent` when they finish.
+    let idle = |e: &Entry| e.running_since.is_none();
+    let keys: Vec<Arc<SubscriptionKey>> = match &commit {
+        Some(commit) => table
+            .reads
+            .touched(&commit.writes)
+            .into_iter()
+            .map(|key| key.0)
+            .filter(|key| table.entries.get(key).is_some_and(idle))
+            .collect(),
+        None => {
+            let running: Vec<Arc<SubscriptionKey>> = table
+                .entries
+                .iter()
+                .filter(|(_, e)| !idle(e))
+                .map(|(k, _)| Arc::clone(k))
+                .collect();
+            for key in &running {
+                table.entries.get_mut(key).expect("listed above").rerun = true;
+                table.set_stale(key, Some(ts));
+            }
+            table
+                .entries
+                .iter()
+                .filter(|(_, e)| idle(e))
+                .map(|(k, _)| Arc::clone(k))
+                .collect()
         }
-    }
+    };
     for key in keys {
-        let entry = table.entries.get_mut(&key).expect("listed above");
-        entry.running_since = Some(ts);
-        entry.stale_since.get_or_insert(ts);
-        spawn_run(shared, key, entry);
+        spawn_run(shared, Arc::clone(&key), &table.entries[&key]);
+        table.set_running(&key, Some(ts));
+        table.set_stale(&key, Some(ts));
     }
     shared.advance_frontier(&mut table);
 }

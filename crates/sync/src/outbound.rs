@@ -1,11 +1,18 @@
 //! The queue between a session and its socket, bounded in messages and bytes: a client that
 //! stops reading is disconnected with a reason the official client understands, instead of
 //! making the server buffer without limit.
+//!
+//! The connection's own task both fills and drains it (no channel, no second task); tasks
+//! working beside the session (actions) push into it through a handle that wakes the
+//! connection.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{mpsc, watch};
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::sync::futures::Notified;
 
 use crate::protocol::ServerMessage;
 
@@ -14,90 +21,142 @@ use crate::protocol::ServerMessage;
 pub const OVERLOADED_REASON: &str =
     "SubscriptionsWorkerFullError: the client is not reading its messages fast enough";
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CloseFrame {
-    pub code: u16,
-    pub reason: String,
-}
-
 #[derive(Debug)]
 pub struct Overflow;
 
-/// The session's side: queue messages, or ask for the socket to close.
 #[derive(Clone)]
-pub struct Outbound {
-    messages: mpsc::Sender<String>,
-    queued_bytes: Arc<AtomicUsize>,
+pub(crate) struct Outbound {
+    queue: Arc<Queue>,
+    /// Pushes from another task wake the connection; its own pushes are written when its loop
+    /// comes round, so they skip the wake-up.
+    wakes: bool,
+}
+
+struct Queue {
+    state: Mutex<State>,
+    /// A push from another task overflowed: the connection closes as overloaded. Checked on
+    /// every turn of the session's loop, so a client flooding requests is cut off promptly.
+    overflowed: AtomicBool,
+    wake: Notify,
+    max_messages: usize,
     max_bytes: usize,
-    close: Arc<watch::Sender<Option<CloseFrame>>>,
 }
 
-/// The socket writer's side.
-pub struct OutboundReceiver {
-    pub messages: mpsc::Receiver<String>,
-    queued_bytes: Arc<AtomicUsize>,
-    pub close: watch::Receiver<Option<CloseFrame>>,
-}
-
-pub fn outbound(max_messages: usize, max_bytes: usize) -> (Outbound, OutboundReceiver) {
-    let (tx, rx) = mpsc::channel(max_messages.max(1));
-    let queued = Arc::new(AtomicUsize::new(0));
-    let (close_tx, close_rx) = watch::channel(None);
-    (
-        Outbound {
-            messages: tx,
-            queued_bytes: Arc::clone(&queued),
-            max_bytes,
-            close: Arc::new(close_tx),
-        },
-        OutboundReceiver {
-            messages: rx,
-            queued_bytes: queued,
-            close: close_rx,
-        },
-    )
+#[derive(Default)]
+struct State {
+    frames: VecDeque<Bytes>,
+    bytes: usize,
 }
 
 impl Outbound {
-    /// Queues a message; `Err(Overflow)` when the client is too far behind (the caller then
-    /// closes the connection).
-    pub fn send(&self, message: &ServerMessage) -> Result<(), Overflow> {
-        let text = message.to_text();
-        let len = text.len();
-        if self.queued_bytes.fetch_add(len, Ordering::AcqRel) + len > self.max_bytes {
-            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
-            return Err(Overflow);
+    pub fn new(max_messages: usize, max_bytes: usize) -> Self {
+        Outbound {
+            queue: Arc::new(Queue {
+                state: Mutex::new(State::default()),
+                overflowed: AtomicBool::new(false),
+                wake: Notify::new(),
+                max_messages: max_messages.max(1),
+                max_bytes,
+            }),
+            wakes: false,
         }
-        self.messages.try_send(text).map_err(|_| {
-            self.queued_bytes.fetch_sub(len, Ordering::AcqRel);
-            Overflow
-        })
     }
 
-    /// Asks the writer to close the socket now, ahead of anything still queued.
-    pub fn close(&self, code: u16, reason: impl Into<String>) {
-        let frame = CloseFrame {
-            code,
-            reason: reason.into(),
-        };
-        self.close.send_if_modified(|current| {
-            if current.is_none() {
-                *current = Some(frame);
-                true
-            } else {
-                false
-            }
-        });
+    /// A handle for another task.
+    pub fn for_other_task(&self) -> Outbound {
+        Outbound {
+            queue: Arc::clone(&self.queue),
+            wakes: true,
+        }
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.close.borrow().is_some() || self.messages.is_closed()
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.queue
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a message; `Err(Overflow)` when the client is too far behind (the connection
+    /// then closes).
+    pub fn send(&self, message: &ServerMessage) -> Result<(), Overflow> {
+        self.send_frame(Bytes::from(message.to_text()))
+    }
+
+    /// Queues an encoded message.
+    pub fn send_frame(&self, frame: Bytes) -> Result<(), Overflow> {
+        let mut state = self.state();
+        let fits = state.frames.len() < self.queue.max_messages
+            && state.bytes + frame.len() <= self.queue.max_bytes;
+        if fits {
+            state.bytes += frame.len();
+            state.frames.push_back(frame);
+        } else if self.wakes {
+            self.queue.overflowed.store(true, Ordering::Release);
+        }
+        drop(state);
+        if self.wakes {
+            self.queue.wake.notify_one();
+        }
+        if fits { Ok(()) } else { Err(Overflow) }
+    }
+
+    /// Resolves when another task pushed or overflowed.
+    pub fn woken(&self) -> Notified<'_> {
+        self.queue.wake.notified()
+    }
+
+    pub fn overflowed(&self) -> bool {
+        self.queue.overflowed.load(Ordering::Acquire)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state().frames.is_empty()
+    }
+
+    /// The next frame for the socket.
+    pub fn pop(&self) -> Option<Bytes> {
+        let mut state = self.state();
+        let frame = state.frames.pop_front()?;
+        state.bytes -= frame.len();
+        Some(frame)
+    }
+
+    /// Drops everything queued (the client is not reading it anyway).
+    pub fn clear(&self) {
+        let mut state = self.state();
+        state.frames.clear();
+        state.bytes = 0;
     }
 }
 
-impl OutboundReceiver {
-    /// Call after a message left the queue for the socket.
-    pub fn sent(&self, message: &str) {
-        self.queued_bytes.fetch_sub(message.len(), Ordering::AcqRel);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_by_messages_and_bytes() {
+        let out = Outbound::new(2, 10);
+        assert!(out.send_frame(Bytes::from_static(b"12345")).is_ok());
+        assert!(
+            out.send_frame(Bytes::from_static(b"123456")).is_err(),
+            "bytes"
+        );
+        assert!(out.send_frame(Bytes::from_static(b"12345")).is_ok());
+        assert!(
+            out.send_frame(Bytes::from_static(b"1")).is_err(),
+            "messages"
+        );
+        assert!(
+            !out.overflowed(),
+            "the session's own overflow is its to handle"
+        );
+        assert_eq!(out.pop().as_deref(), Some(&b"12345"[..]));
+        let other = out.for_other_task();
+        assert!(other.send_frame(Bytes::from_static(b"123456")).is_err());
+        assert!(out.overflowed());
+        assert!(out.send_frame(Bytes::from_static(b"12345")).is_ok());
+        out.clear();
+        assert!(out.is_empty());
     }
 }

@@ -2,24 +2,31 @@
 //! identity, keeps versions chained exactly (`startVersion` is always the client's current
 //! version), and pushes a transition when a subscribed result changes or when a mutation's
 //! commit timestamp becomes visible (read-your-writes).
+//!
+//! One task per connection: the session's loop also reads the socket and writes its queued
+//! frames ([`Pump`]), so a change reaches the socket without another task's wake-up, and an
+//! idle connection holds one small future. Rarely taken, large steps (handling a client
+//! message) are boxed so they do not grow that future.
 
-use std::collections::BTreeMap;
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use keel_auth::{UserIdentity, Verifier};
 use keel_functions::{Call, Caller, FnError, FunctionKind};
 use keel_values::Ts;
 use serde_json::{Value as Json, json};
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::manager::{QueryOutcome, Subscription, SubscriptionManager};
+use crate::encode::{self, Modification, Published};
+use crate::manager::{Subscription, SubscriptionManager};
 use crate::outbound::{OVERLOADED_REASON, Outbound};
 use crate::protocol::{
-    ClientMessage, QueryId, QuerySetModification, ServerMessage, StateModification, StateVersion,
-    TokenType,
+    ClientMessage, QueryId, QuerySetModification, ServerMessage, StateVersion, TokenType,
 };
+use crate::socket::{ClientSocket, OutFrame, Pump};
 
 /// What the official client expects after an identity's token expires mid-session.
 pub const IDENTITY_EXPIRED: &str = "Convex token identity expired";
@@ -61,17 +68,26 @@ impl SyncService {
         })
     }
 
-    /// Runs a connection until the client leaves or the session ends it. `inbound` carries
-    /// the client's text frames.
-    pub async fn run(self: Arc<Self>, inbound: mpsc::Receiver<String>, out: Outbound) {
+    /// Runs a connection until the client leaves or the session ends it.
+    // Not an `async fn`: the session's own future is the connection's whole state, with no
+    // wrapper holding a second copy of the socket.
+    pub fn run<S: ClientSocket>(
+        self: Arc<Self>,
+        socket: S,
+    ) -> impl Future<Output = ()> + Send + use<S> {
         let id = self
             .next_session
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let frontier = self.manager.frontier();
-        let mut session = Session {
+        let out = Outbound::new(
+            self.config.max_queued_messages,
+            self.config.max_queued_bytes,
+        );
+        let session = Session {
             id,
-            service: Arc::clone(&self),
+            service: self,
             out,
+            pump: Pump::default(),
             notify: Arc::new(Notify::new()),
             frontier,
             version: StateVersion::default(),
@@ -79,25 +95,30 @@ impl SyncService {
             ts_floor: Ts::ZERO,
             identity: None,
             identity_expires: None,
-            queries: BTreeMap::new(),
+            queries: Vec::new(),
             awaiting_ts: None,
             last_sent: Instant::now(),
         };
-        session.run(inbound).await;
+        session.run(socket)
     }
 }
 
+/// How long a closing connection may take to write its last messages and close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 struct LiveQuery {
+    id: QueryId,
     path: String,
     args: Json,
     subscription: Subscription,
-    sent: Option<Arc<QueryOutcome>>,
+    sent: Option<Arc<Published>>,
 }
 
 struct Session {
     id: u64,
     service: Arc<SyncService>,
     out: Outbound,
+    pump: Pump,
     notify: Arc<Notify>,
     frontier: watch::Receiver<Ts>,
     version: StateVersion,
@@ -106,7 +127,8 @@ struct Session {
     ts_floor: Ts,
     identity: Option<Arc<UserIdentity>>,
     identity_expires: Option<Instant>,
-    queries: BTreeMap<QueryId, LiveQuery>,
+    /// Sorted by id; a `Vec` because sessions hold few queries and idle ones should be small.
+    queries: Vec<LiveQuery>,
     /// The latest mutation commit timestamp no transition has reached yet.
     awaiting_ts: Option<Ts>,
     last_sent: Instant,
@@ -124,48 +146,108 @@ enum End {
 
 type Step = Result<(), End>;
 
+/// What woke the connection.
+enum Event {
+    Inbound(Bytes),
+    /// Another task queued a message, or overflowed the queue.
+    Woken,
+    /// A subscribed result or the frontier changed.
+    Changed,
+    Timer,
+}
+
 impl Session {
-    async fn run(&mut self, mut inbound: mpsc::Receiver<String>) {
-        let outcome = self.serve(&mut inbound).await;
-        match outcome {
-            Err(End::Fatal(error)) => {
-                tracing::debug!(session = self.id, %error, "closing session after a protocol error");
-                let _ = self.out.send(&ServerMessage::FatalError { error });
-                self.out.close(1000, "FatalError");
-            }
-            Err(End::Overloaded) => {
-                tracing::warn!(session = self.id, "client not reading; closing");
-                self.out.close(1011, OVERLOADED_REASON);
-            }
-            Err(End::Close) => self.out.close(1000, ""),
-            Ok(()) => {}
+    // Not an `async fn`: its arguments would be stored twice in the connection's future (once
+    // as arguments, once moved into the body); an `async move` block uses them in place.
+    #[allow(clippy::manual_async_fn)]
+    fn run<S: ClientSocket>(mut self, mut socket: S) -> impl Future<Output = ()> + Send {
+        async move {
+            let close = match self.serve(&mut socket).await {
+                Err(End::Fatal(error)) => {
+                    tracing::debug!(session = self.id, %error, "closing session after a protocol error");
+                    let _ = self.out.send(&ServerMessage::FatalError { error });
+                    OutFrame::Close {
+                        code: 1000,
+                        reason: "FatalError",
+                    }
+                }
+                Err(End::Overloaded) => {
+                    tracing::warn!(session = self.id, "client not reading; closing");
+                    // What is queued would only wait behind what the client is not reading.
+                    self.out.clear();
+                    OutFrame::Close {
+                        code: 1011,
+                        reason: OVERLOADED_REASON,
+                    }
+                }
+                Err(End::Close) => OutFrame::Close {
+                    code: 1000,
+                    reason: "",
+                },
+                Ok(()) => return,
+            };
+            // A client that stopped reading may never take these. (Boxed: only closing
+            // connections need room for it.)
+            let finish = Pump::finish(&mut socket, &self.out, close);
+            let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, finish)).await;
         }
     }
 
-    async fn serve(&mut self, inbound: &mut mpsc::Receiver<String>) -> Step {
+    async fn serve<S: ClientSocket>(&mut self, socket: &mut S) -> Step {
+        // One timer for pings and identity expiry, moved only when it fires or must fire
+        // sooner (each send pushes the ping later; it is checked when the timer fires).
+        let timer = tokio::time::sleep_until(self.next_deadline());
+        tokio::pin!(timer);
         loop {
-            let ping_at = self.last_sent + self.service.config.ping_interval;
-            let expires_at = self.identity_expires;
+            if self.out.overflowed() {
+                return Err(End::Overloaded);
+            }
+            let deadline = self.next_deadline();
+            if deadline < timer.deadline() {
+                timer.as_mut().reset(deadline);
+            }
             let awaiting = self.awaiting_ts.is_some();
-            tokio::select! {
+            let event = tokio::select! {
                 biased;
-                message = inbound.recv() => match message {
-                    Some(text) => self.handle(&text).await?,
+                inbound = poll_fn(|cx| self.pump.poll(socket, &self.out, cx)) => match inbound {
+                    Some(text) => Event::Inbound(text),
                     None => return Ok(()),
                 },
-                _ = self.notify.notified() => self.push_changes().await?,
-                changed = self.frontier.changed(), if awaiting => {
-                    if changed.is_err() {
-                        return Ok(());
+                _ = self.out.woken() => Event::Woken,
+                _ = self.notify.notified() => Event::Changed,
+                changed = self.frontier.changed(), if awaiting => match changed {
+                    Ok(()) => Event::Changed,
+                    Err(_) => return Ok(()),
+                },
+                () = &mut timer => Event::Timer,
+            };
+            match event {
+                Event::Inbound(text) => Box::pin(self.handle(&text)).await?,
+                Event::Woken => {} // checked at the top of the loop
+                Event::Changed => {
+                    if self.floor_pending() {
+                        Box::pin(self.reach_floor()).await;
                     }
-                    self.push_changes().await?;
+                    self.push_changes()?;
                 }
-                _ = tokio::time::sleep_until(expires_at.unwrap_or(ping_at)), if expires_at.is_some() => {
-                    self.expire_identity()?;
+                Event::Timer => {
+                    let now = Instant::now();
+                    if self.identity_expires.is_some_and(|at| at <= now) {
+                        self.expire_identity()?;
+                    }
+                    if self.last_sent + self.service.config.ping_interval <= now {
+                        self.send(ServerMessage::Ping)?;
+                    }
+                    timer.as_mut().reset(self.next_deadline());
                 }
-                _ = tokio::time::sleep_until(ping_at) => self.send(ServerMessage::Ping)?,
             }
         }
+    }
+
+    /// When the timer must fire next: the ping, or the identity's expiry if sooner.
+    fn next_deadline(&self) -> Instant {
+        let ping_at = self.last_sent + self.service.config.ping_interval;
+        self.identity_expires.map_or(ping_at, |at| at.min(ping_at))
     }
 
     fn send(&mut self, message: ServerMessage) -> Step {
@@ -174,8 +256,14 @@ impl Session {
         Ok(())
     }
 
-    async fn handle(&mut self, text: &str) -> Step {
-        let message: ClientMessage = serde_json::from_str(text)
+    fn send_frame(&mut self, frame: Bytes) -> Step {
+        self.out.send_frame(frame).map_err(|_| End::Overloaded)?;
+        self.last_sent = Instant::now();
+        Ok(())
+    }
+
+    async fn handle(&mut self, text: &[u8]) -> Step {
+        let message: ClientMessage = serde_json::from_slice(text)
             .map_err(|e| End::Fatal(format!("Invalid client message: {e}")))?;
         match message {
             ClientMessage::Connect {
@@ -268,14 +356,15 @@ impl Session {
                     udf_path,
                     args,
                 } => {
-                    if self.queries.contains_key(&query_id) {
+                    let Err(at) = self.query_position(query_id) else {
                         return Err(End::Fatal(format!("Query {query_id} was added twice")));
-                    }
+                    };
                     let args = single_args(args);
                     let subscription = self.subscribe(&udf_path, args.clone());
                     self.queries.insert(
-                        query_id,
+                        at,
                         LiveQuery {
+                            id: query_id,
                             path: udf_path,
                             args,
                             subscription,
@@ -284,19 +373,25 @@ impl Session {
                     );
                 }
                 QuerySetModification::Remove { query_id } => {
-                    if self.queries.remove(&query_id).is_none() {
+                    let Ok(at) = self.query_position(query_id) else {
                         return Err(End::Fatal(format!(
                             "Query {query_id} is not in the query set"
                         )));
-                    }
-                    removed.push(StateModification::QueryRemoved { query_id });
+                    };
+                    self.queries.remove(at);
+                    removed.push(query_id);
                 }
             }
         }
         self.wait_for_first_results().await;
+        self.reach_floor().await;
         let mut end = self.version;
         end.query_set = new;
-        self.transition(end, removed).await
+        self.transition(end, &removed)
+    }
+
+    fn query_position(&self, id: QueryId) -> Result<usize, usize> {
+        self.queries.binary_search_by_key(&id, |q| q.id)
     }
 
     async fn authenticate(
@@ -345,9 +440,10 @@ impl Session {
         self.identity = identity;
         self.resubscribe_all();
         self.wait_for_first_results().await;
+        self.reach_floor().await;
         let mut end = self.version;
         end.identity = base + 1;
-        self.transition(end, Vec::new()).await
+        self.transition(end, &[])
     }
 
     /// The token behind the identity passed its `exp`: tell the client (which fetches a fresh
@@ -402,7 +498,10 @@ impl Session {
         };
         self.send(response)?;
         // The commit may already be visible everywhere (nothing to re-run): answer now.
-        self.push_changes().await
+        if self.floor_pending() {
+            self.reach_floor().await;
+        }
+        self.push_changes()
     }
 
     fn action(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
@@ -414,7 +513,7 @@ impl Session {
             caller: Caller::Client,
         };
         let executor = self.service.manager.executor().clone();
-        let out = self.out.clone();
+        let out = self.out.for_other_task();
         // Actions may be slow; they run beside the session and answer when done.
         tokio::spawn(async move {
             let response = match executor.call(call).await {
@@ -433,9 +532,8 @@ impl Session {
                     error_data: err.error_data(),
                 },
             };
-            if out.send(&response).is_err() {
-                out.close(1011, OVERLOADED_REASON);
-            }
+            // An overflow here wakes the session, which closes the connection.
+            let _ = out.send(&response);
         });
         Ok(())
     }
@@ -449,114 +547,102 @@ impl Session {
     /// New identity: every query is subscribed under it. A refreshed token for the same
     /// identity lands on the same executions, and unchanged results are not sent again.
     fn resubscribe_all(&mut self) {
-        let ids: Vec<QueryId> = self.queries.keys().copied().collect();
-        for id in ids {
-            let (path, args) = {
-                let query = &self.queries[&id];
-                (query.path.clone(), query.args.clone())
-            };
-            let subscription = self.subscribe(&path, args);
-            let query = self.queries.get_mut(&id).expect("listed above");
+        let manager = &self.service.manager;
+        for query in &mut self.queries {
             // The new hold is taken before the old one is dropped, so a shared execution
             // never sees zero watchers in between.
-            query.subscription = subscription;
+            query.subscription = manager.subscribe(
+                self.id,
+                &self.notify,
+                &query.path,
+                query.args.clone(),
+                self.identity.clone(),
+            );
         }
     }
 
     async fn wait_for_first_results(&mut self) {
-        for query in self.queries.values_mut() {
+        for query in &mut self.queries {
             query.subscription.first().await;
         }
     }
 
     /// Sends what changed since the last transition, if anything did or a mutation waits.
-    async fn push_changes(&mut self) -> Step {
-        let end = self.version;
-        let frontier = *self.frontier.borrow();
-        let reaches_mutation = self
-            .awaiting_ts
-            .is_some_and(|t| frontier.max(self.version.ts) >= t);
-        let changed = self.queries.values().any(|q| {
-            q.subscription
-                .current()
-                .is_some_and(|c| !already_sent(q.sent.as_ref(), &c))
-        });
-        if changed || reaches_mutation {
-            self.transition(end, Vec::new()).await
-        } else {
-            Ok(())
-        }
+    /// Sends nothing until the frontier reaches the client's observed timestamp.
+    fn floor_pending(&self) -> bool {
+        *self.frontier.borrow() < self.ts_floor
     }
 
-    /// Sends one transition from the current version to `end` (its `ts` set here), with
-    /// `extra` modifications plus every query whose result the client has not seen.
-    async fn transition(
+    fn push_changes(&mut self) -> Step {
+        self.send_transition(self.version, &[], false)
+    }
+
+    /// Sends one transition from the current version to `end` (its `ts` set here: the
+    /// frontier), removing `removed` and updating every query whose result the client has not
+    /// seen.
+    fn transition(&mut self, end: StateVersion, removed: &[QueryId]) -> Step {
+        self.send_transition(end, removed, true)
+    }
+
+    /// [`Self::transition`]; unless `always`, only when a result changed or a mutation's
+    /// `ts` became visible.
+    fn send_transition(
         &mut self,
         mut end: StateVersion,
-        mut modifications: Vec<StateModification>,
+        removed: &[QueryId],
+        always: bool,
     ) -> Step {
-        let frontier = self.frontier_at_least(self.ts_floor).await;
-        end.ts = self.version.ts.max(frontier);
-        for (query_id, query) in &mut self.queries {
+        // Results are read under the frontier's lock, which the manager publishes under: the
+        // `ts` is never older than a result it carries became current at.
+        let frontier = self.frontier.borrow_and_update();
+        end.ts = self.version.ts.max(*frontier);
+        let mut updated = Vec::new();
+        for query in &mut self.queries {
+            // Read once: a shared result's lock is contended by every session it wakes.
             let Some(current) = query.subscription.current() else {
                 continue;
             };
-            if already_sent(query.sent.as_ref(), &current) {
-                query.sent = Some(current);
-                continue;
+            if !already_sent(query.sent.as_ref(), &current) {
+                updated.push((query.id, Arc::clone(&current)));
             }
-            modifications.push(modification(*query_id, &current));
             query.sent = Some(current);
         }
-        if self.awaiting_ts.is_some_and(|t| end.ts >= t) {
+        drop(frontier);
+        let reaches_mutation = self.awaiting_ts.is_some_and(|t| end.ts >= t);
+        if !(always || reaches_mutation || !updated.is_empty()) {
+            return Ok(());
+        }
+        if reaches_mutation {
             self.awaiting_ts = None;
         }
         let start = self.version;
         self.version = end;
-        self.send(ServerMessage::Transition {
-            start_version: start,
-            end_version: end,
-            modifications,
-            client_clock_skew: None,
-            server_ts: Some(now_nanos()),
-        })
-    }
-
-    /// The frontier, once it has reached `floor` (a client's observed timestamp is always
-    /// committed here, so this wait is short: it covers re-runs still in flight).
-    async fn frontier_at_least(&mut self, floor: Ts) -> Ts {
-        let reached = {
-            let wait = self.frontier.wait_for(|ts| *ts >= floor);
-            match tokio::time::timeout(Duration::from_secs(5), wait).await {
-                Ok(Ok(ts)) => Some(*ts),
-                _ => None,
+        let frame = match (removed, &updated[..]) {
+            ([], [(query_id, published)]) => published.alone(start, end, *query_id),
+            _ => {
+                let modifications: Vec<Modification<'_>> = removed
+                    .iter()
+                    .map(|id| Modification::Removed(*id))
+                    .chain(updated.iter().map(|(id, p)| Modification::Updated(*id, p)))
+                    .collect();
+                encode::transition(start, end, &modifications)
             }
         };
-        reached.unwrap_or_else(|| *self.frontier.borrow())
+        self.send_frame(frame)
+    }
+
+    /// Waits (briefly) until the frontier reaches the client's observed timestamp, which is
+    /// always committed here: the wait covers re-runs still in flight.
+    async fn reach_floor(&mut self) {
+        let floor = self.ts_floor;
+        let wait = self.frontier.wait_for(|ts| *ts >= floor);
+        let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
     }
 }
 
 /// Whether the client already holds this result (the same execution's, or an equal one).
-fn already_sent(sent: Option<&Arc<QueryOutcome>>, current: &Arc<QueryOutcome>) -> bool {
-    sent.is_some_and(|sent| Arc::ptr_eq(sent, current) || **sent == **current)
-}
-
-fn modification(query_id: QueryId, outcome: &QueryOutcome) -> StateModification {
-    match outcome {
-        QueryOutcome::Value(value) => StateModification::QueryUpdated {
-            query_id,
-            value: value.clone(),
-            log_lines: Vec::new(),
-            journal: None,
-        },
-        QueryOutcome::Error { message, data } => StateModification::QueryFailed {
-            query_id,
-            error_message: message.clone(),
-            log_lines: Vec::new(),
-            journal: None,
-            error_data: data.clone(),
-        },
-    }
+fn already_sent(sent: Option<&Arc<Published>>, current: &Arc<Published>) -> bool {
+    sent.is_some_and(|sent| Arc::ptr_eq(sent, current) || sent.outcome() == current.outcome())
 }
 
 fn failed_mutation(request_id: u64, err: &FnError) -> ServerMessage {
@@ -587,11 +673,4 @@ fn expiry_instant(identity: &UserIdentity, verifier: &Verifier) -> Instant {
         .unwrap_or_default();
     let expires = Duration::from_secs(identity.expires_at) + verifier.config().clock_skew;
     Instant::now() + expires.saturating_sub(now)
-}
-
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
 }
