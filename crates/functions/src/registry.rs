@@ -42,14 +42,19 @@ pub enum Visibility {
 pub(crate) type Handler<C> =
     Arc<dyn Fn(C, Json) -> BoxFuture<'static, FnResult<Json>> + Send + Sync>;
 
+/// A call with its arguments decoded, ready to run with its context.
+pub(crate) type Prepared<C> = Box<dyn FnOnce(C) -> BoxFuture<'static, FnResult<Json>> + Send>;
+
+/// Decodes a call's arguments into a [`Prepared`] call.
+pub(crate) type Prepare<C> = Arc<dyn Fn(Json) -> FnResult<Prepared<C>> + Send + Sync>;
+
 /// A mutation with its arguments decoded, ready to run inside a transaction.
-pub(crate) type PreparedMutation =
-    Box<dyn FnOnce(MutationCtx) -> BoxFuture<'static, FnResult<Json>> + Send>;
+pub(crate) type PreparedMutation = Prepared<MutationCtx>;
 
 /// Mutations decode their arguments before they queue for the group committer: decoding then
 /// runs in the caller's task, in parallel with other requests, instead of in the committer's
 /// serial section, and a bad argument never reaches a transaction.
-pub(crate) type MutationHandler = Arc<dyn Fn(Json) -> FnResult<PreparedMutation> + Send + Sync>;
+pub(crate) type MutationHandler = Prepare<MutationCtx>;
 
 #[derive(Clone)]
 pub(crate) enum Function {
@@ -79,7 +84,9 @@ pub struct Registry {
     functions: HashMap<String, Entry>,
 }
 
-fn handler<C, A, R, F, Fut>(f: F) -> Handler<C>
+/// Decodes arguments, then runs `f` and encodes its result: the one typed-to-JSON bridge every
+/// handler uses.
+fn prepare<C, A, R, F, Fut>(f: F) -> Prepare<C>
 where
     C: Send + 'static,
     A: DeserializeOwned + Send + 'static,
@@ -88,34 +95,32 @@ where
     Fut: Future<Output = FnResult<R>> + Send + 'static,
 {
     let f = Arc::new(f);
-    Arc::new(move |ctx: C, args: Json| {
-        let f = Arc::clone(&f);
-        Box::pin(async move {
-            let args: A = decode_args(args)?;
-            let result = f(ctx, args).await?;
-            serde_json::to_value(result).map_err(FnError::internal)
-        })
-    })
-}
-
-fn mutation_handler<A, R, F, Fut>(f: F) -> MutationHandler
-where
-    A: DeserializeOwned + Send + 'static,
-    R: Serialize,
-    F: Fn(MutationCtx, A) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = FnResult<R>> + Send + 'static,
-{
-    let f = Arc::new(f);
     Arc::new(move |args: Json| {
         let args: A = decode_args(args)?;
         let f = Arc::clone(&f);
-        let prepared: PreparedMutation = Box::new(move |ctx| {
+        let prepared: Prepared<C> = Box::new(move |ctx| {
             Box::pin(async move {
                 let result = f(ctx, args).await?;
                 serde_json::to_value(result).map_err(FnError::internal)
             })
         });
         Ok(prepared)
+    })
+}
+
+/// Queries and actions decode and run in one step.
+fn handler<C, A, R, F, Fut>(f: F) -> Handler<C>
+where
+    C: Send + 'static,
+    A: DeserializeOwned + Send + 'static,
+    R: Serialize,
+    F: Fn(C, A) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = FnResult<R>> + Send + 'static,
+{
+    let prepare = prepare(f);
+    Arc::new(move |ctx: C, args: Json| match prepare(args) {
+        Ok(run) => run(ctx),
+        Err(err) => Box::pin(std::future::ready(Err(err))),
     })
 }
 
@@ -144,9 +149,9 @@ impl Registry {
     register!(/// A query only other server code may run.
         internal_query, Query, QueryCtx, Internal, handler);
     register!(/// A public mutation: one atomic transaction, callable by clients.
-        mutation, Mutation, MutationCtx, Public, mutation_handler);
+        mutation, Mutation, MutationCtx, Public, prepare);
     register!(/// A mutation only other server code may run.
-        internal_mutation, Mutation, MutationCtx, Internal, mutation_handler);
+        internal_mutation, Mutation, MutationCtx, Internal, prepare);
     register!(/// A public action: may call other functions and the outside world.
         action, Action, ActionCtx, Public, handler);
     register!(/// An action only other server code may run.
