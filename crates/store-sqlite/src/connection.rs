@@ -137,10 +137,6 @@ impl ReaderPool {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn get(self: &Arc<Self>) -> Result<PooledReader> {
         let idle = self
             .idle

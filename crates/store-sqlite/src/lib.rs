@@ -17,7 +17,6 @@ mod connection;
 mod read;
 mod write;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -53,11 +52,6 @@ impl SqliteEngine {
             writer: Arc::new(Mutex::new(writer)),
             checkpointer: Arc::new(checkpointer),
         })
-    }
-
-    /// The database file this engine uses.
-    pub fn path(&self) -> PathBuf {
-        self.readers.path().to_path_buf()
     }
 }
 
