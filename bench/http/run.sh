@@ -30,8 +30,8 @@ NODE_SEED_SRC=${NODE_SEED_SRC:-$ROOT/../shared/peers/node-seed}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LUA=$ROOT/bench/http/query.lua
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../lib.sh
+source "$ROOT/bench/lib.sh"
 
 # ---------------------------------------------------------------- tools --
 if ! command -v wrk >/dev/null 2>&1; then
@@ -55,31 +55,9 @@ fi
 
 # ------------------------------------------------------ servers, cleanup --
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/keel-bench-http.XXXXXX")
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_for FILE REGEX: until a line of FILE matches (server start-up output), 30 s at most.
-wait_for() {
-  local file=$1 regex=$2 pid=$3 i
-  for i in $(seq 300); do
-    if grep -Eq "$regex" "$file" 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "server exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$file" >&2
-  die "server did not start (no line matching $regex in $file)"
-}
+TEMP_PATHS+=("$TMP")
 
 json() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const v=JSON.parse(s);const r=new Function("v","return "+process.argv[1])(v);process.stdout.write(typeof r==="string"?r:JSON.stringify(r))})' "$1"; }
-
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
 # ------------------------------------------------------------------ keel --
 say "starting keel dev"

@@ -27,7 +27,8 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 KEEL=${KEEL:-$TARGET_DIR/release/keel}
 LOAD=$TARGET_DIR/release/keel-bench-webhooks
 
-say() { printf '==> %s\n' "$*" >&2; }
+# shellcheck source=../lib.sh
+source "$ROOT/bench/lib.sh"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   (cd "$ROOT" && cargo build --release -p keel -p keel-bench-webhooks)
 fi
@@ -36,51 +37,39 @@ if command -v perf >/dev/null 2>&1 && perf stat -e syscalls:sys_enter_fdatasync 
   HAVE_PERF=1
 fi
 
-DIRS=()
-PID=
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  local d
-  for d in "${DIRS[@]}"; do rm -rf "$d"; done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 export CLERK_WEBHOOK_SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
 TABLE=$(mktemp "$DATA_PARENT/keel-webhooks-diagnosis.XXXXXX")
-DIRS+=("$TABLE")
+TEMP_PATHS+=("$TABLE")
 
 run_case() {
-  local name=$1 parent=$2 dir log url out perf_out syncs=- cs=- stat_secs perf_pid=
+  local name=$1 parent=$2 dir log url out perf_out syncs=- cs=- stat_secs perf_pid= pid
   shift 2
   dir=$(mktemp -d "$parent/keel-webhooks-diagnosis.XXXXXX")
-  DIRS+=("$dir")
+  TEMP_PATHS+=("$dir")
   log=$dir/keel.log
   KEEL_DATA_DIR=$dir/data KEEL_LISTEN=127.0.0.1:0 KEEL_EMULATOR_WEBHOOK_URL=http://127.0.0.1:9/ \
     "$KEEL" dev >"$log" 2>&1 &
-  PID=$!
-  for _ in $(seq 300); do grep -q '^Keel listening on http://' "$log" && break; sleep 0.1; done
+  pid=$!
+  PIDS+=("$pid")
+  wait_for "$log" '^Keel listening on http://' "$pid"
   url=$(sed -n 's/^Keel listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
-  [ -n "$url" ] || { cat "$log" >&2; exit 1; }
   say "$name ($dir, $(df -T "$dir" | awk 'NR==2{print $2}'))"
   perf_out=$dir/perf
   stat_secs=$(awk -v d="$DURATION" 'BEGIN{print (d > 4 ? d - 2 : d / 2)}')
   if [ "$HAVE_PERF" = 1 ]; then
     ( sleep "$(awk -v w="$WARMUP" 'BEGIN{print w + 1}')"
       perf stat -x, -e syscalls:sys_enter_fsync,syscalls:sys_enter_fdatasync,context-switches \
-        -p "$PID" -o "$perf_out" -- sleep "$stat_secs" >/dev/null 2>&1 ) &
+        -p "$pid" -o "$perf_out" -- sleep "$stat_secs" >/dev/null 2>&1 ) &
     perf_pid=$!
   fi
   out=$("$LOAD" --url "$url" --duration "$DURATION" --warmup "$WARMUP" --label "$name" \
-    --server-pid "$PID" "$@" | grep '^RESULT ' | sed 's/^RESULT //')
+    --server-pid "$pid" "$@" | grep '^RESULT ' | sed 's/^RESULT //')
   [ -z "$perf_pid" ] || wait "$perf_pid" || true
   if [ -s "$perf_out" ]; then
     syncs=$(awk -F, -v s="$stat_secs" '/sys_enter_f(data)?sync/{n += $1} END{printf "%.0f", n / s}' "$perf_out")
     cs=$(awk -F, -v s="$stat_secs" '/context-switches/{printf "%.0f", $1 / s}' "$perf_out")
   fi
-  kill -TERM "$PID" 2>/dev/null || true
-  wait "$PID" 2>/dev/null || true
-  PID=
+  stop "$pid"
   printf '%s syncs_per_s=%s cs_per_s=%s\n' "$out" "$syncs" "$cs" >>"$TABLE"
 }
 

@@ -32,8 +32,8 @@ NODE_SEED_SRC=${NODE_SEED_SRC:-$ROOT/../shared/peers/node-seed}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
 
-say() { printf '==> %s\n' "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+# shellcheck source=../lib.sh
+source "$ROOT/bench/lib.sh"
 
 for tool in cargo node npm python3; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is needed"
@@ -52,40 +52,7 @@ fi
 
 # ------------------------------------------------------------ cleanup --
 TMP=$(mktemp -d "$DATA_PARENT/keel-bench-webhooks.XXXXXX")
-SHM_DIR=
-PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$TMP"
-  [ -z "$SHM_DIR" ] || rm -rf "$SHM_DIR"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# stop PID: SIGTERM, wait for the exit, forget it.
-stop() {
-  local pid=$1 kept=() p
-  kill -TERM "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-  for p in "${PIDS[@]}"; do [ "$p" = "$pid" ] || kept+=("$p"); done
-  PIDS=("${kept[@]}")
-}
-
-# wait_for FILE REGEX PID: until a line of FILE matches (server start-up output), 30 s at most.
-wait_for() {
-  local file=$1 regex=$2 pid=$3 i
-  for i in $(seq 300); do
-    if grep -Eq "$regex" "$file" 2>/dev/null; then return 0; fi
-    kill -0 "$pid" 2>/dev/null || { cat "$file" >&2; die "server exited during start-up"; }
-    sleep 0.1
-  done
-  cat "$file" >&2
-  die "server did not start (no line matching $regex in $file)"
-}
-
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+TEMP_PATHS+=("$TMP")
 
 # One signing secret for every server (Svix's format: whsec_ + base64 of 24 random bytes).
 SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
@@ -170,6 +137,7 @@ done
 # ------------------------------------------------------- diagnosis only --
 if [ "${SHM:-0}" = 1 ]; then
   SHM_DIR=$(mktemp -d /dev/shm/keel-bench-webhooks.XXXXXX)
+  TEMP_PATHS+=("$SHM_DIR")
   keel_run keel-tmpfs "$SHM_DIR/keel-data"
 fi
 if [ "${PROBE:-0}" = 1 ]; then
