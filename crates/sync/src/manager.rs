@@ -340,10 +340,8 @@ impl SubscriptionManager {
                 .entries
                 .entry(Arc::clone(&key))
                 .or_insert_with(|| new_entry(path, args, identity));
+            // No result yet (checked above under this same lock, or the entry is new).
             entry.cached_until = Some(Instant::now() + QUERY_CACHE_IDLE);
-            if let Some(current) = entry.results.get() {
-                return current.http_answer();
-            }
             let results = Arc::clone(&entry.results);
             if entry.running_since.is_none() {
                 spawn_run(&self.shared, Arc::clone(&key), entry);
