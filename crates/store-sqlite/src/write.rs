@@ -28,6 +28,7 @@ impl SqliteWrite {
         blocking(move || {
             conn.execute_batch("BEGIN IMMEDIATE")
                 .map_err(StoreError::engine)?;
+            // Built before reading the clock, so a failed read still rolls back (`Drop`).
             let mut tx = SqliteWrite {
                 conn: Some(conn),
                 ts: Ts(0),
