@@ -3,7 +3,9 @@
 //! for the whole batch instead of one per mutation. Mutations still run one at a time, in
 //! arrival order, each seeing the writes of those before it, so the schedule is serial; a
 //! mutation that fails is rolled back to its savepoint without touching the others. Nobody is
-//! answered before the batch is durable.
+//! answered before the batch is durable, but the next batch does not wait for that: it runs
+//! as soon as the engine has written this one (the fsync overlaps it; see the SQLite engine's
+//! `wal_sync.rs`).
 
 use std::panic::AssertUnwindSafe;
 
@@ -80,23 +82,27 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
         let outcome = run_job(&tx, &path, run, auth, once.as_ref()).await;
         answered.push((reply, outcome));
     }
-    match tx.commit().await {
-        Ok(commit) => {
-            for (reply, outcome) in answered {
-                let _ = reply.send(outcome.map(|(value, replayed)| Done {
-                    value,
-                    ts: commit.ts,
-                    replayed,
-                }));
+    // The commit holds the write lock until the engine has written it, so the next batch's
+    // `db.writer()` waits exactly that long, not for the fsync.
+    tokio::spawn(async move {
+        match tx.commit().await {
+            Ok(commit) => {
+                for (reply, outcome) in answered {
+                    let _ = reply.send(outcome.map(|(value, replayed)| Done {
+                        value,
+                        ts: commit.ts,
+                        replayed,
+                    }));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "group commit failed");
+                for (reply, _) in answered {
+                    let _ = reply.send(Err(FnError::internal(&err)));
+                }
             }
         }
-        Err(err) => {
-            tracing::error!(error = %err, "group commit failed");
-            for (reply, _) in answered {
-                let _ = reply.send(Err(FnError::internal(&err)));
-            }
-        }
-    }
+    });
 }
 
 /// Runs one mutation inside its own savepoint; `Ok((value, replayed))` when it is kept.

@@ -65,8 +65,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
             "SQLite refused WAL mode (journal_mode is {mode})"
         )));
     }
-    // FULL: a commit is on disk before it is acknowledged (webhooks rely on this).
-    conn.pragma_update(None, "synchronous", "FULL")
+    // NORMAL: `COMMIT` does not wait for the disk; `wal_sync.rs` fsyncs the WAL after the
+    // write lock is released, and a commit returns (is acknowledged) only after that.
+    conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(StoreError::engine)?;
     // Checkpoints run on their own thread (`checkpoint.rs`), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)

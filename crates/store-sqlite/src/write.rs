@@ -10,6 +10,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::checkpoint::Checkpointer;
+use crate::wal_sync::WalSync;
 use crate::{blocking, read};
 
 type Writer = OwnedMutexGuard<Connection>;
@@ -19,10 +20,15 @@ pub(crate) struct SqliteWrite {
     conn: Option<Writer>,
     ts: Ts,
     checkpointer: Arc<Checkpointer>,
+    wal: Arc<WalSync>,
 }
 
 impl SqliteWrite {
-    pub async fn begin(conn: Writer, checkpointer: Arc<Checkpointer>) -> Result<Self> {
+    pub async fn begin(
+        conn: Writer,
+        checkpointer: Arc<Checkpointer>,
+        wal: Arc<WalSync>,
+    ) -> Result<Self> {
         // IMMEDIATE takes the write lock now, so everything read below is current and stays so.
         // It may wait for another process's commit, hence the blocking pool.
         blocking(move || {
@@ -33,6 +39,7 @@ impl SqliteWrite {
                 conn: Some(conn),
                 ts: Ts(0),
                 checkpointer,
+                wal,
             };
             tx.ts = read::last_ts(tx.conn())?;
             Ok(tx)
@@ -146,9 +153,10 @@ impl EngineWrite for SqliteWrite {
 
     async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
         let conn = self.conn.take().expect("present until committed");
-        let checkpointer = self.checkpointer.clone();
-        // The commit waits for the fsync: off the async workers.
-        let ts = blocking(move || {
+        let wal = self.wal.clone();
+        // `COMMIT` writes the WAL frames (it may wait on the disk: off the async workers) and
+        // the write lock goes with `conn` at the end of the closure; the fsync comes after.
+        let (ts, position) = blocking(move || {
             let committed = conn
                 .prepare_cached(
                     "UPDATE keel_clock SET last_ts = max(last_ts + 1, ?1) WHERE id = 1
@@ -156,15 +164,19 @@ impl EngineWrite for SqliteWrite {
                 )
                 .and_then(|mut statement| statement.query_row([now.0 as i64], |row| row.get(0)))
                 .and_then(|ts: i64| conn.execute_batch("COMMIT").map(|()| ts));
-            committed.map(|ts| Ts(ts as u64)).map_err(|err| {
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
+            match committed {
+                Ok(ts) => Ok((Ts(ts as u64), wal.written())),
+                Err(err) => {
+                    if !conn.is_autocommit() {
+                        let _ = conn.execute_batch("ROLLBACK");
+                    }
+                    Err(StoreError::engine(err))
                 }
-                StoreError::engine(err)
-            })
+            }
         })
         .await?;
-        checkpointer.committed();
+        self.checkpointer.committed();
+        self.wal.durable(position).await?;
         Ok(ts)
     }
 }

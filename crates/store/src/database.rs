@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use keel_values::Ts;
 use tokio::sync::broadcast;
 
+use crate::commit_order::CommitOrder;
 use crate::engine::Engine;
 use crate::readset::{ReadSet, WriteSet};
 use crate::schema::Catalog;
@@ -29,6 +30,8 @@ pub(crate) struct CommitFeed {
     /// Commits of this process between `COMMIT` (their data visible to readers) and
     /// `publish` (their timestamp in `last`).
     landing: AtomicUsize,
+    /// Publication follows commit order even when durability waits end out of order.
+    pub(crate) order: CommitOrder,
 }
 
 impl CommitFeed {
@@ -72,6 +75,7 @@ impl Database {
             sender,
             last: AtomicU64::new(0),
             landing: AtomicUsize::new(0),
+            order: CommitOrder::new(),
         });
         let database = Database {
             engine,

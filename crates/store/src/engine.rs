@@ -110,7 +110,9 @@ pub trait EngineWrite: EngineRead {
     /// Undoes the writes since the savepoint and ends it.
     async fn rollback_to_savepoint(&mut self) -> Result<()>;
 
-    /// Makes the writes durable and visible at a timestamp greater than every earlier commit
-    /// (of any process sharing the database) and not below `now`, and returns it.
+    /// Makes the writes visible and durable at a timestamp greater than every earlier commit
+    /// (of any process sharing the database) and not below `now`, and returns it once they
+    /// are durable. An engine may release the write lock before then, so the next writer
+    /// runs while this commit syncs; the store publishes commits in commit order regardless.
     async fn commit(self: Box<Self>, now: Ts) -> Result<Ts>;
 }

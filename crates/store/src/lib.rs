@@ -5,6 +5,7 @@
 //! Persistence sits behind [`engine::Engine`]; this crate turns documents into index entries and
 //! ranges into key intervals, so an engine only stores bytes and JSON bodies.
 
+mod commit_order;
 mod database;
 mod document;
 pub mod engine;

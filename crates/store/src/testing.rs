@@ -24,7 +24,7 @@ macro_rules! engine_contract_tests {
             writes_are_visible_to_their_own_transaction_only, snapshots_do_not_see_later_commits,
             commit_timestamps_increase_across_reopen, read_sets_match_the_writes_that_touch_them,
             a_new_index_is_built_from_existing_documents, concurrent_writers_are_serialized,
-            ids_name_their_table, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes);
+            commits_are_published_in_timestamp_order, ids_name_their_table, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -534,6 +534,37 @@ pub async fn concurrent_writers_are_serialized(open: OpenEngine) {
         .unwrap()
         .unwrap();
     assert_eq!(n.get("n"), Some(&json!(20)), "no increment is lost");
+}
+
+/// An engine may let the next writer commit while an earlier commit still syncs; live
+/// queries must still see every commit, once, in timestamp order.
+pub async fn commits_are_published_in_timestamp_order(open: OpenEngine) {
+    let db = database(&open, &schema()).await;
+    let mut feed = db.subscribe();
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let tx = db.writer().await.unwrap();
+                tx.insert("tags", json!({"n": i})).await.unwrap();
+                tx.commit().await.unwrap().ts
+            })
+        })
+        .collect();
+    let mut committed = Vec::new();
+    for task in tasks {
+        committed.push(task.await.unwrap());
+    }
+    let mut published = Vec::new();
+    while published.len() < committed.len() {
+        published.push(feed.recv().await.expect("every commit is published").ts);
+    }
+    assert!(
+        published.windows(2).all(|pair| pair[0] < pair[1]),
+        "published out of order: {published:?}"
+    );
+    committed.sort();
+    assert_eq!(published, committed, "each commit published once");
 }
 
 pub async fn ids_name_their_table(open: OpenEngine) {

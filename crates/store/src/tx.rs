@@ -304,7 +304,10 @@ impl Writer {
             }));
         }
         let landing = self.commits.landing();
+        // Taken while the engine transaction still holds the write lock: commit order.
+        let ticket = self.commits.order.ticket();
         let ts = engine.commit(Ts(now_nanos())).await?;
+        ticket.turn().await;
         // Shared, not copied: the write set holds every document the batch wrote.
         let commit = Arc::new(Commit {
             ts,
@@ -313,6 +316,7 @@ impl Writer {
             reads,
         });
         self.commits.publish(&commit);
+        drop(ticket);
         drop(landing);
         Ok(commit)
     }

@@ -71,7 +71,10 @@ async fn acknowledged_webhooks_survive_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, url) = start(dir.path(), "127.0.0.1:0");
     let http = reqwest::Client::new();
-    let total = 400;
+    // More than can be sent before the kill, which comes once `KILL_AFTER` are acknowledged.
+    let total = 1_000_000;
+    const KILL_AFTER: usize = 150;
+    let (progress, mut acked) = tokio::sync::watch::channel(0usize);
     let sender = {
         let (http, url) = (http.clone(), url.clone());
         tokio::spawn(async move {
@@ -82,6 +85,7 @@ async fn acknowledged_webhooks_survive_sigkill() {
                     Some(status) => {
                         assert_eq!(status, "applied");
                         acknowledged.push(i);
+                        progress.send_replace(acknowledged.len());
                     }
                     None => break,
                 }
@@ -89,7 +93,13 @@ async fn acknowledged_webhooks_survive_sigkill() {
             acknowledged
         })
     };
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        acked.wait_for(|n| *n >= KILL_AFTER),
+    )
+    .await
+    .expect("webhooks are acknowledged")
+    .unwrap();
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let acknowledged = sender.await.unwrap();
@@ -110,8 +120,8 @@ async fn acknowledged_webhooks_survive_sigkill() {
             "event {i}"
         );
     }
-    // The rest are accepted now (one may have committed without its answer reaching us).
-    for i in acknowledged.len()..total {
+    // The next ones are accepted now (one may have committed without its answer reaching us).
+    for i in acknowledged.len()..acknowledged.len() + 50 {
         let (id, body) = event(i);
         let status = deliver(&http, &url, &id, &body).await.unwrap();
         assert!(
