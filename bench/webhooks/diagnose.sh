@@ -8,6 +8,9 @@
 #   disk-1       one sender: no batching possible, the latency of one event end to end
 #   duplicates   32 senders re-sending one applied delivery: answered `duplicate` after the ledger
 #                lookup, nothing written: the cost of HTTP + verification + parsing + the queue
+#   ceiling      32 senders against bench/ceiling, which reads each delivery and answers
+#                `applied` without verifying, parsing or storing it: what axum + hyper + tokio
+#                alone reach on this machine with this load generator (an upper bound)
 # then bench/webhooks/fsync_probe.py in DATA_PARENT.
 #
 #   bash bench/webhooks/diagnose.sh
@@ -22,15 +25,16 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DURATION=${DURATION:-8}
 WARMUP=${WARMUP:-2}
 DATA_PARENT=${DATA_PARENT:-${TMPDIR:-/tmp}}
-CASES=${CASES:-disk-32 tmpfs-32 disk-1 duplicates}
+CASES=${CASES:-disk-32 tmpfs-32 disk-1 duplicates ceiling}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 KEEL=${KEEL:-$TARGET_DIR/release/keel}
 LOAD=$TARGET_DIR/release/keel-bench-webhooks
+CEILING=$TARGET_DIR/release/keel-bench-ceiling
 
 # shellcheck source=../lib.sh
 source "$ROOT/bench/lib.sh"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
-  (cd "$ROOT" && cargo build --release -p keel -p keel-bench-webhooks)
+  (cd "$ROOT" && cargo build --release -p keel -p keel-bench-webhooks -p keel-bench-ceiling)
 fi
 HAVE_PERF=0
 if command -v perf >/dev/null 2>&1 && perf stat -e syscalls:sys_enter_fdatasync true >/dev/null 2>&1; then
@@ -47,12 +51,20 @@ run_case() {
   dir=$(mktemp -d "$parent/keel-webhooks-diagnosis.XXXXXX")
   TEMP_PATHS+=("$dir")
   log=$dir/keel.log
-  KEEL_DATA_DIR=$dir/data KEEL_LISTEN=127.0.0.1:0 KEEL_EMULATOR_WEBHOOK_URL=http://127.0.0.1:9/ \
-    "$KEEL" dev >"$log" 2>&1 &
-  pid=$!
-  PIDS+=("$pid")
-  wait_for "$log" '^Keel listening on http://' "$pid"
-  url=$(sed -n 's/^Keel listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
+  if [ "$name" = ceiling ]; then
+    "$CEILING" 0 >"$log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_for "$log" '^ceiling listening on http://' "$pid"
+    url=$(sed -n 's/^ceiling listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
+  else
+    KEEL_DATA_DIR=$dir/data KEEL_LISTEN=127.0.0.1:0 KEEL_EMULATOR_WEBHOOK_URL=http://127.0.0.1:9/ \
+      "$KEEL" dev >"$log" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait_for "$log" '^Keel listening on http://' "$pid"
+    url=$(sed -n 's/^Keel listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
+  fi
   say "$name ($dir, $(df -T "$dir" | awk 'NR==2{print $2}'))"
   perf_out=$dir/perf
   stat_secs=$(awk -v d="$DURATION" 'BEGIN{print (d > 4 ? d - 2 : d / 2)}')
@@ -79,6 +91,7 @@ for c in $CASES; do
     tmpfs-32) run_case tmpfs-32 /dev/shm ;;
     disk-1) run_case disk-1 "$DATA_PARENT" --senders 1 ;;
     duplicates) run_case duplicates "$DATA_PARENT" --duplicates ;;
+    ceiling) run_case ceiling "$DATA_PARENT" ;;
     *) echo "unknown case $c" >&2; exit 2 ;;
   esac
 done

@@ -3,7 +3,8 @@
 # deliveries from 32 concurrent senders (bench/webhook-load, `keel-bench-webhooks`);
 # acknowledged events/s, p50/p99 and errors, side by side:
 #   keel            `keel dev` (release build), data folder on the same disk as node-seed's log;
-#                   every event is one SQLite transaction, synchronous=FULL, committed before 200;
+#                   events are committed in groups (one SQLite transaction per batch), and an
+#                   event's 200 waits until the WAL holding it has been fsynced;
 #   node-seed (W)   the Node baseline (../shared/peers/node-seed), PEER_WORKERS=1 and 2: every
 #                   event is one line appended to its log with write + fsync before 200.
 # The baseline is the best node-seed result; the ratio keel / baseline is printed (target >= 5x).
@@ -19,7 +20,10 @@
 # and logs go), SKIP_BUILD=1 uses the release binaries already in $CARGO_TARGET_DIR (target/),
 # PROBE=1 also measures the disk's fsync rate and SQLite commits/s in DATA_PARENT
 # (bench/webhooks/fsync_probe.py), SHM=1 also runs keel with its data folder on /dev/shm
-# (tmpfs, where fsync costs nothing: a diagnosis of how fsync-bound keel is, NOT a result).
+# (tmpfs, where fsync costs nothing: a diagnosis of how fsync-bound keel is, NOT a result),
+# SLOW_FSYNC_US=N simulates a slower disk, NOT a result on this one: every fsync/fdatasync of the
+# servers (not of the load generator) takes N µs longer (bench/webhooks/slow_fsync.c, preloaded;
+# needs gcc).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -53,6 +57,15 @@ fi
 # ------------------------------------------------------------ cleanup --
 TMP=$(mktemp -d "$DATA_PARENT/keel-bench-webhooks.XXXXXX")
 TEMP_PATHS+=("$TMP")
+
+# Servers start through SERVER_ENV: empty, or the slow-fsync preload.
+SERVER_ENV=()
+if [ -n "${SLOW_FSYNC_US:-}" ]; then
+  command -v gcc >/dev/null 2>&1 || die "SLOW_FSYNC_US needs gcc"
+  gcc -shared -fPIC -O2 -o "$TMP/slow_fsync.so" "$ROOT/bench/webhooks/slow_fsync.c" -ldl
+  SERVER_ENV=(env LD_PRELOAD="$TMP/slow_fsync.so" SLOW_FSYNC_US="$SLOW_FSYNC_US")
+  say "SIMULATION: every fsync of the servers takes ${SLOW_FSYNC_US} µs longer"
+fi
 
 # One signing secret for every server (Svix's format: whsec_ + base64 of 24 random bytes).
 SECRET="whsec_$(head -c 24 /dev/urandom | base64)"
@@ -90,7 +103,7 @@ keel_run() {
   local name=$1 data=$2 log=$TMP/$1.log url pid rows mode
   say "starting keel dev ($name, data in $data)"
   KEEL_DATA_DIR=$data KEEL_LISTEN=127.0.0.1:0 KEEL_EMULATOR_WEBHOOK_URL=http://127.0.0.1:9/ \
-    "$KEEL" dev >"$log" 2>&1 &
+    "${SERVER_ENV[@]}" "$KEEL" dev >"$log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
   wait_for "$log" '^Keel listening on http://' "$pid"
@@ -123,7 +136,7 @@ for workers in $WORKERS; do
   (
     cd "$TMP/node-seed"
     CLERK_JWT_KEY=$JWT_KEY PEER_WORKERS=$workers PEER_LISTEN="127.0.0.1:$port" PEER_LOG="$peer_log" \
-      exec node server.mjs
+      exec "${SERVER_ENV[@]}" node server.mjs
   ) >"$TMP/$name.log" 2>&1 &
   pid=$!
   PIDS+=("$pid")
@@ -151,6 +164,7 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 echo "data: $TMP ($(df -T "$TMP" | awk 'NR==2{print $2 " on " $1}'))"
 echo "keel $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo '+changes'); $SENDERS senders, ${DURATION}s measured after ${WARMUP}s warm-up; create fraction $CREATE_FRACTION"
 echo "load average (1, 5, 15 min) at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+[ -z "${SLOW_FSYNC_US:-}" ] || echo "SIMULATED DISK: every fsync of the servers took ${SLOW_FSYNC_US} µs longer (not a result on this disk)"
 echo
 awk '
   function field(line, key,   re) {

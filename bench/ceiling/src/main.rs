@@ -4,6 +4,9 @@
 //! axum + hyper + tokio alone can do on this machine. Same runtime as Keel (multi-threaded tokio
 //! with default settings, `axum::serve`).
 //!
+//! `POST /clerk-webhook` is the same bound for `bench/webhooks/diagnose.sh`: it reads the
+//! delivery and answers `{"status":"applied"}` without verifying, parsing or storing it.
+//!
 //! Usage: `keel-bench-ceiling PORT` (listens on 127.0.0.1; port 0 picks one). Prints
 //! `ceiling listening on http://127.0.0.1:PORT` once bound.
 
@@ -37,6 +40,15 @@ async fn query(body: Bytes) -> Response {
     }
 }
 
+async fn webhook(body: Bytes) -> Response {
+    std::hint::black_box(&body);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        r#"{"status":"applied"}"#,
+    )
+        .into_response()
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port: u16 = match std::env::args().nth(1) {
@@ -50,6 +62,8 @@ async fn main() -> std::io::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("ceiling listening on http://{}", listener.local_addr()?);
-    let app = Router::new().route("/api/query", post(query));
+    let app = Router::new()
+        .route("/api/query", post(query))
+        .route("/clerk-webhook", post(webhook));
     axum::serve(listener, app).await
 }
