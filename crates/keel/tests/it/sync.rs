@@ -345,6 +345,26 @@ async fn a_re_sent_mutation_is_answered_without_running_twice() {
     );
 }
 
+/// The socket's read buffer is small (an idle connection should cost little memory); a large
+/// message still arrives whole, over many reads.
+#[tokio::test]
+async fn a_large_message_arrives_whole() {
+    let server = TestServer::dev().await;
+    let mut c = Client::connect(&server, "large").await;
+    let pad = "x".repeat(300_000);
+    c.send(json!({"type": "Action", "requestId": 7, "udfPath": "nope:missing", "args": [{"pad": pad}]}))
+        .await;
+    let answer = c.expect("ActionResponse").await;
+    assert_eq!(answer["requestId"], 7);
+    assert_eq!(answer["success"], false);
+    assert!(
+        answer["result"]
+            .as_str()
+            .is_some_and(|m| m.contains("nope:missing")),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected() {
     let server = TestServer::dev_with(
