@@ -80,6 +80,9 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
 pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).map_err(StoreError::engine)?;
     configure(&conn).map_err(StoreError::engine)?;
+    // Not lower: a checkpoint must fsync the WAL before copying frames into the database, and
+    // the database before the writer may restart the WAL over them (the writer itself runs
+    // NORMAL and leaves syncing to `wal_sync.rs`).
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(StoreError::engine)?;
     Ok(conn)

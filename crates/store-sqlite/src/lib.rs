@@ -47,10 +47,14 @@ impl SqliteEngine {
             let path = path.clone();
             blocking(move || connection::open_writer(&path)).await?
         };
+        // SQLite's own name for the file (symlinks resolved): its WAL lies beside it.
+        let resolved = writer.path().map(std::path::PathBuf::from).ok_or_else(|| {
+            StoreError::Engine(format!("{} is not a database file", path.display()))
+        })?;
         let readers = Arc::new(ReaderPool::new(path.clone()));
         // Open one reader now, so a file the process cannot read fails here, not on a query.
         drop(readers.get()?);
-        let wal = WalSync::start(&path).map_err(StoreError::engine)?;
+        let wal = WalSync::start(&resolved).map_err(StoreError::engine)?;
         let checkpointer = Checkpointer::start(path).map_err(StoreError::engine)?;
         Ok(SqliteEngine {
             readers,
@@ -88,7 +92,6 @@ impl Engine for SqliteEngine {
     }
 
     async fn begin_write(&self) -> Result<Box<dyn EngineWrite>> {
-        self.wal.check()?;
         let writer = self.writer.clone().lock_owned().await;
         Ok(Box::new(
             write::SqliteWrite::begin(writer, self.checkpointer.clone(), self.wal.clone()).await?,

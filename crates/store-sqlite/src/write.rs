@@ -179,4 +179,12 @@ impl EngineWrite for SqliteWrite {
         self.wal.durable(position).await?;
         Ok(ts)
     }
+
+    async fn finish_unwritten(self: Box<Self>) -> Result<()> {
+        // Read under the write lock: every commit this transaction could have seen.
+        let position = self.wal.position();
+        let wal = self.wal.clone();
+        drop(self); // rolls back (nothing to undo) and releases the write lock
+        wal.durable(position).await
+    }
 }

@@ -98,3 +98,22 @@ async fn commits_are_checkpointed_into_the_database_file() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// SQLite follows a symlinked database file and keeps the WAL beside the real file; the WAL
+/// that Keel fsyncs must be that one.
+#[tokio::test]
+async fn a_symlinked_database_file_syncs_the_real_wal() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("real")).unwrap();
+    std::fs::create_dir(dir.path().join("link")).unwrap();
+    let real = dir.path().join("real/keel.db");
+    drop(SqliteEngine::open(real.to_str().unwrap()).await.unwrap());
+    let link = dir.path().join("link/keel.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+
+    let engine = SqliteEngine::open(link.to_str().unwrap()).await.unwrap();
+    let tx = engine.begin_write().await.unwrap();
+    tx.commit(keel_values::Ts(1)).await.unwrap();
+    assert!(dir.path().join("real/keel.db-wal").exists());
+    assert!(!dir.path().join("link/keel.db-wal").exists());
+}

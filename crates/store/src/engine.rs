@@ -115,4 +115,9 @@ pub trait EngineWrite: EngineRead {
     /// are durable. An engine may release the write lock before then, so the next writer
     /// runs while this commit syncs; the store publishes commits in commit order regardless.
     async fn commit(self: Box<Self>, now: Ts) -> Result<Ts>;
+
+    /// Ends a transaction that wrote nothing, once every commit it could have read is durable:
+    /// its caller may acknowledge something on the strength of what it read (a duplicate
+    /// webhook, a replayed mutation).
+    async fn finish_unwritten(self: Box<Self>) -> Result<()>;
 }

@@ -295,7 +295,7 @@ impl Writer {
         let reads = std::mem::take(&mut state.reads);
         drop(state);
         if writes.is_empty() {
-            drop(engine);
+            engine.finish_unwritten().await?;
             return Ok(Arc::new(Commit {
                 ts: self.reader.ts,
                 base: self.reader.ts,

@@ -478,7 +478,9 @@ async fn watch_other_writers(shared: std::sync::Weak<Shared>) {
         let latest = reader.ts();
         let _ = reader.finish().await;
         let processed = shared.lock().processed;
-        // Our own commits reach the feed right after they commit; only newer ones are foreign.
+        // Our own commits reach the feed once durable (`landing` until then); only newer ones
+        // are foreign. Under steady local writes `landing` is rarely 0, and a foreign commit
+        // is caught instead by the gap between a local commit's `base` and what was processed.
         if latest > processed && database.is_foreign_ts(latest) {
             tracing::debug!(
                 ts = latest.0,
