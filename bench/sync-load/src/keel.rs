@@ -106,9 +106,22 @@ pub fn existing(url: String, secret_key: String, pid: Option<u32>) -> Target {
     }
 }
 
-/// `VmRSS` of a process, in KiB.
-pub fn rss_kib(pid: u32) -> Option<u64> {
-    status_field(pid, "VmRSS:")
+/// Resident memory of a process, in KiB.
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    /// `VmRSS`: everything resident, file-backed pages included.
+    pub rss: u64,
+    /// `RssAnon`: the process's own memory (heap, stacks), without the database file's
+    /// pages that SQLite maps and the OS can drop (they grow with the data read, not with
+    /// connections).
+    pub anon: u64,
+}
+
+pub fn memory(pid: u32) -> Option<Memory> {
+    Some(Memory {
+        rss: status_field(pid, "VmRSS:")?,
+        anon: status_field(pid, "RssAnon:")?,
+    })
 }
 
 pub fn status_field(pid: u32, field: &str) -> Option<u64> {
