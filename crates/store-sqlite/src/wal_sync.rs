@@ -15,7 +15,6 @@
 //! synced, and senders retry the rest (webhooks by `svix-id`, mutations by `requestId`).
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
@@ -132,25 +131,22 @@ fn run(wal: &File, wal_path: &Path, shared: &Shared) {
         };
         #[cfg(test)]
         let _held = shared.hold.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Err(reason) = sync(wal, wal_path) {
+        if let Err(err) = wal.sync_data() {
+            if shared
+                .state
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .stop
+            {
+                return; // the engine is closing; SQLite checkpoints and syncs on close
+            }
+            let reason = format!("fsync of {} failed: {err}", wal_path.display());
             tracing::error!(error = %reason, "syncing the SQLite WAL failed; stopping Keel");
             eprintln!("keel: {reason}; stopping (the data on disk is recovered on restart)");
             std::process::exit(1);
         }
         synced = target;
         shared.synced.send_replace(target);
-    }
-}
-
-fn sync(wal: &File, wal_path: &Path) -> std::result::Result<(), String> {
-    wal.sync_data()
-        .map_err(|err| format!("fsync of {} failed: {err}", wal_path.display()))?;
-    // SQLite deletes the WAL only when the last connection closes, and this process keeps
-    // its writer open; a deleted file here would mean durability silently lost, so check.
-    match wal.metadata() {
-        Ok(meta) if meta.nlink() > 0 => Ok(()),
-        Ok(_) => Err(format!("{} was deleted while in use", wal_path.display())),
-        Err(err) => Err(format!("cannot stat {}: {err}", wal_path.display())),
     }
 }
 
