@@ -66,6 +66,11 @@ pub struct Settings {
     #[arg(long, env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub sync_max_queued_bytes: usize,
 
+    /// A live-query transition longer than this (bytes) is sent as `TransitionChunk`
+    /// messages, as Convex's backend does, for proxies that cap WebSocket message sizes.
+    #[arg(long, env = "KEEL_SYNC_TRANSITION_CHUNK_BYTES", default_value_t = keel_sync::DEFAULT_TRANSITION_CHUNK_BYTES)]
+    pub sync_transition_chunk_bytes: usize,
+
     /// The webhook signing secret(s) (`whsec_…`, several separated by spaces while rotating).
     /// `keel dev` generates one when unset; `keel serve` answers webhooks 503 without it.
     #[arg(long, env = "CLERK_WEBHOOK_SECRET", hide_env_values = true)]
@@ -154,6 +159,7 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_MAX_BODY_BYTES",
     "KEEL_ADMIN_USER_IDS",
     "KEEL_SYNC_MAX_QUEUED_BYTES",
+    "KEEL_SYNC_TRANSITION_CHUNK_BYTES",
     "KEEL_ON_USER_DELETED",
     "KEEL_RECONCILE_EVERY",
     "KEEL_EMULATOR_WEBHOOK_URL",

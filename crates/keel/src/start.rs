@@ -238,6 +238,7 @@ pub async fn start(
         verifier.clone(),
         SyncConfig {
             max_queued_bytes: settings.sync_max_queued_bytes,
+            transition_chunk_bytes: settings.sync_transition_chunk_bytes,
             ..SyncConfig::default()
         },
     );

@@ -306,3 +306,84 @@ mod tests {
         assert!(std::str::from_utf8(&c).unwrap().contains(r#""queryId":1,"#));
     }
 }
+
+/// Splits an encoded `Transition` longer than `limit` bytes into `TransitionChunk` messages,
+/// as Convex's backend does for large transitions (some proxies cap a WebSocket message's
+/// size). The client joins the chunks' text in order and parses the whole. Each part holds
+/// at most `limit / 2` bytes of the transition's text, so its message stays under `limit`
+/// once the text is escaped as a JSON string (escaping at most doubles it here: the text is
+/// JSON already, so control characters are escaped in it).
+pub(crate) fn transition_chunks(frame: Bytes, transition_id: u64, limit: usize) -> Vec<Bytes> {
+    if frame.len() <= limit {
+        return vec![frame];
+    }
+    let text = std::str::from_utf8(&frame).expect("frames are JSON text");
+    let part_len = (limit / 2).max(4);
+    let mut parts = Vec::with_capacity(text.len() / part_len + 1);
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + part_len).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        parts.push(&text[start..end]);
+        start = end;
+    }
+    let total = parts.len();
+    let id = transition_id.to_string();
+    parts
+        .into_iter()
+        .enumerate()
+        .map(|(number, chunk)| {
+            let message = serde_json::json!({
+                "type": "TransitionChunk",
+                "chunk": chunk,
+                "partNumber": number,
+                "totalParts": total,
+                "transitionId": id,
+            });
+            Bytes::from(message.to_string())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    fn joined(chunks: &[Bytes]) -> String {
+        chunks
+            .iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                let message: Json = serde_json::from_slice(chunk).unwrap();
+                assert_eq!(message["type"], "TransitionChunk");
+                assert_eq!(message["partNumber"], i);
+                assert_eq!(message["totalParts"], chunks.len());
+                assert_eq!(message["transitionId"], "7");
+                message["chunk"].as_str().unwrap().to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_small_transition_goes_out_whole() {
+        let frame = Bytes::from_static(br#"{"type":"Transition"}"#);
+        assert_eq!(transition_chunks(frame.clone(), 7, 1024), vec![frame]);
+    }
+
+    #[test]
+    fn a_large_transition_is_split_and_joins_back_exactly() {
+        // Quotes and backslashes double when escaped; multi-byte characters must not be cut.
+        let value = "\"é\\ 漢字 🚀 ".repeat(400);
+        let frame = Bytes::from(serde_json::json!({"type": "Transition", "v": value}).to_string());
+        let limit = 1000;
+        let chunks = transition_chunks(frame.clone(), 7, limit);
+        assert!(chunks.len() > 1);
+        assert!(
+            chunks.iter().all(|c| c.len() <= limit + 100),
+            "each message near the limit"
+        );
+        assert_eq!(joined(&chunks).as_bytes(), &frame[..]);
+    }
+}

@@ -17,5 +17,5 @@ pub use encode::Published;
 pub use http_answer::HttpAnswer;
 pub use manager::{QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
 pub use outbound::OVERLOADED_REASON;
-pub use session::{IDENTITY_EXPIRED, SyncConfig, SyncService};
+pub use session::{DEFAULT_TRANSITION_CHUNK_BYTES, IDENTITY_EXPIRED, SyncConfig, SyncService};
 pub use socket::{ClientSocket, OutFrame};

@@ -38,7 +38,12 @@ pub struct SyncConfig {
     /// Per-connection outbound limits.
     pub max_queued_messages: usize,
     pub max_queued_bytes: usize,
+    /// A transition longer than this (bytes of JSON) goes out as `TransitionChunk` messages.
+    pub transition_chunk_bytes: usize,
 }
+
+/// Convex's backend splits transitions over 5 MB.
+pub const DEFAULT_TRANSITION_CHUNK_BYTES: usize = 5_000_000;
 
 impl Default for SyncConfig {
     fn default() -> Self {
@@ -46,6 +51,7 @@ impl Default for SyncConfig {
             ping_interval: Duration::from_secs(15),
             max_queued_messages: 4096,
             max_queued_bytes: 64 * 1024 * 1024,
+            transition_chunk_bytes: DEFAULT_TRANSITION_CHUNK_BYTES,
         }
     }
 }
@@ -98,6 +104,7 @@ impl SyncService {
             queries: Vec::new(),
             awaiting_ts: None,
             last_sent: Instant::now(),
+            chunked_transitions: 0,
         };
         session.run(socket)
     }
@@ -132,6 +139,8 @@ struct Session {
     /// The latest mutation commit timestamp no transition has reached yet.
     awaiting_ts: Option<Ts>,
     last_sent: Instant,
+    /// Transitions sent as chunks so far: the next one's `transitionId`.
+    chunked_transitions: u64,
 }
 
 /// Why a session ends early.
@@ -628,7 +637,15 @@ impl Session {
                 encode::transition(start, end, &modifications)
             }
         };
-        self.send_frame(frame)
+        let limit = self.service.config.transition_chunk_bytes;
+        if frame.len() <= limit {
+            return self.send_frame(frame);
+        }
+        self.chunked_transitions += 1;
+        for chunk in encode::transition_chunks(frame, self.chunked_transitions, limit) {
+            self.send_frame(chunk)?;
+        }
+        Ok(())
     }
 
     /// Waits (briefly) until the frontier reaches the client's observed timestamp, which is

@@ -16,6 +16,7 @@ async fn notes_are_served_beside_the_built_in_app() {
         max_body_bytes: 1 << 20,
         admin_user_ids: Vec::new(),
         sync_max_queued_bytes: 64 * 1024 * 1024,
+        sync_transition_chunk_bytes: 5_000_000,
         clerk_webhook_secret: None,
         clerk_secret_key: None,
         clerk_api_url: None,

@@ -23,6 +23,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         max_body_bytes: keel_server::DEFAULT_MAX_BODY_BYTES,
         admin_user_ids: Vec::new(),
         sync_max_queued_bytes: 64 * 1024 * 1024,
+        sync_transition_chunk_bytes: keel_sync::DEFAULT_TRANSITION_CHUNK_BYTES,
         clerk_webhook_secret: None,
         clerk_secret_key: None,
         clerk_api_url: None,
