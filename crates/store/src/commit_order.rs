@@ -5,19 +5,18 @@
 //! and publishes only when every earlier ticket is done.
 
 use std::collections::BTreeSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::watch;
 
 pub(crate) struct CommitOrder {
-    state: Mutex<State>,
-    /// The next ticket allowed to publish.
-    next: watch::Sender<u64>,
+    issued: AtomicU64,
+    line: watch::Sender<Line>,
 }
 
 #[derive(Default)]
-struct State {
-    issued: u64,
+struct Line {
+    /// The next ticket allowed to publish.
     next: u64,
     /// Tickets given up before their turn (a commit future dropped mid-way): skipped.
     abandoned: BTreeSet<u64>,
@@ -26,39 +25,33 @@ struct State {
 impl CommitOrder {
     pub fn new() -> Self {
         CommitOrder {
-            state: Mutex::new(State::default()),
-            next: watch::Sender::new(0),
+            issued: AtomicU64::new(0),
+            line: watch::Sender::new(Line::default()),
         }
     }
 
     /// A place in line; take it while holding the write lock, before committing.
     pub fn ticket(&self) -> Ticket<'_> {
-        let mut state = self.lock();
-        let number = state.issued;
-        state.issued += 1;
         Ticket {
             order: self,
-            number,
+            number: self.issued.fetch_add(1, Ordering::Relaxed),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Ends `number`'s place in line, whether or not it was its turn yet.
+    /// Ends `number`'s place in line, whether or not it was its turn yet; wakes the waiters
+    /// only when the line moves.
     fn done(&self, number: u64) {
-        let mut guard = self.lock();
-        let state = &mut *guard;
-        if state.next != number {
-            state.abandoned.insert(number);
-            return;
-        }
-        state.next += 1;
-        while state.abandoned.remove(&state.next) {
-            state.next += 1;
-        }
-        self.next.send_replace(state.next);
+        self.line.send_if_modified(|line| {
+            if line.next != number {
+                line.abandoned.insert(number);
+                return false;
+            }
+            line.next += 1;
+            while line.abandoned.remove(&line.next) {
+                line.next += 1;
+            }
+            true
+        });
     }
 }
 
@@ -71,9 +64,9 @@ pub(crate) struct Ticket<'a> {
 impl Ticket<'_> {
     /// Waits until every earlier ticket is done; publish, then drop the ticket.
     pub async fn turn(&self) {
-        let mut next = self.order.next.subscribe();
+        let mut line = self.order.line.subscribe();
         // The sender lives as long as `self.order`, which this ticket borrows.
-        let _ = next.wait_for(|next| *next == self.number).await;
+        let _ = line.wait_for(|line| line.next == self.number).await;
     }
 }
 
