@@ -642,7 +642,7 @@ impl Session {
             return self.send_frame(frame);
         }
         self.chunked_transitions += 1;
-        for chunk in encode::transition_chunks(frame, self.chunked_transitions, limit) {
+        for chunk in encode::transition_chunks(&frame, self.chunked_transitions, limit) {
             self.send_frame(chunk)?;
         }
         Ok(())
