@@ -16,7 +16,7 @@ mod readset;
 mod schema;
 mod tx;
 
-#[cfg(feature = "testing")]
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
 pub use database::{Commit, Database};

@@ -71,25 +71,8 @@ impl WriteSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{index_write as write, key_range as range};
     use keel_values::TableNumber;
-
-    fn range(start: &[u8], end: Option<&[u8]>) -> KeyRange {
-        KeyRange {
-            start: start.to_vec(),
-            end: end.map(<[u8]>::to_vec),
-        }
-    }
-
-    fn write(index: u32, old: Option<&[u8]>, new: Option<&[u8]>) -> WriteSet {
-        WriteSet {
-            documents: BTreeSet::new(),
-            index_writes: vec![IndexWrite {
-                index: IndexNumber(index),
-                old_key: old.map(<[u8]>::to_vec),
-                new_key: new.map(<[u8]>::to_vec),
-            }],
-        }
-    }
 
     #[test]
     fn a_write_inside_a_read_range_intersects() {

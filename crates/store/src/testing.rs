@@ -9,7 +9,10 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::engine::Engine;
-use crate::{Database, Order, PaginationOpts, Schema, StoreError, TableDef, WriteSet};
+use crate::engine::IndexNumber;
+use crate::{
+    Database, IndexWrite, KeyRange, Order, PaginationOpts, Schema, StoreError, TableDef, WriteSet,
+};
 
 pub type OpenEngine =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Engine>> + Send>> + Send + Sync>;
@@ -35,6 +38,26 @@ macro_rules! engine_contract_tests {
             }
         )*
     };
+}
+
+/// `start..end` (`None`: unbounded), for tests of read and write sets.
+pub fn key_range(start: &[u8], end: Option<&[u8]>) -> KeyRange {
+    KeyRange {
+        start: start.to_vec(),
+        end: end.map(<[u8]>::to_vec),
+    }
+}
+
+/// A write set holding one index write, for tests of read and write sets.
+pub fn index_write(index: u32, old: Option<&[u8]>, new: Option<&[u8]>) -> WriteSet {
+    WriteSet {
+        documents: Default::default(),
+        index_writes: vec![IndexWrite {
+            index: IndexNumber(index),
+            old_key: old.map(<[u8]>::to_vec),
+            new_key: new.map(<[u8]>::to_vec),
+        }],
+    }
 }
 
 fn schema() -> Schema {

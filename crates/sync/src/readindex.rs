@@ -147,15 +147,8 @@ impl<K: Clone + Eq + Hash> ReadIndex<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keel_store::IndexWrite;
+    use keel_store::testing::{index_write as write, key_range as range};
     use keel_values::TableNumber;
-
-    fn range(start: &[u8], end: Option<&[u8]>) -> KeyRange {
-        KeyRange {
-            start: start.to_vec(),
-            end: end.map(<[u8]>::to_vec),
-        }
-    }
 
     fn reads(ranges: &[(u32, KeyRange)]) -> ReadSet {
         ReadSet {
@@ -164,17 +157,6 @@ mod tests {
                 .map(|(i, r)| (IndexNumber(*i), r.clone()))
                 .collect(),
             documents: Default::default(),
-        }
-    }
-
-    fn write(index: u32, old: Option<&[u8]>, new: Option<&[u8]>) -> WriteSet {
-        WriteSet {
-            documents: Default::default(),
-            index_writes: vec![IndexWrite {
-                index: IndexNumber(index),
-                old_key: old.map(<[u8]>::to_vec),
-                new_key: new.map(<[u8]>::to_vec),
-            }],
         }
     }
 
