@@ -41,34 +41,24 @@ async fn post(server: &TestServer, path: &str, body: &str) -> (u16, Json) {
 async fn results_come_in_both_formats() {
     let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
     let args = r#"[{"n":{"$integer":"BwAAAAAAAAA="}}]"#;
-    let (status, encoded) = post(
-        &server,
-        "/api/query",
-        &format!(r#"{{"path":"test:echo","args":{args},"format":"convex_encoded_json"}}"#),
-    )
-    .await;
+    let echo = |format: &str| {
+        let body = format!(r#"{{"path":"test:echo","args":{args},"format":"{format}"}}"#);
+        let server = &server;
+        async move { post(server, "/api/query", &body).await }
+    };
+    let (status, encoded) = echo("convex_encoded_json").await;
     assert_eq!(status, 200);
     assert_eq!(
         encoded,
         json!({"status": "success", "value": {"n": 7, "big": {"$integer": "BQAAAAAAAAA="}, "bytes": {"$bytes": "AQID"}}, "logLines": []})
     );
-    let (_, clean) = post(
-        &server,
-        "/api/query",
-        &format!(r#"{{"path":"test:echo","args":{args},"format":"json"}}"#),
-    )
-    .await;
+    let (_, clean) = echo("json").await;
     assert_eq!(
         clean["value"]["big"], "5",
         "json format exports int64 as a string"
     );
     assert_eq!(clean["value"]["bytes"], "AQID");
-    let (_, encoded_again) = post(
-        &server,
-        "/api/query",
-        &format!(r#"{{"path":"test:echo","args":{args},"format":"convex_encoded_json"}}"#),
-    )
-    .await;
+    let (_, encoded_again) = echo("convex_encoded_json").await;
     assert_eq!(
         encoded_again, encoded,
         "each format keeps its own rendering of the cached result"
