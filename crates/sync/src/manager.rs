@@ -74,6 +74,11 @@ impl Subscription {
         self.results.get()
     }
 
+    /// The outcome that holds at `ts`, and whether a newer one waits for a later timestamp.
+    pub fn current_at(&self, ts: Ts) -> (Option<Arc<Published>>, bool) {
+        self.results.get_at(ts)
+    }
+
     /// Waits until the first outcome is available.
     pub async fn first(&mut self) {
         self.results.first().await;
@@ -101,6 +106,8 @@ struct Entry {
     running_since: Option<Ts>,
     /// The earliest processed commit this entry's published result does not reflect yet.
     stale_since: Option<Ts>,
+    /// The snapshot the published result read: commits up to it need no re-run.
+    snapshot: Ts,
     /// Sessions to wake when the result changes.
     /// Counted per session: one session may subscribe to the same query more than once
     /// (two query ids, or the overlap while it re-subscribes under a refreshed token).
@@ -125,6 +132,11 @@ struct Table {
     /// Commits processed while some run was in flight, oldest first.
     recent: VecDeque<Arc<Commit>>,
     processed: Ts,
+    /// Results with no answer for part of the timeline: a re-run for the commit at `.0` read
+    /// the later snapshot `.1` (SQLite reads only the latest state), so at timestamps in
+    /// `[.0, .1)` neither the old result nor the new one is known to hold. The frontier never
+    /// stops inside such a gap; it is dropped once the frontier passes `.1`.
+    gaps: Vec<(Ts, Ts, KeyRef)>,
 }
 
 /// An entry's key, compared by address (the table holds one `Arc` per entry).
@@ -206,6 +218,7 @@ impl Table {
 
     fn remove(&mut self, key: &Arc<SubscriptionKey>) {
         if let Some((key, entry)) = self.entries.remove_entry(key) {
+            self.gaps.retain(|(_, _, k)| !Arc::ptr_eq(&k.0, &key));
             entry.results.close();
             self.reads.remove(&KeyRef(key), &entry.reads);
             self.running.replace(entry.running_since, None);
@@ -395,20 +408,32 @@ impl Shared {
     /// The frontier moves to the latest processed commit unless some result is stale, in
     /// which case it stops just before the oldest commit not yet reflected.
     fn advance_frontier(&self, table: &mut Table) {
-        self.advance_frontier_and(table, || {});
+        self.advance_frontier_and(table, |_| {});
     }
 
-    /// [`Self::advance_frontier`], running `publish` under the frontier's lock.
-    fn advance_frontier_and(&self, table: &mut Table, publish: impl FnOnce()) {
+    /// [`Self::advance_frontier`], running `publish` (given the new frontier) under the
+    /// frontier's lock.
+    fn advance_frontier_and(&self, table: &mut Table, publish: impl FnOnce(Ts)) {
         let oldest_stale = table.stale.min();
-        let target = match oldest_stale {
+        let mut target = match oldest_stale {
             Some(stale) => Ts(stale.0.saturating_sub(1)).min(table.processed),
             None => table.processed,
         };
+        // Below every gap that covers it. Latest start first: lowering the target below one
+        // gap can only bring it into a gap that starts earlier.
+        table
+            .gaps
+            .sort_unstable_by_key(|&(from, _, _)| std::cmp::Reverse(from));
+        for &(from, until, _) in &table.gaps {
+            if from <= target && target < until {
+                target = Ts(from.0.saturating_sub(1));
+            }
+        }
+        table.gaps.retain(|&(_, until, _)| until > target);
         let mut publish = Some(publish);
         self.frontier.send_if_modified(|frontier| {
             if let Some(publish) = publish.take() {
-                publish();
+                publish(target.max(*frontier));
             }
             if target > *frontier {
                 *frontier = target;
@@ -453,6 +478,7 @@ fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Ent
         reads: ReadSet::default(),
         running_since: None,
         stale_since: None,
+        snapshot: Ts::ZERO,
         watchers: HashMap::new(),
         cached_until: None,
         rerun: false,
@@ -580,17 +606,26 @@ fn finish_run(
         .results
         .get()
         .is_none_or(|previous| **previous.outcome() != outcome);
-    let published = changed.then(|| Arc::new(Published::new(outcome, entry.watchers.len() > 1)));
+    // The result holds from its snapshot on; until then, clients keep the previous one, which
+    // holds until the commit that made this run. Between the two is a gap (see `Table::gaps`).
+    let published = changed
+        .then(|| Arc::new(Published::new(outcome, entry.watchers.len() > 1).valid_from(snapshot)));
+    entry.snapshot = snapshot;
+    let gap = entry
+        .stale_since
+        .filter(|&from| changed && from < snapshot)
+        .map(|from| (from, snapshot, KeyRef(Arc::clone(key))));
     let slot = Arc::clone(&entry.results);
+    table.gaps.extend(gap);
     table.set_reads(key, reads);
     table.set_running(key, None);
     table.set_stale(key, None);
     // Published under the frontier's lock, as the frontier moves, and sessions woken after:
     // a session reads its results under the same lock, so it sees a result together with the
     // frontier it makes current and its transition's `ts` reaches the mutation behind it.
-    shared.advance_frontier_and(&mut table, || {
+    shared.advance_frontier_and(&mut table, |frontier| {
         if let Some(published) = published {
-            slot.publish(published);
+            slot.publish(published, frontier);
         }
     });
     if changed {
@@ -642,8 +677,9 @@ fn process_commit(shared: &Arc<Shared>, change: Change) {
     if let (false, Some(commit)) = (table.running.is_empty(), &commit) {
         table.recent.push_back(Arc::clone(commit));
     }
-    // Runs in flight are checked against `recent` when they finish.
-    let idle = |e: &Entry| e.running_since.is_none();
+    // Runs in flight are checked against `recent` when they finish; a result whose snapshot
+    // already holds this commit needs no re-run.
+    let idle = |e: &Entry| e.running_since.is_none() && e.snapshot < ts;
     let keys: Vec<Arc<SubscriptionKey>> = match &commit {
         Some(commit) => table
             .reads
@@ -656,7 +692,7 @@ fn process_commit(shared: &Arc<Shared>, change: Change) {
             let running: Vec<Arc<SubscriptionKey>> = table
                 .entries
                 .iter()
-                .filter(|(_, e)| !idle(e))
+                .filter(|(_, e)| e.running_since.is_some())
                 .map(|(k, _)| Arc::clone(k))
                 .collect();
             for key in &running {

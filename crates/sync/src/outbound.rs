@@ -7,7 +7,7 @@
 //! connection.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
@@ -23,6 +23,29 @@ pub const OVERLOADED_REASON: &str =
 
 #[derive(Debug)]
 pub struct Overflow;
+
+/// The bytes every connection's queue holds together, against a limit: many slow clients
+/// cannot pin memory without bound, each under its own limit.
+#[derive(Clone)]
+pub(crate) struct Budget {
+    used: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl Budget {
+    pub fn new(used: Arc<AtomicUsize>, max: usize) -> Self {
+        Budget { used, max }
+    }
+
+    #[cfg(test)]
+    fn unlimited() -> Self {
+        Budget::new(Arc::default(), usize::MAX)
+    }
+
+    fn exhausted_by(&self, bytes: usize) -> bool {
+        self.used.load(Ordering::Relaxed).saturating_add(bytes) > self.max
+    }
+}
 
 #[derive(Clone)]
 pub(crate) struct Outbound {
@@ -40,6 +63,7 @@ struct Queue {
     wake: Notify,
     max_messages: usize,
     max_bytes: usize,
+    budget: Budget,
 }
 
 #[derive(Default)]
@@ -49,7 +73,7 @@ struct State {
 }
 
 impl Outbound {
-    pub fn new(max_messages: usize, max_bytes: usize) -> Self {
+    pub fn new(max_messages: usize, max_bytes: usize, budget: Budget) -> Self {
         Outbound {
             queue: Arc::new(Queue {
                 state: Mutex::new(State::default()),
@@ -57,6 +81,7 @@ impl Outbound {
                 wake: Notify::new(),
                 max_messages: max_messages.max(1),
                 max_bytes,
+                budget,
             }),
             wakes: false,
         }
@@ -86,10 +111,17 @@ impl Outbound {
     /// Queues an encoded message.
     pub fn send_frame(&self, frame: Bytes) -> Result<(), Overflow> {
         let mut state = self.state();
+        // Over the shared budget, a connection that is keeping up (nothing queued) may still
+        // queue; one that is behind is the one to let go.
         let fits = state.frames.len() < self.queue.max_messages
-            && state.bytes + frame.len() <= self.queue.max_bytes;
+            && state.bytes + frame.len() <= self.queue.max_bytes
+            && (state.frames.is_empty() || !self.queue.budget.exhausted_by(frame.len()));
         if fits {
             state.bytes += frame.len();
+            self.queue
+                .budget
+                .used
+                .fetch_add(frame.len(), Ordering::Relaxed);
             state.frames.push_back(frame);
         } else if self.wakes {
             self.queue.overflowed.store(true, Ordering::Release);
@@ -119,6 +151,10 @@ impl Outbound {
         let mut state = self.state();
         let frame = state.frames.pop_front()?;
         state.bytes -= frame.len();
+        self.queue
+            .budget
+            .used
+            .fetch_sub(frame.len(), Ordering::Relaxed);
         Some(frame)
     }
 
@@ -126,7 +162,17 @@ impl Outbound {
     pub fn clear(&self) {
         let mut state = self.state();
         state.frames.clear();
-        state.bytes = 0;
+        self.queue
+            .budget
+            .used
+            .fetch_sub(std::mem::take(&mut state.bytes), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        self.budget.used.fetch_sub(state.bytes, Ordering::Relaxed);
     }
 }
 
@@ -136,7 +182,7 @@ mod tests {
 
     #[test]
     fn bounded_by_messages_and_bytes() {
-        let out = Outbound::new(2, 10);
+        let out = Outbound::new(2, 10, Budget::unlimited());
         assert!(out.send_frame(Bytes::from_static(b"12345")).is_ok());
         assert!(
             out.send_frame(Bytes::from_static(b"123456")).is_err(),
@@ -158,5 +204,33 @@ mod tests {
         assert!(out.send_frame(Bytes::from_static(b"12345")).is_ok());
         out.clear();
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn every_queue_together_stays_within_the_budget() {
+        let used = Arc::new(AtomicUsize::new(0));
+        let budget = Budget::new(Arc::clone(&used), 10);
+        let behind = Outbound::new(100, 100, budget.clone());
+        let keeping_up = Outbound::new(100, 100, budget);
+        assert!(behind.send_frame(Bytes::from_static(b"12345678")).is_ok());
+        assert!(
+            behind.send_frame(Bytes::from_static(b"123")).is_err(),
+            "a queue that is behind may not take the budget past its limit"
+        );
+        assert!(
+            keeping_up.send_frame(Bytes::from_static(b"123")).is_ok(),
+            "an empty queue still takes a frame"
+        );
+        assert_eq!(used.load(Ordering::Relaxed), 11);
+        keeping_up.pop();
+        behind.clear();
+        assert_eq!(used.load(Ordering::Relaxed), 0);
+        assert!(behind.send_frame(Bytes::from_static(b"1234")).is_ok());
+        drop(behind);
+        assert_eq!(
+            used.load(Ordering::Relaxed),
+            0,
+            "a closed connection returns its share"
+        );
     }
 }

@@ -8,13 +8,17 @@
 //! idle connection holds one small future. Rarely taken, large steps (handling a client
 //! message) are boxed so they do not grow that future.
 
+use std::collections::VecDeque;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use keel_auth::{UserIdentity, Verifier};
-use keel_functions::{Call, Caller, FnError, FunctionKind};
+use keel_functions::{Call, Caller, FnError, FnResult, FunctionKind, Outcome};
 use keel_values::Ts;
 use serde_json::{Value as Json, json};
 use tokio::sync::{Notify, watch};
@@ -38,12 +42,29 @@ pub struct SyncConfig {
     /// Per-connection outbound limits.
     pub max_queued_messages: usize,
     pub max_queued_bytes: usize,
+    /// What every connection together may hold queued for slow clients: past it, a client
+    /// that is behind is disconnected even when under its own limit.
+    pub max_total_queued_bytes: usize,
     /// A transition longer than this (bytes of JSON) goes out as `TransitionChunk` messages.
     pub transition_chunk_bytes: usize,
+    /// A connection that sends no `Connect` within this long is closed.
+    pub connect_timeout: Duration,
+    /// Queries one connection may subscribe to; further ones get a `QueryFailed` and are not
+    /// run (the client sees the error on those queries only).
+    pub max_queries: usize,
+    /// Mutations one connection may have waiting to run; past it the session stops reading
+    /// the socket until one finishes (TCP pushes back on the client).
+    pub max_queued_mutations: usize,
 }
 
 /// Convex's backend splits transitions over 5 MB.
 pub const DEFAULT_TRANSITION_CHUNK_BYTES: usize = 5_000_000;
+/// Four clients at the per-connection default; more than any healthy set of clients queues.
+pub const DEFAULT_MAX_TOTAL_QUEUED_BYTES: usize = 256 * 1024 * 1024;
+/// The official client sends `Connect` as soon as the socket opens.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Far above what an app's screens subscribe to at once, far below what slows its mutations.
+pub const DEFAULT_MAX_QUERIES: usize = 2048;
 
 impl Default for SyncConfig {
     fn default() -> Self {
@@ -51,7 +72,11 @@ impl Default for SyncConfig {
             ping_interval: Duration::from_secs(15),
             max_queued_messages: 4096,
             max_queued_bytes: 64 * 1024 * 1024,
+            max_total_queued_bytes: DEFAULT_MAX_TOTAL_QUEUED_BYTES,
             transition_chunk_bytes: DEFAULT_TRANSITION_CHUNK_BYTES,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_queries: DEFAULT_MAX_QUERIES,
+            max_queued_mutations: 64,
         }
     }
 }
@@ -62,6 +87,8 @@ pub struct SyncService {
     pub verifier: Verifier,
     pub config: SyncConfig,
     next_session: std::sync::atomic::AtomicU64,
+    /// Bytes queued for every connection together.
+    queued_total: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SyncService {
@@ -71,6 +98,7 @@ impl SyncService {
             verifier,
             config,
             next_session: std::sync::atomic::AtomicU64::new(1),
+            queued_total: Arc::default(),
         })
     }
 
@@ -88,7 +116,12 @@ impl SyncService {
         let out = Outbound::new(
             self.config.max_queued_messages,
             self.config.max_queued_bytes,
+            crate::outbound::Budget::new(
+                Arc::clone(&self.queued_total),
+                self.config.max_total_queued_bytes,
+            ),
         );
+        let connect_by = Instant::now() + self.config.connect_timeout;
         let session = Session {
             id,
             service: self,
@@ -102,7 +135,12 @@ impl SyncService {
             identity: None,
             identity_expires: None,
             queries: Vec::new(),
+            live_queries: 0,
             awaiting_ts: None,
+            held: false,
+            mutations: VecDeque::new(),
+            running_mutation: None,
+            connect_by: Some(connect_by),
             last_sent: Instant::now(),
             chunked_transitions: 0,
         };
@@ -110,16 +148,44 @@ impl SyncService {
     }
 }
 
-/// How long a closing connection may take to write its last messages and close frame.
+/// How long a closing connection may take to write its last messages and close frame, and
+/// then to read what the client still sends until its own close frame (a socket closed with
+/// unread data is reset, and the client would lose the last messages).
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct LiveQuery {
     id: QueryId,
     path: String,
     args: Json,
-    subscription: Subscription,
+    source: QuerySource,
     sent: Option<Arc<Published>>,
 }
+
+/// Where a query's result comes from.
+enum QuerySource {
+    Live(Subscription),
+    /// Over the connection's query limit: this error, never run.
+    Refused(Arc<Published>),
+}
+
+impl QuerySource {
+    /// The result that holds at `ts`, and whether a newer one waits for a later `ts`.
+    fn current_at(&self, ts: Ts) -> (Option<Arc<Published>>, bool) {
+        match self {
+            QuerySource::Live(subscription) => subscription.current_at(ts),
+            QuerySource::Refused(error) => (Some(Arc::clone(error)), false),
+        }
+    }
+}
+
+/// A client's mutation waiting for its turn.
+struct QueuedMutation {
+    request_id: u64,
+    call: Call,
+}
+
+/// A mutation running beside the session's loop: its request id and result.
+type RunningMutation = Pin<Box<dyn Future<Output = (u64, FnResult<(Outcome, bool)>)> + Send>>;
 
 struct Session {
     id: u64,
@@ -136,8 +202,18 @@ struct Session {
     identity_expires: Option<Instant>,
     /// Sorted by id; a `Vec` because sessions hold few queries and idle ones should be small.
     queries: Vec<LiveQuery>,
+    /// How many of `queries` are subscribed (not refused).
+    live_queries: usize,
     /// The latest mutation commit timestamp no transition has reached yet.
     awaiting_ts: Option<Ts>,
+    /// Some result waits for the frontier to reach the commit it reflects (or the client's
+    /// observed timestamp): the session watches the frontier until it is sent.
+    held: bool,
+    /// Mutations run one at a time, in the order they arrived, while the loop goes on serving.
+    mutations: VecDeque<QueuedMutation>,
+    running_mutation: Option<RunningMutation>,
+    /// Until `Connect` arrives: when the connection is given up.
+    connect_by: Option<Instant>,
     last_sent: Instant,
     /// Transitions sent as chunks so far: the next one's `transitionId`.
     chunked_transitions: u64,
@@ -162,6 +238,8 @@ enum Event {
     Woken,
     /// A subscribed result or the frontier changed.
     Changed,
+    /// The running mutation finished.
+    Mutated(u64, FnResult<(Outcome, bool)>),
     Timer,
 }
 
@@ -197,7 +275,13 @@ impl Session {
             };
             // A client that stopped reading may never take these. (Boxed: only closing
             // connections need room for it.)
-            let finish = Pump::finish(&mut socket, &self.out, close);
+            let finish = async {
+                Pump::finish(&mut socket, &self.out, close).await;
+                // Read (and drop) until the client's own close frame: closing a socket
+                // with unread data resets it, and the client would never see our last
+                // messages (an `AuthError` it must act on).
+                while socket.next().await.is_some() {}
+            };
             let _ = Box::pin(tokio::time::timeout(CLOSE_TIMEOUT, finish)).await;
         }
     }
@@ -215,16 +299,21 @@ impl Session {
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
-            let awaiting = self.awaiting_ts.is_some();
+            let watch_frontier = self.awaiting_ts.is_some() || self.held;
+            // A client with many mutations waiting is not read until one finishes.
+            let read = self.mutations.len() < self.service.config.max_queued_mutations;
             let event = tokio::select! {
                 biased;
-                inbound = poll_fn(|cx| self.pump.poll(socket, &self.out, cx)) => match inbound {
+                inbound = poll_fn(|cx| self.pump.poll(socket, &self.out, read, cx)) => match inbound {
                     Some(text) => Event::Inbound(text),
                     None => return Ok(()),
                 },
                 _ = self.out.woken() => Event::Woken,
+                (request_id, result) = poll_fn(|cx| poll_running(&mut self.running_mutation, cx)) => {
+                    Event::Mutated(request_id, result)
+                }
                 _ = self.notify.notified() => Event::Changed,
-                changed = self.frontier.changed(), if awaiting => match changed {
+                changed = self.frontier.changed(), if watch_frontier => match changed {
                     Ok(()) => Event::Changed,
                     Err(_) => return Ok(()),
                 },
@@ -233,14 +322,16 @@ impl Session {
             match event {
                 Event::Inbound(text) => Box::pin(self.handle(&text)).await?,
                 Event::Woken => {} // checked at the top of the loop
-                Event::Changed => {
-                    if self.floor_pending() {
-                        Box::pin(self.reach_floor()).await;
-                    }
-                    self.push_changes()?;
-                }
+                Event::Changed => self.push_changes()?,
+                Event::Mutated(request_id, result) => self.mutated(request_id, result)?,
                 Event::Timer => {
                     let now = Instant::now();
+                    if self.connect_by.is_some_and(|at| at <= now) {
+                        return Err(End::Fatal(format!(
+                            "No Connect message within {} s of opening the connection",
+                            self.service.config.connect_timeout.as_secs_f32()
+                        )));
+                    }
                     if self.identity_expires.is_some_and(|at| at <= now) {
                         self.expire_identity()?;
                     }
@@ -253,10 +344,14 @@ impl Session {
         }
     }
 
-    /// When the timer must fire next: the ping, or the identity's expiry if sooner.
+    /// When the timer must fire next: the ping, the identity's expiry or the `Connect`
+    /// deadline, whichever is soonest.
     fn next_deadline(&self) -> Instant {
         let ping_at = self.last_sent + self.service.config.ping_interval;
-        self.identity_expires.map_or(ping_at, |at| at.min(ping_at))
+        [self.identity_expires, self.connect_by]
+            .into_iter()
+            .flatten()
+            .fold(ping_at, Instant::min)
     }
 
     fn send(&mut self, message: ServerMessage) -> Step {
@@ -297,7 +392,7 @@ impl Session {
                 request_id,
                 udf_path,
                 args,
-            } => self.mutation(request_id, udf_path, args).await,
+            } => self.mutation(request_id, udf_path, args),
             ClientMessage::Action {
                 request_id,
                 udf_path,
@@ -337,6 +432,7 @@ impl Session {
             self.ts_floor = observed;
         }
         self.session_id = Some(session_id);
+        self.connect_by = None;
         Ok(())
     }
 
@@ -369,14 +465,14 @@ impl Session {
                         return Err(End::Fatal(format!("Query {query_id} was added twice")));
                     };
                     let args = single_args(args);
-                    let subscription = self.subscribe(&udf_path, args.clone());
+                    let source = self.source(&udf_path, args.clone());
                     self.queries.insert(
                         at,
                         LiveQuery {
                             id: query_id,
                             path: udf_path,
                             args,
-                            subscription,
+                            source,
                             sent: None,
                         },
                     );
@@ -387,13 +483,14 @@ impl Session {
                             "Query {query_id} is not in the query set"
                         )));
                     };
-                    self.queries.remove(at);
+                    if let QuerySource::Live(_) = self.queries.remove(at).source {
+                        self.live_queries -= 1;
+                    }
                     removed.push(query_id);
                 }
             }
         }
         self.wait_for_first_results().await;
-        self.reach_floor().await;
         let mut end = self.version;
         end.query_set = new;
         self.transition(end, &removed)
@@ -449,7 +546,6 @@ impl Session {
         self.identity = identity;
         self.resubscribe_all();
         self.wait_for_first_results().await;
-        self.reach_floor().await;
         let mut end = self.version;
         end.identity = base + 1;
         self.transition(end, &[])
@@ -473,10 +569,11 @@ impl Session {
         Err(End::Close)
     }
 
-    async fn mutation(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
-        let Some(session_id) = self.session_id.clone() else {
+    /// Queues a mutation; they run one at a time, in order, beside the loop.
+    fn mutation(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
+        if self.session_id.is_none() {
             return Err(End::Fatal("Mutation before Connect".into()));
-        };
+        }
         let call = Call {
             path,
             kind: Some(FunctionKind::Mutation),
@@ -484,13 +581,34 @@ impl Session {
             identity: self.identity.clone(),
             caller: Caller::Client,
         };
-        let response = match self
-            .service
-            .manager
-            .executor()
-            .call_mutation_once(call, &session_id, request_id)
-            .await
-        {
+        self.mutations
+            .push_back(QueuedMutation { request_id, call });
+        self.start_next_mutation();
+        Ok(())
+    }
+
+    fn start_next_mutation(&mut self) {
+        if self.running_mutation.is_some() {
+            return;
+        }
+        let Some(QueuedMutation { request_id, call }) = self.mutations.pop_front() else {
+            return;
+        };
+        let executor = self.service.manager.executor().clone();
+        let session_id = self.session_id.clone().unwrap_or_default();
+        self.running_mutation = Some(Box::pin(async move {
+            let result = executor
+                .call_mutation_once(call, &session_id, request_id)
+                .await;
+            (request_id, result)
+        }));
+    }
+
+    /// Answers a finished mutation; its transition follows once the frontier reaches its
+    /// commit (read-your-writes).
+    fn mutated(&mut self, request_id: u64, result: FnResult<(Outcome, bool)>) -> Step {
+        self.running_mutation = None;
+        let response = match result {
             Ok((outcome, _replayed)) => {
                 let ts = outcome.ts.unwrap_or(self.version.ts);
                 self.awaiting_ts = Some(self.awaiting_ts.map_or(ts, |t| t.max(ts)));
@@ -506,10 +624,8 @@ impl Session {
             Err(err) => failed_mutation(request_id, &err),
         };
         self.send(response)?;
+        self.start_next_mutation();
         // The commit may already be visible everywhere (nothing to re-run): answer now.
-        if self.floor_pending() {
-            self.reach_floor().await;
-        }
         self.push_changes()
     }
 
@@ -547,10 +663,29 @@ impl Session {
         Ok(())
     }
 
-    fn subscribe(&self, path: &str, args: Json) -> Subscription {
-        self.service
-            .manager
-            .subscribe(self.id, &self.notify, path, args, self.identity.clone())
+    /// A new query's source: a subscription, or an error once the connection is at its
+    /// query limit.
+    fn source(&mut self, path: &str, args: Json) -> QuerySource {
+        let limit = self.service.config.max_queries;
+        if self.live_queries >= limit {
+            return QuerySource::Refused(Arc::new(Published::new(
+                crate::manager::QueryOutcome::Error {
+                    message: format!(
+                        "Too many queries on one connection: the limit is {limit} (KEEL_SYNC_MAX_QUERIES)"
+                    ),
+                    data: None,
+                },
+                false,
+            )));
+        }
+        self.live_queries += 1;
+        QuerySource::Live(self.service.manager.subscribe(
+            self.id,
+            &self.notify,
+            path,
+            args,
+            self.identity.clone(),
+        ))
     }
 
     /// New identity: every query is subscribed under it. A refreshed token for the same
@@ -558,9 +693,12 @@ impl Session {
     fn resubscribe_all(&mut self) {
         let manager = &self.service.manager;
         for query in &mut self.queries {
+            let QuerySource::Live(subscription) = &mut query.source else {
+                continue;
+            };
             // The new hold is taken before the old one is dropped, so a shared execution
             // never sees zero watchers in between.
-            query.subscription = manager.subscribe(
+            *subscription = manager.subscribe(
                 self.id,
                 &self.notify,
                 &query.path,
@@ -570,16 +708,21 @@ impl Session {
         }
     }
 
+    /// Waits for every query's first result, then (briefly) until the frontier reaches the
+    /// commits those results reflect and the client's observed timestamp, so the transition
+    /// that answers a query set or identity change carries all of them.
     async fn wait_for_first_results(&mut self) {
+        let mut needed = self.ts_floor;
         for query in &mut self.queries {
-            query.subscription.first().await;
+            if let QuerySource::Live(subscription) = &mut query.source {
+                subscription.first().await;
+                if let Some(current) = subscription.current() {
+                    needed = needed.max(current.current_at());
+                }
+            }
         }
-    }
-
-    /// Sends what changed since the last transition, if anything did or a mutation waits.
-    /// Sends nothing until the frontier reaches the client's observed timestamp.
-    fn floor_pending(&self) -> bool {
-        *self.frontier.borrow() < self.ts_floor
+        let wait = self.frontier.wait_for(|ts| *ts >= needed);
+        let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
     }
 
     fn push_changes(&mut self) -> Step {
@@ -605,10 +748,22 @@ impl Session {
         // `ts` is never older than a result it carries became current at.
         let frontier = self.frontier.borrow_and_update();
         end.ts = self.version.ts.max(*frontier);
+        // Nothing below the client's observed timestamp (after a reconnect), except to answer
+        // a request, which waited for it already.
+        if !always && end.ts < self.ts_floor {
+            self.held = true;
+            return Ok(());
+        }
+        self.held = false;
         let mut updated = Vec::new();
         for query in &mut self.queries {
-            // Read once: a shared result's lock is contended by every session it wakes.
-            let Some(current) = query.subscription.current() else {
+            // Read once: a shared result's lock is contended by every session it wakes. A
+            // result of a commit the frontier has not reached waits for it (that commit's
+            // other results are still running, and they go out together); the one before it
+            // still holds.
+            let (current, newer) = query.source.current_at(end.ts);
+            self.held |= newer;
+            let Some(current) = current else {
                 continue;
             };
             if !already_sent(query.sent.as_ref(), &current) {
@@ -647,14 +802,6 @@ impl Session {
         }
         Ok(())
     }
-
-    /// Waits (briefly) until the frontier reaches the client's observed timestamp, which is
-    /// always committed here: the wait covers re-runs still in flight.
-    async fn reach_floor(&mut self) {
-        let floor = self.ts_floor;
-        let wait = self.frontier.wait_for(|ts| *ts >= floor);
-        let _ = tokio::time::timeout(Duration::from_secs(5), wait).await;
-    }
 }
 
 /// Whether the client already holds this result (the same execution's, or an equal one).
@@ -670,6 +817,17 @@ fn failed_mutation(request_id: u64, err: &FnError) -> ServerMessage {
         ts: None,
         log_lines: Vec::new(),
         error_data: err.error_data(),
+    }
+}
+
+/// Polls the running mutation, if any (a select branch that never fires without one).
+fn poll_running(
+    running: &mut Option<RunningMutation>,
+    cx: &mut Context<'_>,
+) -> Poll<(u64, FnResult<(Outcome, bool)>)> {
+    match running {
+        Some(mutation) => mutation.as_mut().poll(cx),
+        None => Poll::Pending,
     }
 }
 

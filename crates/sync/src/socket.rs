@@ -30,17 +30,21 @@ pub(crate) struct Pump {
 }
 
 impl Pump {
-    /// Writes what is queued, then waits for the client's next frame: `None` once the
-    /// connection is gone. Frames stay queued (and count against the limit) while the socket
-    /// cannot take them.
+    /// Writes what is queued, then (when `read`) waits for the client's next frame: `None`
+    /// once the connection is gone. Frames stay queued (and count against the limit) while
+    /// the socket cannot take them.
     pub fn poll<S: ClientSocket>(
         &mut self,
         socket: &mut S,
         out: &Outbound,
+        read: bool,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Bytes>> {
         if self.poll_write(socket, out, cx).is_err() {
             return Poll::Ready(None);
+        }
+        if !read {
+            return Poll::Pending;
         }
         Pin::new(socket).poll_next(cx)
     }

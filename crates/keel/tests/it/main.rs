@@ -10,4 +10,5 @@ mod http_api;
 mod isolation;
 mod rotation;
 mod sync;
+mod sync_consistency;
 mod webhooks;

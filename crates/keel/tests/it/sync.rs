@@ -10,15 +10,15 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::harness::TestServer;
 
-type Socket =
+pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-struct Client {
-    socket: Socket,
+pub(crate) struct Client {
+    pub(crate) socket: Socket,
 }
 
 impl Client {
-    async fn connect(server: &TestServer, session_id: &str) -> Client {
+    pub(crate) async fn connect(server: &TestServer, session_id: &str) -> Client {
         let url = format!("{}/api/1.48.0/sync", server.url.replace("http://", "ws://"));
         let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut client = Client { socket };
@@ -28,14 +28,14 @@ impl Client {
         client
     }
 
-    async fn send(&mut self, message: Json) {
+    pub(crate) async fn send(&mut self, message: Json) {
         self.socket
             .send(Message::Text(message.to_string().into()))
             .await
             .unwrap();
     }
 
-    async fn send_raw(&mut self, text: &str) {
+    pub(crate) async fn send_raw(&mut self, text: &str) {
         self.socket
             .send(Message::Text(text.to_string().into()))
             .await
@@ -43,7 +43,7 @@ impl Client {
     }
 
     /// The next protocol message (skipping pings), or `None` when the server closed.
-    async fn next(&mut self) -> Option<Json> {
+    pub(crate) async fn next(&mut self) -> Option<Json> {
         loop {
             let message = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
                 .await
@@ -61,7 +61,7 @@ impl Client {
         }
     }
 
-    async fn expect(&mut self, kind: &str) -> Json {
+    pub(crate) async fn expect(&mut self, kind: &str) -> Json {
         let message = self
             .next()
             .await
@@ -71,12 +71,12 @@ impl Client {
     }
 
     /// Nothing arrives for `wait`.
-    async fn quiet(&mut self, wait: Duration) -> bool {
+    pub(crate) async fn quiet(&mut self, wait: Duration) -> bool {
         tokio::time::timeout(wait, self.next()).await.is_err()
     }
 }
 
-fn ts(version: &Json) -> u64 {
+pub(crate) fn ts(version: &Json) -> u64 {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(version["ts"].as_str().unwrap())
