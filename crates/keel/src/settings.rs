@@ -66,6 +66,19 @@ pub struct Settings {
     #[arg(long, env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
     pub sync_max_queued_bytes: usize,
 
+    /// What all sync connections together may hold queued for clients, in bytes; past it, a
+    /// client that is behind is disconnected even under its own limit.
+    #[arg(long, env = "KEEL_SYNC_MAX_TOTAL_QUEUED_BYTES", default_value_t = keel_sync::DEFAULT_MAX_TOTAL_QUEUED_BYTES)]
+    pub sync_max_total_queued_bytes: usize,
+
+    /// A sync WebSocket that sends no `Connect` message within this long is closed.
+    #[arg(long, env = "KEEL_SYNC_CONNECT_TIMEOUT", default_value = "10s")]
+    pub sync_connect_timeout: humantime::Duration,
+
+    /// Live queries one sync connection may subscribe to; further ones get an error result.
+    #[arg(long, env = "KEEL_SYNC_MAX_QUERIES", default_value_t = keel_sync::DEFAULT_MAX_QUERIES)]
+    pub sync_max_queries: usize,
+
     /// A live-query transition longer than this (bytes) is sent as `TransitionChunk`
     /// messages, as Convex's backend does, for proxies that cap WebSocket message sizes.
     #[arg(long, env = "KEEL_SYNC_TRANSITION_CHUNK_BYTES", default_value_t = keel_sync::DEFAULT_TRANSITION_CHUNK_BYTES)]

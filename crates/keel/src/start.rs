@@ -238,7 +238,10 @@ pub async fn start(
         verifier.clone(),
         SyncConfig {
             max_queued_bytes: settings.sync_max_queued_bytes,
+            max_total_queued_bytes: settings.sync_max_total_queued_bytes,
             transition_chunk_bytes: settings.sync_transition_chunk_bytes,
+            connect_timeout: settings.sync_connect_timeout.into(),
+            max_queries: settings.sync_max_queries,
             ..SyncConfig::default()
         },
     );

@@ -17,5 +17,8 @@ pub use encode::Published;
 pub use http_answer::HttpAnswer;
 pub use manager::{QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
 pub use outbound::OVERLOADED_REASON;
-pub use session::{DEFAULT_TRANSITION_CHUNK_BYTES, IDENTITY_EXPIRED, SyncConfig, SyncService};
+pub use session::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUERIES, DEFAULT_MAX_TOTAL_QUEUED_BYTES,
+    DEFAULT_TRANSITION_CHUNK_BYTES, IDENTITY_EXPIRED, SyncConfig, SyncService,
+};
 pub use socket::{ClientSocket, OutFrame};

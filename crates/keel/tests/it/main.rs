@@ -11,4 +11,5 @@ mod isolation;
 mod rotation;
 mod sync;
 mod sync_consistency;
+mod sync_limits;
 mod webhooks;
