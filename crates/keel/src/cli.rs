@@ -181,7 +181,8 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             } else {
                 Some(template.unwrap_or_else(|| "convex".to_string()))
             };
-            let jwt = mint_token(&url, &secret, &user, template.as_deref(), expires_in).await?;
+            let jwt =
+                crate::token::mint(&url, &secret, &user, template.as_deref(), expires_in).await?;
             println!("{jwt}");
             Ok(ExitCode::SUCCESS)
         }
@@ -318,52 +319,6 @@ async fn check(settings: &Settings, issuer: Option<String>, parts: &AppParts) ->
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// A session for `user` on the emulator of a running `keel dev`, then a token for it.
-async fn mint_token(
-    url: &str,
-    secret: &str,
-    user: &str,
-    template: Option<&str>,
-    expires_in: Option<u64>,
-) -> anyhow::Result<String> {
-    let client = reqwest::Client::new();
-    let base = format!("{}/_clerk/v1", url.trim_end_matches('/'));
-    let session: serde_json::Value = client
-        .post(format!("{base}/sessions"))
-        .bearer_auth(secret)
-        .json(&serde_json::json!({ "user_id": user }))
-        .send()
-        .await
-        .with_context(|| format!("reaching keel dev at {url}"))?
-        .error_for_status()
-        .context("creating a session (is the user id right?)")?
-        .json()
-        .await?;
-    let session_id = session["id"].as_str().context("session has no id")?;
-    let path = match template {
-        Some(template) => format!("{base}/sessions/{session_id}/tokens/{template}"),
-        None => format!("{base}/sessions/{session_id}/tokens"),
-    };
-    let mut body = serde_json::json!({});
-    if let Some(seconds) = expires_in {
-        body["expires_in_seconds"] = seconds.into();
-    }
-    let token: serde_json::Value = client
-        .post(path)
-        .bearer_auth(secret)
-        .json(&body)
-        .send()
-        .await?
-        .error_for_status()
-        .context("minting the token")?
-        .json()
-        .await?;
-    Ok(token["jwt"]
-        .as_str()
-        .context("no jwt in the answer")?
-        .to_string())
 }
 
 fn init_tracing(format: LogFormat) {

@@ -6,6 +6,7 @@ pub mod cli;
 mod dev_secrets;
 mod settings;
 mod start;
+mod token;
 
 pub use settings::{Mode, OnUserDeletedSetting, Settings};
 pub use start::{AppParts, Running, start};

@@ -188,3 +188,45 @@ fn check_fails_with_the_fix_when_the_issuer_is_unreachable() {
     );
     assert!(stdout.contains("CLERK_JWT_ISSUER_DOMAIN"), "{stdout}");
 }
+
+#[tokio::test]
+async fn token_names_an_unknown_template_and_the_ones_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let secret = std::fs::read_to_string(dir.path().join("clerk-secret-key")).unwrap();
+    let user: Json = reqwest::Client::new()
+        .post(format!("{}/_clerk/v1/users", dev.url))
+        .bearer_auth(secret.trim())
+        .json(&json!({"email_address": ["template@example.com"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = user["id"].as_str().unwrap();
+
+    let output = keel(dir.path())
+        .args(["token", "--user", user_id, "--template", "nope", "--url"])
+        .arg(&dev.url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("No JWT template exists with name: nope. The templates are: convex."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("for url"), "{stderr}");
+
+    // An unknown user is named the same way, in Clerk's words.
+    let output = keel(dir.path())
+        .args(["token", "--user", "user_nobody", "--url"])
+        .arg(&dev.url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("user_nobody"), "{stderr}");
+    assert!(!stderr.contains("for url"), "{stderr}");
+}
