@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use keel_auth::{AuthConfig, Verifier};
+use keel_auth::{AuthConfig, FetchError, Verifier};
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
 use crate::settings::misnamed_variables;
@@ -139,7 +139,7 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { settings, issuer } => {
-            let issuer = require_issuer(issuer)?;
+            let issuer = crate::issuer::require(issuer)?;
             warn_misnamed();
             let running = start(&settings, Mode::Serve { issuer }, parts, None).await?;
             println!("Keel listening on {}", running.url);
@@ -213,21 +213,6 @@ fn backfill_api(settings: &Settings) -> anyhow::Result<keel_clerk_api::ClerkApi>
     Ok(keel_clerk_api::ClerkApi::new(url, key))
 }
 
-fn require_issuer(issuer: Option<String>) -> anyhow::Result<String> {
-    match issuer.filter(|i| !i.trim().is_empty()) {
-        Some(issuer) => Ok(issuer.trim().to_string()),
-        None => {
-            let hints = misnamed_variables(std::env::vars().map(|(k, _)| k));
-            let mut message = "CLERK_JWT_ISSUER_DOMAIN is not set: set it to your Clerk Frontend API URL (for example https://your-app.clerk.accounts.dev)".to_string();
-            for hint in hints {
-                message.push_str("\n  ");
-                message.push_str(&hint);
-            }
-            bail!(message)
-        }
-    }
-}
-
 fn warn_misnamed() {
     for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!("{problem}");
@@ -244,7 +229,7 @@ async fn check(settings: &Settings, issuer: Option<String>, parts: &AppParts) ->
     for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
         report(false, problem);
     }
-    match require_issuer(issuer) {
+    match crate::issuer::require(issuer) {
         Ok(issuer) => {
             report(true, format!("CLERK_JWT_ISSUER_DOMAIN = {issuer}"));
             let verifier = Verifier::new(AuthConfig {
@@ -258,11 +243,14 @@ async fn check(settings: &Settings, issuer: Option<String>, parts: &AppParts) ->
                     true,
                     format!("issuer discovery and JWKS: {keys} signing key(s)"),
                 ),
-                Err(err) => report(
+                // The mismatch's message is its own fix.
+                Err(FetchError::IssuerMismatch(mismatch)) => {
+                    report(false, format!("issuer discovery and JWKS: {mismatch}"))
+                }
+                Err(FetchError::Failed(reason)) => report(
                     false,
                     format!(
-                        "issuer discovery and JWKS: {} — check CLERK_JWT_ISSUER_DOMAIN and that the issuer is reachable",
-                        err.message
+                        "issuer discovery and JWKS: {reason} — check CLERK_JWT_ISSUER_DOMAIN and that the issuer is reachable"
                     ),
                 ),
             }

@@ -4,6 +4,7 @@
 mod backfill;
 pub mod cli;
 mod dev_secrets;
+mod issuer;
 mod settings;
 mod start;
 mod token;

@@ -20,24 +20,45 @@ fn keel(dir: &std::path::Path) -> Command {
     command
 }
 
-struct Dev {
+/// A running `keel` child: its address and everything it has logged so far.
+struct Keel {
     child: Child,
     url: String,
     stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
-impl Drop for Dev {
+impl Drop for Keel {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn start_dev(dir: &std::path::Path, log: &str) -> Dev {
-    let mut child = keel(dir)
-        .args(["dev"])
+impl Keel {
+    /// Waits until a logged line contains every one of `needles`, and returns that line.
+    fn log_line(&self, needles: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let logs = self.stderr.lock().unwrap().clone();
+            if let Some(line) = logs
+                .lines()
+                .find(|line| needles.iter().all(|n| line.contains(n)))
+            {
+                return line.to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needles:?} in:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Starts `command` on a free port and waits for its address.
+fn start_keel(mut command: Command) -> Keel {
+    let mut child = command
         .env("KEEL_LISTEN", "127.0.0.1:0")
-        .env("KEEL_LOG", log)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -47,12 +68,27 @@ fn start_dev(dir: &std::path::Path, log: &str) -> Dev {
     let err = child.stderr.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(err).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
-            sink.lock().unwrap().push('\n');
+            let mut sink = sink.lock().unwrap();
+            sink.push_str(&line);
+            sink.push('\n');
         }
     });
     let url = crate::harness::listening_url(&mut child);
-    Dev { child, url, stderr }
+    Keel { child, url, stderr }
+}
+
+fn start_dev(dir: &std::path::Path, log: &str) -> Keel {
+    let mut command = keel(dir);
+    command.args(["dev"]).env("KEEL_LOG", log);
+    start_keel(command)
+}
+
+/// Runs a finished-in-a-moment `keel` command off the async runtime, so an issuer served
+/// by this test process can answer it.
+async fn output(mut command: Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap()
 }
 
 #[test]
@@ -229,4 +265,73 @@ async fn token_names_an_unknown_template_and_the_ones_that_exist() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("user_nobody"), "{stderr}");
     assert!(!stderr.contains("for url"), "{stderr}");
+}
+
+/// The same server reached as `localhost`, while its discovery document names `127.0.0.1`.
+fn as_localhost(issuer: &str) -> String {
+    issuer.replace("127.0.0.1", "localhost")
+}
+
+#[tokio::test]
+async fn check_names_the_issuer_discovery_says_when_it_differs_from_the_setting() {
+    let server = crate::harness::TestServer::dev().await;
+    let issuer = server.emulator().issuer().to_string();
+    let configured = as_localhost(&issuer);
+    let dir = tempfile::tempdir().unwrap();
+    let check = |value: &str| {
+        let mut command = keel(dir.path());
+        command
+            .args(["check"])
+            .env("CLERK_JWT_ISSUER_DOMAIN", value)
+            .env(
+                "CLERK_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            );
+        output(command)
+    };
+
+    let result = check(&configured).await;
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(!result.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "✗ issuer discovery and JWKS: the discovery document at {configured}/.well-known/openid-configuration says issuer `{issuer}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former"
+        )),
+        "{stdout}"
+    );
+
+    // A trailing slash is no mismatch: verification compares issuers without one.
+    let result = check(&format!("{issuer}/")).await;
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("✓ issuer discovery and JWKS: 1 signing key(s)"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn serve_logs_an_error_at_start_when_discovery_names_another_issuer() {
+    let key = keel_auth::testing::TestKey::generate("ins_cli");
+    let issuer = crate::fake_issuer::FakeIssuer::start(&[&key]).await;
+    let configured = as_localhost(&issuer.issuer);
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = keel(dir.path());
+    command
+        .args(["serve"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &configured);
+    let expected = format!(
+        "says issuer `{}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former",
+        issuer.issuer
+    );
+    let (serve, line) = tokio::task::spawn_blocking(move || {
+        let serve = start_keel(command);
+        let line = serve.log_line(&["ERROR", &expected]);
+        (serve, line)
+    })
+    .await
+    .unwrap();
+    assert!(line.contains("/readyz answers 503"), "{line}");
+    let ready = reqwest::get(format!("{}/readyz", serve.url)).await.unwrap();
+    assert_eq!(ready.status(), 503);
 }
