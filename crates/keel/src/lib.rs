@@ -2,6 +2,7 @@
 //! beside it (see `examples/`). The `keel` binary is [`cli::main`] with the built-in app.
 
 mod backfill;
+mod check;
 pub mod cli;
 mod dev_secrets;
 mod issuer;

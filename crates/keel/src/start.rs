@@ -157,7 +157,7 @@ pub async fn start(
         clock_skew: settings.clock_skew(),
     });
     if let Mode::Serve { .. } = mode {
-        crate::issuer::load_keys_at_start(verifier.clone());
+        crate::issuer::check_at_start(&verifier);
     }
     // Reconcile with Clerk in the background: `--reconcile-every` with `serve`, and by default
     // every 5 minutes against the emulator in `dev`.

@@ -192,6 +192,10 @@ async fn dev_token_and_check_work_as_the_readme_says() {
         stdout.contains("✓ database (sqlite) opened and migrated"),
         "{stdout}"
     );
+    assert!(
+        !stdout.contains('⚠'),
+        "a loopback http issuer is fine: {stdout}"
+    );
 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = dev.stderr.lock().unwrap().clone();
@@ -334,4 +338,60 @@ async fn serve_logs_an_error_at_start_when_discovery_names_another_issuer() {
     assert!(line.contains("/readyz answers 503"), "{line}");
     let ready = reqwest::get(format!("{}/readyz", serve.url)).await.unwrap();
     assert_eq!(ready.status(), 503);
+}
+
+/// An issuer named `http://clerk.example.test`, reached through this test's HTTP proxy (the
+/// fake issuer answers the proxied requests itself): a plain-http issuer off loopback.
+async fn remote_http_issuer() -> crate::fake_issuer::FakeIssuer {
+    let key = keel_auth::testing::TestKey::generate("ins_remote");
+    crate::fake_issuer::FakeIssuer::naming(&[&key], |_| "http://clerk.example.test".into()).await
+}
+
+const PLAIN_HTTP_WARNING: &str = "CLERK_JWT_ISSUER_DOMAIN is plain http:// (http://clerk.example.test): the signing keys travel unencrypted, so anyone on the network path could swap them and sign tokens for any user; use https://";
+
+#[tokio::test]
+async fn check_warns_about_a_plain_http_issuer_off_loopback_without_failing() {
+    let issuer = remote_http_issuer().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = keel(dir.path());
+    command
+        .args(["check"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer.issuer)
+        .env("HTTP_PROXY", &issuer.addr)
+        .env(
+            "CLERK_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
+    let result = output(command).await;
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains(&format!("⚠ {PLAIN_HTTP_WARNING}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ issuer discovery and JWKS: 1 signing key(s)"),
+        "{stdout}"
+    );
+    assert!(result.status.success(), "a warning does not fail: {stdout}");
+}
+
+#[tokio::test]
+async fn serve_warns_at_start_about_a_plain_http_issuer_off_loopback() {
+    let issuer = remote_http_issuer().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = keel(dir.path());
+    command
+        .args(["serve"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer.issuer)
+        .env("HTTP_PROXY", &issuer.addr);
+    let serve = tokio::task::spawn_blocking(move || {
+        let serve = start_keel(command);
+        serve.log_line(&["WARN", PLAIN_HTTP_WARNING]);
+        serve
+    })
+    .await
+    .unwrap();
+    // The warning does not stop it: the keys load and Keel is ready.
+    let ready = reqwest::get(format!("{}/readyz", serve.url)).await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
 }

@@ -10,6 +10,8 @@ use serde_json::{Value as Json, json};
 use crate::harness::now;
 
 pub struct FakeIssuer {
+    /// Where it listens: `http://127.0.0.1:{port}`.
+    pub addr: String,
     /// The issuer its discovery document names (and tokens should carry).
     pub issuer: String,
     keys: Arc<Mutex<Json>>,
@@ -47,7 +49,7 @@ impl FakeIssuer {
                 }),
             );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FakeIssuer { issuer, keys }
+        FakeIssuer { addr, issuer, keys }
     }
 
     /// Replaces the published key set (a rotation).
