@@ -3,9 +3,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
+use crate::logging::LogFormat;
 use crate::settings::misnamed_variables;
 use crate::{AppParts, Mode, Settings, start};
 
@@ -22,12 +23,6 @@ struct Cli {
     /// Log output: human-readable text or one JSON object per line.
     #[arg(long, global = true, env = "KEEL_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -91,7 +86,7 @@ pub fn main(parts: AppParts) -> ExitCode {
         eprintln!("warning: .env not loaded: {err}");
     }
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    crate::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -217,17 +212,5 @@ fn backfill_api(settings: &Settings) -> anyhow::Result<keel_clerk_api::ClerkApi>
 fn warn_misnamed() {
     for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!("{problem}");
-    }
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }

@@ -6,6 +6,7 @@ mod check;
 pub mod cli;
 mod dev_secrets;
 mod issuer;
+mod logging;
 mod settings;
 mod start;
 mod token;

@@ -1,95 +1,11 @@
-//! The `keel` binary as a user runs it: start-up messages, fail-fast settings, `check`,
-//! `token`, and logs that never contain a token.
+//! The `keel` binary as a user runs it: start-up messages, fail-fast settings, `check` and
+//! `token`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-const KEEL: &str = env!("CARGO_BIN_EXE_keel");
-
-/// A clean environment: no variables from the developer's shell or a `.env` leak in.
-fn keel(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(KEEL);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KEEL_DATA_DIR", dir)
-        .current_dir(dir);
-    command
-}
-
-/// A running `keel` child: its address and everything it has logged so far.
-struct Keel {
-    child: Child,
-    url: String,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Drop for Keel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Keel {
-    /// Waits until a logged line contains every one of `needles`, and returns that line.
-    fn log_line(&self, needles: &[&str]) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let logs = self.stderr.lock().unwrap().clone();
-            if let Some(line) = logs
-                .lines()
-                .find(|line| needles.iter().all(|n| line.contains(n)))
-            {
-                return line.to_string();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no log line with {needles:?} in:\n{logs}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-/// Starts `command` on a free port and waits for its address.
-fn start_keel(mut command: Command) -> Keel {
-    let mut child = command
-        .env("KEEL_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = std::sync::Arc::clone(&stderr);
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            let mut sink = sink.lock().unwrap();
-            sink.push_str(&line);
-            sink.push('\n');
-        }
-    });
-    let url = crate::harness::listening_url(&mut child);
-    Keel { child, url, stderr }
-}
-
-fn start_dev(dir: &std::path::Path, log: &str) -> Keel {
-    let mut command = keel(dir);
-    command.args(["dev"]).env("KEEL_LOG", log);
-    start_keel(command)
-}
-
-/// Runs a finished-in-a-moment `keel` command off the async runtime, so an issuer served
-/// by this test process can answer it.
-async fn output(mut command: Command) -> std::process::Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap()
-}
+use crate::binary::{keel, output, start_dev, start_keel};
 
 #[test]
 fn serve_fails_fast_naming_the_missing_and_the_misnamed_variable() {
@@ -198,7 +114,7 @@ async fn dev_token_and_check_work_as_the_readme_says() {
     );
 
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = dev.stderr.lock().unwrap().clone();
+    let logs = dev.logs();
     assert!(!logs.is_empty(), "trace logging is on");
     assert!(!logs.contains(&token), "a token appeared in the logs");
     assert!(

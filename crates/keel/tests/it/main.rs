@@ -2,6 +2,7 @@
 //! the emulator as the issuer, driven over HTTP.
 
 mod auth;
+mod binary;
 mod clerk_sync;
 mod cli;
 mod crash;
@@ -10,6 +11,7 @@ mod harness;
 mod http_api;
 mod isolation;
 mod issuer;
+mod logs;
 mod rotation;
 mod sync;
 mod webhooks;
