@@ -32,7 +32,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     AuthConfig, DEFAULT_APPLICATION_ID, DEFAULT_CLOCK_SKEW, ISSUER_DOMAIN_ENV, normalize_issuer,
 };
-pub use discovery::{FetchError, FetchedJwks, KeyFetcher, ReqwestFetcher};
+pub use discovery::{FetchError, FetchedJwks, IssuerMismatch, KeyFetcher, ReqwestFetcher};
 pub use error::{AuthError, AuthErrorCode, IDENTITY_EXPIRED_MESSAGE, UNAUTHENTICATED_MESSAGE};
 pub use identity::{OrgClaims, UserIdentity};
 pub use verify::{Verifier, VerifierStats};

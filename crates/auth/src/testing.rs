@@ -175,7 +175,7 @@ impl KeyFetcher for StaticFetcher {
         }
         let state = self.lock();
         if state.failing {
-            return Err(FetchError("issuer unreachable (test)".to_owned()));
+            return Err(FetchError::Failed("issuer unreachable (test)".to_owned()));
         }
         Ok(FetchedJwks {
             jwks: state.jwks.clone(),

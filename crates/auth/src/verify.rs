@@ -12,8 +12,8 @@ use crate::claims;
 use crate::clock::{Clock, SystemClock};
 use crate::config::AuthConfig;
 use crate::discovery::key_cache::{KeyCache, KeyCachePolicy, KeyLookupError};
-use crate::discovery::{KeyFetcher, ReqwestFetcher};
-use crate::error::{AuthError, AuthErrorCode};
+use crate::discovery::{FetchError, KeyFetcher, ReqwestFetcher};
+use crate::error::AuthError;
 use crate::identity::UserIdentity;
 use crate::token;
 use crate::token_cache::{self, Lookup, TokenCache, is_expired};
@@ -116,19 +116,20 @@ impl Verifier {
         self.verify(token).await.map(Some)
     }
 
-    /// Fetches discovery + JWKS now (readiness, `keel check`), ignoring the
+    /// Fetches discovery + JWKS now (`keel check`, start-up), ignoring the
     /// refetch cooldown; returns the number of usable keys. On failure the
-    /// previously cached keys stay in use.
-    pub async fn refresh_keys(&self) -> Result<usize, AuthError> {
-        self.inner.keys.refresh_now().await.map_err(|reason| {
-            AuthError::new(
-                AuthErrorCode::Unauthenticated,
-                format!(
-                    "Could not fetch signing keys for {}: {reason}",
-                    self.inner.config.issuer
-                ),
-            )
-        })
+    /// previously cached keys stay in use, and the caller reports the error.
+    pub async fn refresh_keys(&self) -> Result<usize, FetchError> {
+        self.inner.keys.refresh_now().await
+    }
+
+    /// Readiness: the number of keys when some are loaded, else a fetch now and
+    /// why it failed. No key loaded means no token can pass.
+    pub async fn ensure_keys(&self) -> Result<usize, FetchError> {
+        match self.inner.keys.key_count() {
+            0 => self.refresh_keys().await,
+            loaded => Ok(loaded),
+        }
     }
 
     pub fn keys_loaded(&self) -> bool {

@@ -57,7 +57,7 @@ const BODY_SNIPPET_CHARS: usize = 300;
 
 /// The message of an unsuccessful answer: `errors[0].long_message`, else
 /// `errors[0].message`, else the start of the body, else the reason phrase.
-pub(crate) fn error_message(status: reqwest::StatusCode, body: &[u8]) -> String {
+pub fn error_message(status: reqwest::StatusCode, body: &[u8]) -> String {
     let from_json = serde_json::from_slice::<ClerkErrors>(body)
         .ok()
         .and_then(|body| body.errors.into_iter().next())

@@ -39,6 +39,6 @@ mod error;
 mod retry;
 
 pub use client::{ClerkApi, MAX_PAGE_SIZE};
-pub use error::ClerkApiError;
+pub use error::{ClerkApiError, error_message};
 pub use keel_webhooks::{MembershipData, OrganizationData, UserData};
 pub use retry::RetryPolicy;

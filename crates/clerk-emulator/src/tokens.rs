@@ -28,13 +28,25 @@ pub(crate) enum Template {
 }
 
 impl Template {
-    pub(crate) fn by_name(name: &str) -> Result<Self, EmulatorError> {
-        match name {
-            "convex" => Ok(Self::Convex),
-            _ => Err(EmulatorError::not_found(format!(
-                "No JWT template exists with name: {name}"
-            ))),
+    const ALL: [Template; 1] = [Template::Convex];
+
+    fn name(self) -> &'static str {
+        match self {
+            Template::Convex => "convex",
         }
+    }
+
+    /// Clerk's 404 for an unknown name, which also lists the templates that exist: in
+    /// Clerk they are on the dashboard, in the emulator this answer is the only place.
+    pub(crate) fn by_name(name: &str) -> Result<Self, EmulatorError> {
+        if let Some(template) = Self::ALL.into_iter().find(|t| t.name() == name) {
+            return Ok(template);
+        }
+        let known: Vec<&str> = Self::ALL.iter().map(|t| t.name()).collect();
+        Err(EmulatorError::not_found(format!(
+            "No JWT template exists with name: {name}. The templates are: {}.",
+            known.join(", ")
+        )))
     }
 }
 
@@ -171,5 +183,6 @@ mod tests {
     fn unknown_template_is_not_found() {
         let err = Template::by_name("hasura").unwrap_err();
         assert_eq!(err.as_clerk().unwrap().status.as_u16(), 404);
+        assert_eq!(Template::by_name("convex").unwrap(), Template::Convex);
     }
 }

@@ -2,11 +2,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
-use clap::{Parser, Subcommand, ValueEnum};
-use keel_auth::{AuthConfig, Verifier};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
+use crate::logging::LogFormat;
 use crate::settings::misnamed_variables;
 use crate::{AppParts, Mode, Settings, start};
 
@@ -23,12 +23,6 @@ struct Cli {
     /// Log output: human-readable text or one JSON object per line.
     #[arg(long, global = true, env = "KEEL_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -92,7 +86,7 @@ pub fn main(parts: AppParts) -> ExitCode {
         eprintln!("warning: .env not loaded: {err}");
     }
     let cli = Cli::parse();
-    init_tracing(cli.log_format);
+    crate::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -139,14 +133,16 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { settings, issuer } => {
-            let issuer = require_issuer(issuer)?;
+            let issuer = crate::issuer::require(issuer)?;
             warn_misnamed();
             let running = start(&settings, Mode::Serve { issuer }, parts, None).await?;
             println!("Keel listening on {}", running.url);
             running.run_until_signal().await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { settings, issuer } => Ok(check(&settings, issuer, &parts).await),
+        Command::Check { settings, issuer } => {
+            Ok(crate::check::run(&settings, issuer, &parts).await)
+        }
         Command::Backfill { settings, dry_run } => {
             let api = backfill_api(&settings)?;
             std::fs::create_dir_all(&settings.data_dir)?;
@@ -181,7 +177,8 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             } else {
                 Some(template.unwrap_or_else(|| "convex".to_string()))
             };
-            let jwt = mint_token(&url, &secret, &user, template.as_deref(), expires_in).await?;
+            let jwt =
+                crate::token::mint(&url, &secret, &user, template.as_deref(), expires_in).await?;
             println!("{jwt}");
             Ok(ExitCode::SUCCESS)
         }
@@ -212,168 +209,8 @@ fn backfill_api(settings: &Settings) -> anyhow::Result<keel_clerk_api::ClerkApi>
     Ok(keel_clerk_api::ClerkApi::new(url, key))
 }
 
-fn require_issuer(issuer: Option<String>) -> anyhow::Result<String> {
-    match issuer.filter(|i| !i.trim().is_empty()) {
-        Some(issuer) => Ok(issuer.trim().to_string()),
-        None => {
-            let hints = misnamed_variables(std::env::vars().map(|(k, _)| k));
-            let mut message = "CLERK_JWT_ISSUER_DOMAIN is not set: set it to your Clerk Frontend API URL (for example https://your-app.clerk.accounts.dev)".to_string();
-            for hint in hints {
-                message.push_str("\n  ");
-                message.push_str(&hint);
-            }
-            bail!(message)
-        }
-    }
-}
-
 fn warn_misnamed() {
     for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!("{problem}");
-    }
-}
-
-/// `keel check`: each setting and dependency, ✓ or ✗ with the fix; failure exits non-zero.
-async fn check(settings: &Settings, issuer: Option<String>, parts: &AppParts) -> ExitCode {
-    let mut failed = false;
-    let mut report = |ok: bool, line: String| {
-        failed |= !ok;
-        println!("{} {line}", if ok { "✓" } else { "✗" });
-    };
-    for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
-        report(false, problem);
-    }
-    match require_issuer(issuer) {
-        Ok(issuer) => {
-            report(true, format!("CLERK_JWT_ISSUER_DOMAIN = {issuer}"));
-            let verifier = Verifier::new(AuthConfig {
-                issuer: issuer.clone(),
-                application_id: settings.application_id(),
-                authorized_parties: settings.authorized_parties(),
-                clock_skew: settings.clock_skew(),
-            });
-            match verifier.refresh_keys().await {
-                Ok(keys) => report(
-                    true,
-                    format!("issuer discovery and JWKS: {keys} signing key(s)"),
-                ),
-                Err(err) => report(
-                    false,
-                    format!(
-                        "issuer discovery and JWKS: {} — check CLERK_JWT_ISSUER_DOMAIN and that the issuer is reachable",
-                        err.message
-                    ),
-                ),
-            }
-        }
-        Err(err) => report(false, err.to_string()),
-    }
-    match settings.application_id() {
-        Some(aud) => report(
-            true,
-            format!("KEEL_APPLICATION_ID = {aud} (tokens must carry aud \"{aud}\")"),
-        ),
-        None => report(
-            true,
-            "KEEL_APPLICATION_ID is empty: tokens need no audience".to_string(),
-        ),
-    }
-    match settings.clerk_webhook_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-        Some(secret) => match keel_webhooks::WebhookSecrets::parse(secret) {
-            Ok(secrets) => report(true, format!("CLERK_WEBHOOK_SECRET: {} signing secret(s)", secrets.len())),
-            Err(err) => report(false, format!("CLERK_WEBHOOK_SECRET: {err} — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard")),
-        },
-        None => report(
-            false,
-            "CLERK_WEBHOOK_SECRET is not set: the webhook endpoint answers 503 until it is — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard".to_string(),
-        ),
-    }
-    let parties = settings.authorized_parties();
-    if parties.is_empty() {
-        report(
-            true,
-            "KEEL_AUTHORIZED_PARTIES not set: azp is not checked".to_string(),
-        );
-    } else {
-        report(
-            true,
-            format!("KEEL_AUTHORIZED_PARTIES = {}", parties.join(", ")),
-        );
-    }
-    match std::fs::create_dir_all(&settings.data_dir) {
-        Ok(()) => match crate::start::open_database(settings, &parts.schema).await {
-            Ok(db) => report(
-                true,
-                format!("database ({}) opened and migrated", db.engine_name()),
-            ),
-            Err(err) => report(false, format!("database: {err:#}")),
-        },
-        Err(err) => report(
-            false,
-            format!("KEEL_DATA_DIR {}: {err}", settings.data_dir.display()),
-        ),
-    }
-    if failed {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-/// A session for `user` on the emulator of a running `keel dev`, then a token for it.
-async fn mint_token(
-    url: &str,
-    secret: &str,
-    user: &str,
-    template: Option<&str>,
-    expires_in: Option<u64>,
-) -> anyhow::Result<String> {
-    let client = reqwest::Client::new();
-    let base = format!("{}/_clerk/v1", url.trim_end_matches('/'));
-    let session: serde_json::Value = client
-        .post(format!("{base}/sessions"))
-        .bearer_auth(secret)
-        .json(&serde_json::json!({ "user_id": user }))
-        .send()
-        .await
-        .with_context(|| format!("reaching keel dev at {url}"))?
-        .error_for_status()
-        .context("creating a session (is the user id right?)")?
-        .json()
-        .await?;
-    let session_id = session["id"].as_str().context("session has no id")?;
-    let path = match template {
-        Some(template) => format!("{base}/sessions/{session_id}/tokens/{template}"),
-        None => format!("{base}/sessions/{session_id}/tokens"),
-    };
-    let mut body = serde_json::json!({});
-    if let Some(seconds) = expires_in {
-        body["expires_in_seconds"] = seconds.into();
-    }
-    let token: serde_json::Value = client
-        .post(path)
-        .bearer_auth(secret)
-        .json(&body)
-        .send()
-        .await?
-        .error_for_status()
-        .context("minting the token")?
-        .json()
-        .await?;
-    Ok(token["jwt"]
-        .as_str()
-        .context("no jwt in the answer")?
-        .to_string())
-}
-
-fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEL_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }

@@ -2,10 +2,14 @@
 //! beside it (see `examples/`). The `keel` binary is [`cli::main`] with the built-in app.
 
 mod backfill;
+mod check;
 pub mod cli;
 mod dev_secrets;
+mod issuer;
+mod logging;
 mod settings;
 mod start;
+mod token;
 
 pub use settings::{Mode, OnUserDeletedSetting, Settings};
 pub use start::{AppParts, Running, start};

@@ -156,6 +156,9 @@ pub async fn start(
         authorized_parties: settings.authorized_parties(),
         clock_skew: settings.clock_skew(),
     });
+    if let Mode::Serve { .. } = mode {
+        crate::issuer::check_at_start(&verifier);
+    }
     // Reconcile with Clerk in the background: `--reconcile-every` with `serve`, and by default
     // every 5 minutes against the emulator in `dev`.
     let reconcile = match (&mode, &emulator) {

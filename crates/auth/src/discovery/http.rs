@@ -50,10 +50,12 @@ impl ReqwestFetcher {
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| FetchError(format!("GET {url} failed: {e}")))?;
+            .map_err(|e| FetchError::Failed(format!("GET {url} failed: {e}")))?;
         let status = response.status();
         if !status.is_success() {
-            return Err(FetchError(format!("GET {url} returned HTTP {status}")));
+            return Err(FetchError::Failed(format!(
+                "GET {url} returned HTTP {status}"
+            )));
         }
         Ok(response)
     }
@@ -67,6 +69,8 @@ impl Default for ReqwestFetcher {
 
 #[derive(Deserialize)]
 struct DiscoveryDocument {
+    /// Required by OIDC Discovery; read as optional to say so plainly when it is missing.
+    issuer: Option<String>,
     jwks_uri: String,
 }
 
@@ -79,7 +83,13 @@ impl KeyFetcher for ReqwestFetcher {
             .await?
             .json()
             .await
-            .map_err(|e| FetchError(format!("bad discovery document at {url}: {e}")))?;
+            .map_err(|e| FetchError::Failed(format!("bad discovery document at {url}: {e}")))?;
+        let Some(named) = discovery.issuer else {
+            return Err(FetchError::Failed(format!(
+                "the discovery document at {url} names no issuer"
+            )));
+        };
+        super::issuer::check(&url, issuer, &named)?;
 
         let jwks_uri = discovery.jwks_uri;
         let response = self.get(&jwks_uri).await?;
@@ -91,7 +101,7 @@ impl KeyFetcher for ReqwestFetcher {
         let jwks = response
             .json()
             .await
-            .map_err(|e| FetchError(format!("bad JWKS at {jwks_uri}: {e}")))?;
+            .map_err(|e| FetchError::Failed(format!("bad JWKS at {jwks_uri}: {e}")))?;
         Ok(FetchedJwks { jwks, max_age })
     }
 }

@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime};
 
 use jsonwebtoken::DecodingKey;
 
-use super::KeyFetcher;
 use super::jwks::{KeyMap, parse_jwks};
+use super::{FetchError, KeyFetcher};
 use crate::clock::Clock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,14 +131,16 @@ impl KeyCache {
                 state.last_kid_miss_fetch = Some(now);
             }
         }
-        // The error is logged and kept in the state; the miss below reports it.
-        let _ = self.fetch_holding_gate().await;
+        // The error is kept in the state; the miss below reports it.
+        if let Err(error) = self.fetch_holding_gate().await {
+            self.log_failure(&error);
+        }
         self.cached(kid).ok_or_else(|| self.miss_error())
     }
 
     /// Fetches now regardless of the cooldown (readiness checks, `keel check`),
-    /// still one fetch at a time.
-    pub(crate) async fn refresh_now(&self) -> Result<usize, String> {
+    /// still one fetch at a time. The caller reports a failure: it is not logged here.
+    pub(crate) async fn refresh_now(&self) -> Result<usize, FetchError> {
         let _gate = self.fetch_gate.lock().await;
         self.fetch_holding_gate().await
     }
@@ -209,24 +211,31 @@ impl KeyCache {
         runtime.spawn(async move {
             let _gate = gate;
             // Re-check: a fetch may have finished between the check and the gate.
-            if this.needs_refresh(this.clock.now()) {
-                let _ = this.fetch_holding_gate().await;
+            if this.needs_refresh(this.clock.now())
+                && let Err(error) = this.fetch_holding_gate().await
+            {
+                this.log_failure(&error);
             }
         });
     }
 
     /// Callers hold `fetch_gate`.
-    async fn fetch_holding_gate(&self) -> Result<usize, String> {
+    async fn fetch_holding_gate(&self) -> Result<usize, FetchError> {
         let started = self.clock.now();
         {
             let mut state = self.write();
             state.last_attempt = Some(started);
             state.fetches += 1;
         }
-        let result = match self.fetcher.fetch_jwks(&self.issuer).await {
-            Ok(fetched) => parse_jwks(&fetched.jwks).map(|keys| (keys, fetched.max_age)),
-            Err(e) => Err(e.0),
-        };
+        let result = self
+            .fetcher
+            .fetch_jwks(&self.issuer)
+            .await
+            .and_then(|fetched| {
+                parse_jwks(&fetched.jwks)
+                    .map(|keys| (keys, fetched.max_age))
+                    .map_err(FetchError::Failed)
+            });
         let mut state = self.write();
         match result {
             Ok((keys, max_age)) => {
@@ -244,15 +253,29 @@ impl KeyCache {
                 Ok(count)
             }
             Err(error) => {
-                tracing::warn!(
-                    issuer = %self.issuer,
-                    %error,
-                    kept_keys = state.keys.len(),
-                    "could not fetch signing keys; keeping the cached ones"
-                );
-                state.last_error = Some(error.clone());
+                state.last_error = Some(error.to_string());
                 Err(error)
             }
+        }
+    }
+
+    /// For fetches that a token or the refresh timer started. A refused discovery document
+    /// is an error: the setting is wrong, and new tokens will not pass until it is fixed.
+    fn log_failure(&self, error: &FetchError) {
+        let kept_keys = self.key_count();
+        match error {
+            FetchError::IssuerMismatch(_) => tracing::error!(
+                issuer = %self.issuer,
+                %error,
+                kept_keys,
+                "refused the issuer's discovery document; keeping the cached keys"
+            ),
+            FetchError::Failed(_) => tracing::warn!(
+                issuer = %self.issuer,
+                %error,
+                kept_keys,
+                "could not fetch signing keys; keeping the cached ones"
+            ),
         }
     }
 

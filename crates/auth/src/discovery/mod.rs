@@ -9,12 +9,14 @@
 //! A failed or empty fetch keeps the previous keys.
 
 mod http;
+mod issuer;
 pub(crate) mod jwks;
 pub(crate) mod key_cache;
 
 use std::time::Duration;
 
 pub use http::{ReqwestFetcher, discovery_url};
+pub use issuer::IssuerMismatch;
 
 /// A JWKS document as served by the issuer, plus how long it may be cached.
 #[derive(Clone, Debug)]
@@ -25,16 +27,23 @@ pub struct FetchedJwks {
     pub max_age: Option<Duration>,
 }
 
-/// Why keys could not be fetched (logged and put into `refresh_keys` errors;
-/// never contains a token).
+/// Why keys could not be loaded (logged and returned by `refresh_keys`; never
+/// contains a token).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct FetchError(pub String);
+pub enum FetchError {
+    /// The issuer could not be reached, or answered with something unusable.
+    #[error("{0}")]
+    Failed(String),
+    /// The discovery document names another issuer: a setting to fix, not an outage.
+    #[error(transparent)]
+    IssuerMismatch(#[from] IssuerMismatch),
+}
 
 /// Fetches an issuer's keys: OIDC discovery (`{issuer}/.well-known/openid-configuration`
 /// → `jwks_uri`) then the JWKS. Injected so tests need no network.
 #[async_trait::async_trait]
 pub trait KeyFetcher: Send + Sync {
-    /// `issuer` is normalized: a scheme, no trailing slash.
+    /// `issuer` is normalized: a scheme, no trailing slash. A fetcher that reads a discovery
+    /// document refuses one that names another issuer ([`FetchError::IssuerMismatch`]).
     async fn fetch_jwks(&self, issuer: &str) -> Result<FetchedJwks, FetchError>;
 }

@@ -12,7 +12,9 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use keel_auth::testing::{TestKey, jwks, session_claims};
-use keel_auth::{AuthConfig, AuthErrorCode, Clock, ManualClock, ReqwestFetcher, Verifier};
+use keel_auth::{
+    AuthConfig, AuthErrorCode, Clock, FetchError, ManualClock, ReqwestFetcher, Verifier,
+};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -172,7 +174,7 @@ async fn discovery_rotation_hang_and_outage() {
     issuer.stop().await;
     clock.advance(Duration::from_secs(11));
     let err = verifier.refresh_keys().await.unwrap_err();
-    assert!(err.message.contains(&url), "{}", err.message);
+    assert!(err.to_string().contains(&url), "{err}");
     assert!(verifier.keys_loaded());
     let fresh = K2.sign(&session_claims(&url, "user_4", clock.now_unix_secs()));
     verifier.verify(&fresh).await.unwrap();
@@ -231,5 +233,27 @@ async fn production_constructor_verifies_against_a_live_issuer() {
         .unwrap();
     assert_eq!(identity.subject, "user_1");
     assert!(verifier.keys_loaded());
+    issuer.stop().await;
+}
+
+#[tokio::test]
+async fn a_discovery_document_naming_another_issuer_is_refused() {
+    let issuer = Issuer::start(&[&K1]).await;
+    // The same server under another name: its document still says 127.0.0.1.
+    let configured = issuer.url().replace("127.0.0.1", "localhost");
+    let verifier = Verifier::new(AuthConfig::new(&configured));
+    let err = verifier.refresh_keys().await.unwrap_err();
+    let FetchError::IssuerMismatch(mismatch) = &err else {
+        panic!("expected a mismatch, got {err}");
+    };
+    assert_eq!(mismatch.discovered, issuer.url());
+    assert_eq!(mismatch.configured, configured);
+    assert!(!verifier.keys_loaded(), "its keys must not be used");
+    let now = keel_auth::SystemClock.now_unix_secs();
+    let err = verifier
+        .verify(&K1.sign(&session_claims(issuer.url(), "user_1", now)))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code, AuthErrorCode::NoAuthProvider);
     issuer.stop().await;
 }

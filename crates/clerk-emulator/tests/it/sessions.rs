@@ -347,3 +347,26 @@ async fn deleting_the_user_ends_its_sessions() {
         )
         .await;
 }
+
+#[tokio::test]
+async fn an_unknown_template_is_named_with_the_templates_that_exist() {
+    let (server, _dir) = start().await;
+    let user = ada(&server).await;
+    let uid = user["id"].as_str().unwrap();
+    let sid = server.create_session(uid).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let body = server
+        .call(
+            server.bapi(Method::POST, &format!("/sessions/{sid}/tokens/nope")),
+            404,
+        )
+        .await;
+    let error = &body["errors"][0];
+    assert_eq!(error["code"], "resource_not_found", "{body}");
+    assert_eq!(
+        error["long_message"], "No JWT template exists with name: nope. The templates are: convex.",
+        "{body}"
+    );
+}

@@ -1,59 +1,11 @@
-//! The `keel` binary as a user runs it: start-up messages, fail-fast settings, `check`,
-//! `token`, and logs that never contain a token.
+//! The `keel` binary as a user runs it: start-up messages, fail-fast settings, `check` and
+//! `token`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-const KEEL: &str = env!("CARGO_BIN_EXE_keel");
-
-/// A clean environment: no variables from the developer's shell or a `.env` leak in.
-fn keel(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(KEEL);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("KEEL_DATA_DIR", dir)
-        .current_dir(dir);
-    command
-}
-
-struct Dev {
-    child: Child,
-    url: String,
-    stderr: std::sync::Arc<std::sync::Mutex<String>>,
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_dev(dir: &std::path::Path, log: &str) -> Dev {
-    let mut child = keel(dir)
-        .args(["dev"])
-        .env("KEEL_LISTEN", "127.0.0.1:0")
-        .env("KEEL_LOG", log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-    let sink = std::sync::Arc::clone(&stderr);
-    let err = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(err).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push_str(&line);
-            sink.lock().unwrap().push('\n');
-        }
-    });
-    let url = crate::harness::listening_url(&mut child);
-    Dev { child, url, stderr }
-}
+use crate::binary::{keel, output, start_dev, start_keel};
 
 #[test]
 fn serve_fails_fast_naming_the_missing_and_the_misnamed_variable() {
@@ -156,9 +108,13 @@ async fn dev_token_and_check_work_as_the_readme_says() {
         stdout.contains("✓ database (sqlite) opened and migrated"),
         "{stdout}"
     );
+    assert!(
+        !stdout.contains('⚠'),
+        "a loopback http issuer is fine: {stdout}"
+    );
 
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = dev.stderr.lock().unwrap().clone();
+    let logs = dev.logs();
     assert!(!logs.is_empty(), "trace logging is on");
     assert!(!logs.contains(&token), "a token appeared in the logs");
     assert!(
@@ -187,4 +143,171 @@ fn check_fails_with_the_fix_when_the_issuer_is_unreachable() {
         "{stdout}"
     );
     assert!(stdout.contains("CLERK_JWT_ISSUER_DOMAIN"), "{stdout}");
+}
+
+#[tokio::test]
+async fn token_names_an_unknown_template_and_the_ones_that_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let secret = std::fs::read_to_string(dir.path().join("clerk-secret-key")).unwrap();
+    let user: Json = reqwest::Client::new()
+        .post(format!("{}/_clerk/v1/users", dev.url))
+        .bearer_auth(secret.trim())
+        .json(&json!({"email_address": ["template@example.com"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let user_id = user["id"].as_str().unwrap();
+
+    let output = keel(dir.path())
+        .args(["token", "--user", user_id, "--template", "nope", "--url"])
+        .arg(&dev.url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("No JWT template exists with name: nope. The templates are: convex."),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("for url"), "{stderr}");
+
+    // An unknown user is named the same way, in Clerk's words.
+    let output = keel(dir.path())
+        .args(["token", "--user", "user_nobody", "--url"])
+        .arg(&dev.url)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("user_nobody"), "{stderr}");
+    assert!(!stderr.contains("for url"), "{stderr}");
+}
+
+/// The same server reached as `localhost`, while its discovery document names `127.0.0.1`.
+fn as_localhost(issuer: &str) -> String {
+    issuer.replace("127.0.0.1", "localhost")
+}
+
+#[tokio::test]
+async fn check_names_the_issuer_discovery_says_when_it_differs_from_the_setting() {
+    let server = crate::harness::TestServer::dev().await;
+    let issuer = server.emulator().issuer().to_string();
+    let configured = as_localhost(&issuer);
+    let dir = tempfile::tempdir().unwrap();
+    let check = |value: &str| {
+        let mut command = keel(dir.path());
+        command
+            .args(["check"])
+            .env("CLERK_JWT_ISSUER_DOMAIN", value)
+            .env(
+                "CLERK_WEBHOOK_SECRET",
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            );
+        output(command)
+    };
+
+    let result = check(&configured).await;
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(!result.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "✗ issuer discovery and JWKS: the discovery document at {configured}/.well-known/openid-configuration says issuer `{issuer}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former"
+        )),
+        "{stdout}"
+    );
+
+    // A trailing slash is no mismatch: verification compares issuers without one.
+    let result = check(&format!("{issuer}/")).await;
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(result.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("✓ issuer discovery and JWKS: 1 signing key(s)"),
+        "{stdout}"
+    );
+}
+
+#[tokio::test]
+async fn serve_logs_an_error_at_start_when_discovery_names_another_issuer() {
+    let key = keel_auth::testing::TestKey::generate("ins_cli");
+    let issuer = crate::fake_issuer::FakeIssuer::start(&[&key]).await;
+    let configured = as_localhost(&issuer.issuer);
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = keel(dir.path());
+    command
+        .args(["serve"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &configured);
+    let expected = format!(
+        "says issuer `{}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former",
+        issuer.issuer
+    );
+    let (serve, line) = tokio::task::spawn_blocking(move || {
+        let serve = start_keel(command);
+        let line = serve.log_line(&["ERROR", &expected]);
+        (serve, line)
+    })
+    .await
+    .unwrap();
+    assert!(line.contains("/readyz answers 503"), "{line}");
+    let ready = reqwest::get(format!("{}/readyz", serve.url)).await.unwrap();
+    assert_eq!(ready.status(), 503);
+}
+
+/// An issuer named `http://clerk.example.test`, reached through this test's HTTP proxy (the
+/// fake issuer answers the proxied requests itself): a plain-http issuer off loopback.
+async fn remote_http_issuer() -> crate::fake_issuer::FakeIssuer {
+    let key = keel_auth::testing::TestKey::generate("ins_remote");
+    crate::fake_issuer::FakeIssuer::naming(&[&key], |_| "http://clerk.example.test".into()).await
+}
+
+const PLAIN_HTTP_WARNING: &str = "CLERK_JWT_ISSUER_DOMAIN is plain http:// (http://clerk.example.test): the signing keys travel unencrypted, so anyone on the network path could swap them and sign tokens for any user; use https://";
+
+#[tokio::test]
+async fn check_warns_about_a_plain_http_issuer_off_loopback_without_failing() {
+    let issuer = remote_http_issuer().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = keel(dir.path());
+    command
+        .args(["check"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer.issuer)
+        .env("HTTP_PROXY", &issuer.addr)
+        .env(
+            "CLERK_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        );
+    let result = output(command).await;
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    assert!(
+        stdout.contains(&format!("⚠ {PLAIN_HTTP_WARNING}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ issuer discovery and JWKS: 1 signing key(s)"),
+        "{stdout}"
+    );
+    assert!(result.status.success(), "a warning does not fail: {stdout}");
+}
+
+#[tokio::test]
+async fn serve_warns_at_start_about_a_plain_http_issuer_off_loopback() {
+    let issuer = remote_http_issuer().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = keel(dir.path());
+    command
+        .args(["serve"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer.issuer)
+        .env("HTTP_PROXY", &issuer.addr);
+    let serve = tokio::task::spawn_blocking(move || {
+        let serve = start_keel(command);
+        serve.log_line(&["WARN", PLAIN_HTTP_WARNING]);
+        serve
+    })
+    .await
+    .unwrap();
+    // The warning does not stop it: the keys load and Keel is ready.
+    let ready = reqwest::get(format!("{}/readyz", serve.url)).await.unwrap();
+    assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
 }

@@ -2,12 +2,16 @@
 //! the emulator as the issuer, driven over HTTP.
 
 mod auth;
+mod binary;
 mod clerk_sync;
 mod cli;
 mod crash;
+mod fake_issuer;
 mod harness;
 mod http_api;
 mod isolation;
+mod issuer;
+mod logs;
 mod rotation;
 mod sync;
 mod sync_consistency;

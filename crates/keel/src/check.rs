@@ -1,0 +1,104 @@
+//! `keel check`: a dry run of the `serve` settings. Each setting and dependency gets a line:
+//! ✓, ⚠ (a risk that does not stop `serve`) or ✗ with the fix; any ✗ exits non-zero.
+
+use std::process::ExitCode;
+
+use keel_auth::{AuthConfig, FetchError, Verifier};
+
+use crate::settings::misnamed_variables;
+use crate::{AppParts, Settings};
+
+/// Prints a line per setting and dependency; the exit code is a failure when any line is ✗.
+pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &AppParts) -> ExitCode {
+    let mut failed = false;
+    let mut report = |ok: bool, line: String| {
+        failed |= !ok;
+        println!("{} {line}", if ok { "✓" } else { "✗" });
+    };
+    // A risk worth knowing that does not stop `serve`: printed, never failing.
+    let warn = |line: String| println!("⚠ {line}");
+    for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
+        report(false, problem);
+    }
+    match crate::issuer::require(issuer) {
+        Ok(issuer) => {
+            report(true, format!("CLERK_JWT_ISSUER_DOMAIN = {issuer}"));
+            if let Some(warning) = crate::issuer::plain_http_warning(&issuer) {
+                warn(warning);
+            }
+            let verifier = Verifier::new(AuthConfig {
+                issuer: issuer.clone(),
+                application_id: settings.application_id(),
+                authorized_parties: settings.authorized_parties(),
+                clock_skew: settings.clock_skew(),
+            });
+            match verifier.refresh_keys().await {
+                Ok(keys) => report(
+                    true,
+                    format!("issuer discovery and JWKS: {keys} signing key(s)"),
+                ),
+                // The mismatch's message is its own fix.
+                Err(FetchError::IssuerMismatch(mismatch)) => {
+                    report(false, format!("issuer discovery and JWKS: {mismatch}"))
+                }
+                Err(FetchError::Failed(reason)) => report(
+                    false,
+                    format!(
+                        "issuer discovery and JWKS: {reason} — check CLERK_JWT_ISSUER_DOMAIN and that the issuer is reachable"
+                    ),
+                ),
+            }
+        }
+        Err(err) => report(false, err.to_string()),
+    }
+    match settings.application_id() {
+        Some(aud) => report(
+            true,
+            format!("KEEL_APPLICATION_ID = {aud} (tokens must carry aud \"{aud}\")"),
+        ),
+        None => report(
+            true,
+            "KEEL_APPLICATION_ID is empty: tokens need no audience".to_string(),
+        ),
+    }
+    match settings.clerk_webhook_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        Some(secret) => match keel_webhooks::WebhookSecrets::parse(secret) {
+            Ok(secrets) => report(true, format!("CLERK_WEBHOOK_SECRET: {} signing secret(s)", secrets.len())),
+            Err(err) => report(false, format!("CLERK_WEBHOOK_SECRET: {err} — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard")),
+        },
+        None => report(
+            false,
+            "CLERK_WEBHOOK_SECRET is not set: the webhook endpoint answers 503 until it is — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard".to_string(),
+        ),
+    }
+    let parties = settings.authorized_parties();
+    if parties.is_empty() {
+        report(
+            true,
+            "KEEL_AUTHORIZED_PARTIES not set: azp is not checked".to_string(),
+        );
+    } else {
+        report(
+            true,
+            format!("KEEL_AUTHORIZED_PARTIES = {}", parties.join(", ")),
+        );
+    }
+    match std::fs::create_dir_all(&settings.data_dir) {
+        Ok(()) => match crate::start::open_database(settings, &parts.schema).await {
+            Ok(db) => report(
+                true,
+                format!("database ({}) opened and migrated", db.engine_name()),
+            ),
+            Err(err) => report(false, format!("database: {err:#}")),
+        },
+        Err(err) => report(
+            false,
+            format!("KEEL_DATA_DIR {}: {err}", settings.data_dir.display()),
+        ),
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
