@@ -182,7 +182,7 @@ async fn malformed_and_oversized_bodies_are_refused() {
 }
 
 #[tokio::test]
-async fn cors_mirrors_the_origin_and_health_probes_answer() {
+async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() {
     let server = TestServer::dev().await;
     let response = server
         .http
@@ -209,6 +209,31 @@ async fn cors_mirrors_the_origin_and_health_probes_answer() {
         .unwrap()
         .to_lowercase();
     assert!(allowed.contains("authorization"));
+    // The API authenticates by bearer token and no route reads a cookie: no answer, the
+    // emulator's included, invites a browser to send credentials from another origin.
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    for path in ["/api/query", "/_clerk/.well-known/openid-configuration"] {
+        let response = server
+            .http
+            .post(format!("{}{path}", server.url))
+            .header("origin", "https://app.example.com")
+            .body(r#"{"path":"users:getCurrentUser","args":{}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_none(),
+            "{path}"
+        );
+    }
 
     let health = server
         .http
