@@ -17,7 +17,6 @@ use bytes::Bytes;
 use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome, canonicalize_path};
 use keel_sync::QueryOutcome;
 use keel_values::format::ValueFormat;
-use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::body::read_limited;
@@ -33,21 +32,67 @@ pub(crate) fn routes() -> Router<SharedState> {
         .route("/api/run/{*path}", post(run))
 }
 
-#[derive(Deserialize)]
+/// `{path, args, format}`. Read from parsed JSON by hand rather than by serde, so that a body
+/// that is valid JSON of the wrong shape is a `BadRequest` naming the field, and only text
+/// that is not JSON is a `BadJsonBody`.
 struct FunctionRequest {
     path: String,
-    #[serde(default)]
     args: Option<Json>,
-    #[serde(default)]
     format: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl FunctionRequest {
+    fn from_json(body: Json) -> Result<Self, ApiError> {
+        let mut fields = body_object(body, "{path, args, format}")?;
+        let path = match fields.remove("path") {
+            Some(Json::String(path)) => path,
+            Some(_) => return Err(bad_field("`path` must be a string")),
+            None => {
+                return Err(bad_field(
+                    "The request body has no `path`: the function to run, for example \"messages:list\"",
+                ));
+            }
+        };
+        let RunRequest { args, format } = RunRequest::from_fields(fields)?;
+        Ok(FunctionRequest { path, args, format })
+    }
+}
+
+/// `{args, format}` (`/api/run/…`; the path is in the URL).
 struct RunRequest {
-    #[serde(default)]
     args: Option<Json>,
-    #[serde(default)]
     format: Option<String>,
+}
+
+impl RunRequest {
+    fn from_json(body: Json) -> Result<Self, ApiError> {
+        Self::from_fields(body_object(body, "{args, format}")?)
+    }
+
+    fn from_fields(mut fields: serde_json::Map<String, Json>) -> Result<Self, ApiError> {
+        let format = match fields.remove("format") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(format)) => Some(format),
+            Some(_) => return Err(bad_field("`format` must be a string")),
+        };
+        Ok(RunRequest {
+            args: fields.remove("args"),
+            format,
+        })
+    }
+}
+
+fn body_object(body: Json, shape: &str) -> Result<serde_json::Map<String, Json>, ApiError> {
+    match body {
+        Json::Object(fields) => Ok(fields),
+        _ => Err(bad_field(format!(
+            "The request body must be a JSON object: {shape}"
+        ))),
+    }
+}
+
+fn bad_field(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("BadRequest", message)
 }
 
 // Handlers take the whole `Request`: a `HeaderMap` extractor would clone every header.
@@ -72,7 +117,7 @@ async fn by_kind(
     let headers = parts.headers;
     let handled = async {
         let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
-        let request: FunctionRequest = parse_json(&bytes)?;
+        let request = FunctionRequest::from_json(parse_json(&bytes)?)?;
         let format = parse_format(request.format.as_deref(), ValueFormat::ConvexEncodedJson)?;
         let args = normalize_args(request.args)?;
         execute(&state, &headers, request.path, Some(kind), args, format).await
@@ -95,7 +140,7 @@ async fn run(
                 format: None,
             }
         } else {
-            parse_json(&bytes)?
+            RunRequest::from_json(parse_json(&bytes)?)?
         };
         let format = parse_format(request.format.as_deref(), ValueFormat::Json)?;
         let args = normalize_args(request.args)?;
@@ -240,7 +285,7 @@ fn export(value: Json, format: ValueFormat) -> Json {
     }
 }
 
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+fn parse_json(bytes: &[u8]) -> Result<Json, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| {
         ApiError::bad_request(
             "BadJsonBody",

@@ -181,6 +181,29 @@ async fn malformed_and_oversized_bodies_are_refused() {
     assert_eq!(response.status(), 413);
 }
 
+/// Only text that is not JSON is `BadJsonBody`; JSON of the wrong shape is `BadRequest`, and
+/// the message names the field.
+#[tokio::test]
+async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    for (path, body, names) in [
+        ("/api/query", r#"{"args":[{}],"format":"json"}"#, "`path`"),
+        ("/api/mutation", r#"{"path":7,"args":{}}"#, "`path`"),
+        ("/api/query", r#"{"path":"test","format":1}"#, "`format`"),
+        ("/api/action", r#"[{"path":"test"}]"#, "JSON object"),
+        ("/api/run/test/echo", r#""args""#, "JSON object"),
+    ] {
+        let (status, answer) = post(&server, path, body).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert_eq!(answer["code"], "BadRequest", "{path} {body}: {answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(names), "{body}: {message}");
+    }
+    let (status, answer) = post(&server, "/api/query", r#"{"args":{}"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["code"], "BadJsonBody", "{answer}");
+}
+
 #[tokio::test]
 async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() {
     let server = TestServer::dev().await;
