@@ -4,6 +4,7 @@
 mod backfill;
 pub mod cli;
 mod dev_secrets;
+mod fd_limit;
 mod settings;
 mod start;
 

@@ -1,11 +1,14 @@
 //! The request body, read with a size limit. A declared `Content-Length` over the limit is
-//! refused before reading anything; a streamed body is cut off once it passes the limit.
+//! refused before reading anything; a streamed body is cut off once it passes the limit. A body
+//! still arriving after `KEEL_HTTP_BODY_TIMEOUT` is answered 408 (the deadline itself is the
+//! connection's: `conn::request`).
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
 use bytes::Bytes;
 
 use crate::ApiError;
+use crate::conn::BodyTimedOut;
 
 pub(crate) async fn read_limited(
     headers: &axum::http::HeaderMap,
@@ -27,9 +30,17 @@ pub(crate) async fn read_limited(
         return Err(too_large());
     }
     axum::body::to_bytes(body, limit).await.map_err(|err| {
-        let is_limit = std::error::Error::source(&err)
-            .is_some_and(|source| source.is::<http_body_util::LengthLimitError>());
-        if is_limit || declared.is_none() {
+        if let Some(late) = cause::<BodyTimedOut>(&err) {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                format!(
+                    "The request body did not arrive within {:?} (KEEL_HTTP_BODY_TIMEOUT)",
+                    late.0
+                ),
+            );
+        }
+        if cause::<http_body_util::LengthLimitError>(&err).is_some() || declared.is_none() {
             too_large()
         } else {
             ApiError::bad_request(
@@ -38,4 +49,18 @@ pub(crate) async fn read_limited(
             )
         }
     })
+}
+
+/// The first error of type `T` in `err`'s chain of sources.
+fn cause<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut next = err.source();
+    while let Some(source) = next {
+        if let Some(found) = source.downcast_ref::<T>() {
+            return Some(found);
+        }
+        next = source.source();
+    }
+    None
 }

@@ -8,6 +8,7 @@ mod crash;
 mod harness;
 mod http_api;
 mod isolation;
+mod limits;
 mod rotation;
 mod sync;
 mod webhooks;
