@@ -20,6 +20,7 @@ use keel_values::format::ValueFormat;
 use serde_json::{Value as Json, json};
 
 use crate::body::read_limited;
+use crate::json_body::{self, parse_body};
 use crate::{ApiError, AppState};
 
 type SharedState = Arc<AppState>;
@@ -117,7 +118,7 @@ async fn by_kind(
     let headers = parts.headers;
     let handled = async {
         let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
-        let request = FunctionRequest::from_json(parse_json(&bytes)?)?;
+        let request = FunctionRequest::from_json(parse_body(bytes).await?)?;
         let format = parse_format(request.format.as_deref(), ValueFormat::ConvexEncodedJson)?;
         let args = normalize_args(request.args)?;
         execute(&state, &headers, request.path, Some(kind), args, format).await
@@ -140,7 +141,7 @@ async fn run(
                 format: None,
             }
         } else {
-            RunRequest::from_json(parse_json(&bytes)?)?
+            RunRequest::from_json(parse_body(bytes).await?)?
         };
         let format = parse_format(request.format.as_deref(), ValueFormat::Json)?;
         let args = normalize_args(request.args)?;
@@ -162,7 +163,7 @@ async fn query_by_get(
             .cloned()
             .ok_or_else(|| ApiError::bad_request("BadRequest", "Missing query parameter `path`"))?;
         let args = match params.get("args") {
-            Some(raw) => Some(parse_json(raw.as_bytes())?),
+            Some(raw) => Some(json_body::parse(raw.as_bytes())?),
             None => None,
         };
         let format = parse_format(params.get("format").map(String::as_str), ValueFormat::Json)?;
@@ -283,15 +284,6 @@ fn export(value: Json, format: ValueFormat) -> Json {
             Err(_) => value,
         },
     }
-}
-
-fn parse_json(bytes: &[u8]) -> Result<Json, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "BadJsonBody",
-            format!("Request body is not valid JSON: {e}"),
-        )
-    })
 }
 
 fn parse_format(format: Option<&str>, default: ValueFormat) -> Result<ValueFormat, ApiError> {

@@ -9,10 +9,12 @@ mod conn;
 mod cors;
 mod error;
 mod health;
+mod json_body;
 mod serve;
 mod sync;
 mod webhooks;
 
+pub use json_body::{MAX_ARRAY_LEN, MAX_OBJECT_FIELDS, MAX_VALUES};
 pub use serve::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, HttpLimits, serve,
 };

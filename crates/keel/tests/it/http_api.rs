@@ -204,6 +204,48 @@ async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field() {
     assert_eq!(answer["code"], "BadJsonBody", "{answer}");
 }
 
+/// One body's parsed form is bounded: an array past 8,192 elements is refused before it is
+/// built, with a 400 naming the limit, and so is a body of more than 131,072 values.
+#[tokio::test]
+async fn bodies_past_the_json_bounds_are_refused_naming_the_bound() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    let body = |zeros: usize| {
+        format!(
+            r#"{{"path":"test:echo","args":[{{"n":[{}0]}}]}}"#,
+            "0,".repeat(zeros - 1)
+        )
+    };
+    // At the bound, the body reaches the function (which wants a number).
+    let (status, answer) = post(&server, "/api/query", &body(keel_server::MAX_ARRAY_LEN)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errorData"]["code"], "INVALID_ARGUMENT");
+
+    let (status, answer) = post(&server, "/api/query", &body(keel_server::MAX_ARRAY_LEN + 1)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["code"], "BodyTooComplex");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("8192 elements"),
+        "{answer}"
+    );
+
+    let row = format!("[{}0]", "0,".repeat(keel_server::MAX_ARRAY_LEN - 1));
+    let rows = vec![row; keel_server::MAX_VALUES / keel_server::MAX_ARRAY_LEN + 1].join(",");
+    let many = format!(r#"{{"path":"test:echo","args":{{"n":[{rows}]}}}}"#);
+    let (status, answer) = post(&server, "/api/mutation", &many).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["code"], "BodyTooComplex");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("131072 JSON values"),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() {
     let server = TestServer::dev().await;
