@@ -5,6 +5,7 @@ mod backfill;
 mod check;
 pub mod cli;
 mod dev_secrets;
+mod fd_limit;
 mod issuer;
 mod logging;
 mod settings;

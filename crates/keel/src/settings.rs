@@ -61,6 +61,25 @@ pub struct Settings {
     #[arg(long, env = "KEEL_MAX_BODY_BYTES", default_value_t = keel_server::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
+    /// A request's headers must arrive within this (for example `10s`), counted from the
+    /// accept for a connection's first request and from the first bytes for later ones.
+    #[arg(long, env = "KEEL_HTTP_HEADER_TIMEOUT", default_value = "10s")]
+    pub http_header_timeout: humantime::Duration,
+
+    /// A request's whole body must arrive within this of its headers; a late one gets 408.
+    #[arg(long, env = "KEEL_HTTP_BODY_TIMEOUT", default_value = "30s")]
+    pub http_body_timeout: humantime::Duration,
+
+    /// A keep-alive HTTP connection with no request in flight is closed after this.
+    /// WebSockets are not affected.
+    #[arg(long, env = "KEEL_HTTP_IDLE_TIMEOUT", default_value = "60s")]
+    pub http_idle_timeout: humantime::Duration,
+
+    /// The most connections (HTTP and WebSocket) open at once; past it new ones get 503.
+    /// Default: the open-files limit less a reserve for the database and outgoing requests.
+    #[arg(long, env = "KEEL_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
     /// Per-connection limit on queued outgoing sync messages, in bytes; a client that falls
     /// further behind is disconnected.
     #[arg(long, env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
@@ -170,6 +189,10 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_AUTHORIZED_PARTIES",
     "KEEL_CLOCK_SKEW_SECS",
     "KEEL_MAX_BODY_BYTES",
+    "KEEL_HTTP_HEADER_TIMEOUT",
+    "KEEL_HTTP_BODY_TIMEOUT",
+    "KEEL_HTTP_IDLE_TIMEOUT",
+    "KEEL_MAX_CONNECTIONS",
     "KEEL_ADMIN_USER_IDS",
     "KEEL_SYNC_MAX_QUEUED_BYTES",
     "KEEL_SYNC_TRANSITION_CHUNK_BYTES",

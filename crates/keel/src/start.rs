@@ -266,8 +266,9 @@ pub async fn start(
         },
         extra,
     );
+    let limits = http_limits(settings);
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(keel_server::serve(listener, router, async {
+    let task = tokio::spawn(keel_server::serve(listener, router, limits, async {
         let _ = stopped.await;
     }));
     Ok(Running {
@@ -280,6 +281,26 @@ pub async fn start(
         shutdown,
         task,
     })
+}
+
+/// The HTTP deadlines and the connection cap. Raises the open-files limit first, since the
+/// default cap follows from it.
+fn http_limits(settings: &Settings) -> keel_server::HttpLimits {
+    let open_files = crate::fd_limit::raise();
+    let max_connections = settings
+        .max_connections
+        .unwrap_or_else(|| crate::fd_limit::default_max_connections(open_files));
+    tracing::info!(
+        open_files = open_files.map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
+        max_connections,
+        "open-files limit raised to the hard limit; connection cap set (KEEL_MAX_CONNECTIONS)"
+    );
+    keel_server::HttpLimits {
+        header_timeout: settings.http_header_timeout.into(),
+        body_timeout: settings.http_body_timeout.into(),
+        idle_timeout: settings.http_idle_timeout.into(),
+        max_connections,
+    }
 }
 
 pub(crate) async fn open_database(

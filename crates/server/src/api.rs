@@ -17,10 +17,10 @@ use bytes::Bytes;
 use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome, canonicalize_path};
 use keel_sync::QueryOutcome;
 use keel_values::format::ValueFormat;
-use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::body::read_limited;
+use crate::json_body::{self, parse_body};
 use crate::{ApiError, AppState};
 
 type SharedState = Arc<AppState>;
@@ -33,21 +33,67 @@ pub(crate) fn routes() -> Router<SharedState> {
         .route("/api/run/{*path}", post(run))
 }
 
-#[derive(Deserialize)]
+/// `{path, args, format}`. Read from parsed JSON by hand rather than by serde, so that a body
+/// that is valid JSON of the wrong shape is a `BadRequest` naming the field, and only text
+/// that is not JSON is a `BadJsonBody`.
 struct FunctionRequest {
     path: String,
-    #[serde(default)]
     args: Option<Json>,
-    #[serde(default)]
     format: Option<String>,
 }
 
-#[derive(Deserialize)]
+impl FunctionRequest {
+    fn from_json(body: Json) -> Result<Self, ApiError> {
+        let mut fields = body_object(body, "{path, args, format}")?;
+        let path = match fields.remove("path") {
+            Some(Json::String(path)) => path,
+            Some(_) => return Err(bad_field("`path` must be a string")),
+            None => {
+                return Err(bad_field(
+                    "The request body has no `path`: the function to run, for example \"messages:list\"",
+                ));
+            }
+        };
+        let RunRequest { args, format } = RunRequest::from_fields(fields)?;
+        Ok(FunctionRequest { path, args, format })
+    }
+}
+
+/// `{args, format}` (`/api/run/…`; the path is in the URL).
 struct RunRequest {
-    #[serde(default)]
     args: Option<Json>,
-    #[serde(default)]
     format: Option<String>,
+}
+
+impl RunRequest {
+    fn from_json(body: Json) -> Result<Self, ApiError> {
+        Self::from_fields(body_object(body, "{args, format}")?)
+    }
+
+    fn from_fields(mut fields: serde_json::Map<String, Json>) -> Result<Self, ApiError> {
+        let format = match fields.remove("format") {
+            None | Some(Json::Null) => None,
+            Some(Json::String(format)) => Some(format),
+            Some(_) => return Err(bad_field("`format` must be a string")),
+        };
+        Ok(RunRequest {
+            args: fields.remove("args"),
+            format,
+        })
+    }
+}
+
+fn body_object(body: Json, shape: &str) -> Result<serde_json::Map<String, Json>, ApiError> {
+    match body {
+        Json::Object(fields) => Ok(fields),
+        _ => Err(bad_field(format!(
+            "The request body must be a JSON object: {shape}"
+        ))),
+    }
+}
+
+fn bad_field(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("BadRequest", message)
 }
 
 // Handlers take the whole `Request`: a `HeaderMap` extractor would clone every header.
@@ -72,7 +118,7 @@ async fn by_kind(
     let headers = parts.headers;
     let handled = async {
         let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
-        let request: FunctionRequest = parse_json(&bytes)?;
+        let request = FunctionRequest::from_json(parse_body(bytes).await?)?;
         let format = parse_format(request.format.as_deref(), ValueFormat::ConvexEncodedJson)?;
         let args = normalize_args(request.args)?;
         execute(&state, &headers, request.path, Some(kind), args, format).await
@@ -95,7 +141,7 @@ async fn run(
                 format: None,
             }
         } else {
-            parse_json(&bytes)?
+            RunRequest::from_json(parse_body(bytes).await?)?
         };
         let format = parse_format(request.format.as_deref(), ValueFormat::Json)?;
         let args = normalize_args(request.args)?;
@@ -117,7 +163,7 @@ async fn query_by_get(
             .cloned()
             .ok_or_else(|| ApiError::bad_request("BadRequest", "Missing query parameter `path`"))?;
         let args = match params.get("args") {
-            Some(raw) => Some(parse_json(raw.as_bytes())?),
+            Some(raw) => Some(json_body::parse(raw.as_bytes())?),
             None => None,
         };
         let format = parse_format(params.get("format").map(String::as_str), ValueFormat::Json)?;
@@ -238,15 +284,6 @@ fn export(value: Json, format: ValueFormat) -> Json {
             Err(_) => value,
         },
     }
-}
-
-fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request(
-            "BadJsonBody",
-            format!("Request body is not valid JSON: {e}"),
-        )
-    })
 }
 
 fn parse_format(format: Option<&str>, default: ValueFormat) -> Result<ValueFormat, ApiError> {

@@ -2,24 +2,30 @@
 //! binary mounts (the Clerk emulator in `keel dev`). Business rules live in functions; this
 //! crate only translates between HTTP and [`keel_functions::Executor`].
 
+mod accept;
 mod api;
 mod body;
+mod conn;
 mod cors;
 mod error;
 mod health;
+mod json_body;
+mod serve;
 mod sync;
 mod webhooks;
 
+pub use json_body::{MAX_ARRAY_LEN, MAX_OBJECT_FIELDS, MAX_VALUES};
+pub use serve::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, HttpLimits, serve,
+};
 pub use webhooks::{WEBHOOK_PATHS, WebhookConfig};
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use keel_auth::Verifier;
 use keel_functions::Executor;
 use keel_sync::SyncService;
-use tokio::net::TcpListener;
 
 pub use error::ApiError;
 
@@ -74,22 +80,4 @@ pub fn router(
         // each router layer costs boxed services and futures on every request.
         .layer(cors::MirrorCors)
         .merge(extra)
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    // Without TCP_NODELAY a second small write (a transition right after a mutation's
-    // response, or an HTTP body after its headers) waits for the peer's delayed ACK: ~40 ms.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(err) = tcp.set_nodelay(true) {
-            tracing::debug!(%err, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }

@@ -181,8 +181,73 @@ async fn malformed_and_oversized_bodies_are_refused() {
     assert_eq!(response.status(), 413);
 }
 
+/// Only text that is not JSON is `BadJsonBody`; JSON of the wrong shape is `BadRequest`, and
+/// the message names the field.
 #[tokio::test]
-async fn cors_mirrors_the_origin_and_health_probes_answer() {
+async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    for (path, body, names) in [
+        ("/api/query", r#"{"args":[{}],"format":"json"}"#, "`path`"),
+        ("/api/mutation", r#"{"path":7,"args":{}}"#, "`path`"),
+        ("/api/query", r#"{"path":"test","format":1}"#, "`format`"),
+        ("/api/action", r#"[{"path":"test"}]"#, "JSON object"),
+        ("/api/run/test/echo", r#""args""#, "JSON object"),
+    ] {
+        let (status, answer) = post(&server, path, body).await;
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert_eq!(answer["code"], "BadRequest", "{path} {body}: {answer}");
+        let message = answer["message"].as_str().unwrap();
+        assert!(message.contains(names), "{body}: {message}");
+    }
+    let (status, answer) = post(&server, "/api/query", r#"{"args":{}"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(answer["code"], "BadJsonBody", "{answer}");
+}
+
+/// One body's parsed form is bounded: an array past 8,192 elements is refused before it is
+/// built, with a 400 naming the limit, and so is a body of more than 131,072 values.
+#[tokio::test]
+async fn bodies_past_the_json_bounds_are_refused_naming_the_bound() {
+    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+    let body = |zeros: usize| {
+        format!(
+            r#"{{"path":"test:echo","args":[{{"n":[{}0]}}]}}"#,
+            "0,".repeat(zeros - 1)
+        )
+    };
+    // At the bound, the body reaches the function (which wants a number).
+    let (status, answer) = post(&server, "/api/query", &body(keel_server::MAX_ARRAY_LEN)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["errorData"]["code"], "INVALID_ARGUMENT");
+
+    let (status, answer) = post(&server, "/api/query", &body(keel_server::MAX_ARRAY_LEN + 1)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["code"], "BodyTooComplex");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("8192 elements"),
+        "{answer}"
+    );
+
+    let row = format!("[{}0]", "0,".repeat(keel_server::MAX_ARRAY_LEN - 1));
+    let rows = vec![row; keel_server::MAX_VALUES / keel_server::MAX_ARRAY_LEN + 1].join(",");
+    let many = format!(r#"{{"path":"test:echo","args":{{"n":[{rows}]}}}}"#);
+    let (status, answer) = post(&server, "/api/mutation", &many).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(answer["code"], "BodyTooComplex");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("131072 JSON values"),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() {
     let server = TestServer::dev().await;
     let response = server
         .http
@@ -209,6 +274,31 @@ async fn cors_mirrors_the_origin_and_health_probes_answer() {
         .unwrap()
         .to_lowercase();
     assert!(allowed.contains("authorization"));
+    // The API authenticates by bearer token and no route reads a cookie: no answer, the
+    // emulator's included, invites a browser to send credentials from another origin.
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    for path in ["/api/query", "/_clerk/.well-known/openid-configuration"] {
+        let response = server
+            .http
+            .post(format!("{}{path}", server.url))
+            .header("origin", "https://app.example.com")
+            .body(r#"{"path":"users:getCurrentUser","args":{}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response
+                .headers()
+                .get("access-control-allow-credentials")
+                .is_none(),
+            "{path}"
+        );
+    }
 
     let health = server
         .http

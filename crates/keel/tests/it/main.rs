@@ -12,6 +12,7 @@ mod http_api;
 mod isolation;
 mod issuer;
 mod logs;
+mod limits;
 mod rotation;
 mod sync;
 mod sync_consistency;
