@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::MutationCtx;
-use crate::mutation_log;
+use crate::mutation_log::{self, RequestKey};
 use crate::registry::PreparedMutation;
 use crate::{Auth, FnError, FnResult};
 
@@ -27,8 +27,8 @@ pub(crate) struct Job {
     pub path: String,
     pub run: PreparedMutation,
     pub auth: Auth,
-    /// `(sessionId, requestId)`: answer a re-sent mutation from the log instead of re-running.
-    pub once: Option<(String, u64)>,
+    /// Answer a re-sent mutation from the log instead of re-running it.
+    pub once: Option<RequestKey>,
     pub reply: oneshot::Sender<FnResult<Done>>,
 }
 
@@ -111,12 +111,12 @@ async fn run_job(
     path: &str,
     run: PreparedMutation,
     auth: Auth,
-    once: Option<&(String, u64)>,
+    once: Option<&RequestKey>,
 ) -> FnResult<(Json, bool)> {
     tx.savepoint().await?;
     let result = async {
-        if let Some((session, request)) = once
-            && let Some(value) = mutation_log::find(tx, session, *request).await?
+        if let Some(key) = once
+            && let Some(value) = mutation_log::find(tx, key).await?
         {
             return Ok((value, true));
         }
@@ -132,8 +132,8 @@ async fn run_job(
                 return Err(FnError::internal("function panicked"));
             }
         };
-        if let Some((session, request)) = once {
-            mutation_log::record(tx, session, *request, &value).await?;
+        if let Some(key) = once {
+            mutation_log::record(tx, key, &value).await?;
         }
         Ok((value, false))
     }
