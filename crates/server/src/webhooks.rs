@@ -3,7 +3,8 @@
 //! after that commit. Any storage failure is a 5xx, so Svix retries.
 //!
 //! Answers (JSON `{error}` for failures): 200 applied/duplicate/stale/ignored; 400 missing
-//! headers, bad signature, stale or future timestamp, malformed JSON; 413 over the size limit;
+//! headers, bad signature, stale or future timestamp, malformed JSON, an event whose object
+//! ids are empty or missing (nothing is stored); 413 over the size limit;
 //! 503 when no `CLERK_WEBHOOK_SECRET` is configured; 500 when storage fails.
 
 use std::sync::Arc;
@@ -84,7 +85,11 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     // Parsed here to answer malformed bodies with 400; applied from the same bytes.
     let event = match ClerkEvent::from_slice(&body) {
         Ok(event) => event,
-        Err(err) => return error(StatusCode::BAD_REQUEST, err.message()),
+        Err(err) => {
+            // Signed, so it came from Clerk or from someone holding the secret: worth a look.
+            tracing::warn!(svix_id = %delivery.id, reason = err.message(), "refused a signed webhook that is not a valid Clerk event");
+            return error(StatusCode::BAD_REQUEST, err.message());
+        }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body is not UTF-8");
