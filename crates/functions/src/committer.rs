@@ -63,9 +63,9 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
     let tx = match db.writer().await {
         Ok(tx) => tx,
         Err(err) => {
-            let message = err.to_string();
+            tracing::error!(error = %err, "a group commit could not begin");
             for job in batch {
-                let _ = job.reply.send(Err(FnError::internal(&message)));
+                let _ = job.reply.send(Err(FnError::from(&err)));
             }
             return;
         }
@@ -98,7 +98,7 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
             Err(err) => {
                 tracing::error!(error = %err, "group commit failed");
                 for (reply, _) in answered {
-                    let _ = reply.send(Err(FnError::internal(&err)));
+                    let _ = reply.send(Err(FnError::from(&err)));
                 }
             }
         }
@@ -145,7 +145,7 @@ async fn run_job(
         }
         Err(err) => {
             tx.rollback_to_savepoint().await?;
-            if let FnError::Internal(detail) = &err {
+            if let Some(detail) = err.log_detail() {
                 tracing::error!(function = %path, error = %detail, "function failed");
             }
             Err(err)

@@ -142,7 +142,7 @@ impl Executor {
         let run = self.run(&path, entry.function, auth, call.args);
         match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => {
-                if let Err(FnError::Internal(detail)) = &result {
+                if let Some(detail) = result.as_ref().err().and_then(FnError::log_detail) {
                     tracing::error!(function = %path, error = %detail, "function failed");
                 }
                 result
@@ -195,7 +195,7 @@ impl Executor {
                 actual: entry.function.kind().as_str(),
             }),
         };
-        if let Err(FnError::Internal(detail)) = &result {
+        if let Some(detail) = result.as_ref().err().and_then(FnError::log_detail) {
             tracing::error!(function = %path, error = %detail, "function failed");
         }
         let journal = db.journal();

@@ -11,7 +11,7 @@ use tokio::sync::OwnedMutexGuard;
 
 use crate::checkpoint::Checkpointer;
 use crate::wal_sync::WalSync;
-use crate::{blocking, read};
+use crate::{blocking, fault, read};
 
 type Writer = OwnedMutexGuard<Connection>;
 
@@ -33,7 +33,7 @@ impl SqliteWrite {
         // It may wait for another process's commit, hence the blocking pool.
         blocking(move || {
             conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(StoreError::engine)?;
+                .map_err(fault::sqlite)?;
             // Built before reading the clock, so a failed read still rolls back (`Drop`).
             let mut tx = SqliteWrite {
                 conn: Some(conn),
@@ -55,7 +55,7 @@ impl SqliteWrite {
         self.conn()
             .prepare_cached(sql)
             .and_then(|mut statement| statement.execute(params))
-            .map_err(StoreError::engine)?;
+            .map_err(fault::sqlite)?;
         Ok(())
     }
 }
@@ -170,7 +170,7 @@ impl EngineWrite for SqliteWrite {
                     if !conn.is_autocommit() {
                         let _ = conn.execute_batch("ROLLBACK");
                     }
-                    Err(StoreError::engine(err))
+                    Err(fault::sqlite(err))
                 }
             }
         })

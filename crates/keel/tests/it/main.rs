@@ -9,5 +9,6 @@ mod harness;
 mod http_api;
 mod isolation;
 mod rotation;
+mod storage;
 mod sync;
 mod webhooks;
