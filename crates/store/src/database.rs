@@ -10,7 +10,7 @@ use crate::health::{Check, WriteHealth};
 use crate::readset::{ReadSet, WriteSet};
 use crate::schema::Catalog;
 use crate::tx::{EngineTx, Reader, Writer, index_key};
-use crate::{Result, Schema};
+use crate::{Result, Schema, StorageFault, StoreError};
 
 /// A committed transaction: its timestamp, what it wrote (to invalidate live queries) and what
 /// it read.
@@ -170,7 +170,13 @@ impl Database {
             Check::Healthy => Ok(()),
             Check::Failing(err) => Err(err),
             Check::Probe => {
-                let probed = self.engine.probe_write().await;
+                // A probe that fails otherwise (another process holding the lock past the busy
+                // timeout) cannot confirm writes either, and must count against the recheck
+                // interval like any failure.
+                let probed = self.engine.probe_write().await.map_err(|err| match err {
+                    StoreError::Storage { .. } => err,
+                    other => StoreError::storage(StorageFault::Unavailable, other),
+                });
                 self.health.observe(&probed);
                 probed
             }
