@@ -238,8 +238,9 @@ async fn delete_user(
     at: i64,
     policy: OnUserDeleted,
 ) -> FnResult<Outcome> {
+    // `ClerkEvent::from_slice` refuses deletions without an id; this only guards other callers.
     let Some(id) = deleted.id.as_deref() else {
-        return Ok(Outcome::Ignored);
+        return Err(FnError::invalid_argument("user.deleted without data.id"));
     };
     let existing = find_by_clerk_id(db, id).await?;
     match (policy, existing) {
@@ -335,7 +336,9 @@ async fn upsert_versioned(
 
 async fn delete_organization(db: &Writer, deleted: &DeletedObject, at: i64) -> FnResult<Outcome> {
     let Some(id) = deleted.id.as_deref() else {
-        return Ok(Outcome::Ignored);
+        return Err(FnError::invalid_argument(
+            "organization.deleted without data.id",
+        ));
     };
     if let Some(org) = find_one(db, "organizations", "by_clerk_org_id", "clerkOrgId", id).await? {
         db.patch(

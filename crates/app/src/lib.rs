@@ -6,6 +6,7 @@ mod chats;
 mod clerk_sync;
 mod org_roles;
 mod organizations;
+mod profile_hints;
 mod reconcile;
 mod roles;
 mod time;

@@ -10,6 +10,7 @@ use keel_functions::{
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
+use crate::profile_hints::{ProfileHints, fill_names};
 use crate::time::now_millis;
 
 pub(crate) fn register(registry: &mut Registry) {
@@ -20,7 +21,7 @@ pub(crate) fn register(registry: &mut Registry) {
         .query("users:getByEmail", authenticated(get_by_email))
         .query("users:list", with_role("admin", list))
         .mutation("users:store", authenticated(store))
-        .alias("users:syncUserProfile", "users:store");
+        .mutation("users:syncUserProfile", authenticated(sync_user_profile));
 }
 
 pub(crate) async fn find_by_clerk_id(
@@ -104,16 +105,37 @@ async fn get_by_email(
     }
 }
 
-/// First-login provisioning: creates the caller's record from the verified token's claims, or
-/// refreshes one that first-login created. A record that came from Clerk itself (webhook or
-/// backfill) is newer than any token, so only its missing fields are filled in. Arguments
-/// carry nothing: identity is never taken from the client.
+/// First-login provisioning, as Convex's guide calls it (no arguments): see [`provision`].
 async fn store(ctx: MutationCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnResult<String> {
+    provision(ctx, identity, ProfileHints::default()).await
+}
+
+/// The product brief's call: the same provisioning, taking the profile the browser shows
+/// (`profile_hints.rs` says which parts are used).
+async fn sync_user_profile(
+    ctx: MutationCtx,
+    identity: Arc<UserIdentity>,
+    hints: ProfileHints,
+) -> FnResult<String> {
+    provision(ctx, identity, hints).await
+}
+
+/// Creates the caller's record from the verified token's claims, or refreshes one that
+/// first-login created. A record that came from Clerk itself (webhook or backfill) is newer
+/// than any token, so only its missing fields are filled in, and client hints not at all.
+/// Identity (the subject, the email) is never taken from the client.
+async fn provision(
+    ctx: MutationCtx,
+    identity: Arc<UserIdentity>,
+    hints: ProfileHints,
+) -> FnResult<String> {
+    let names = hints.names()?;
     let claims = profile_from_claims(&identity);
     let now = now_millis();
     let existing = find_by_clerk_id(&ctx.db, &identity.subject).await?;
     let Some(user) = existing else {
         let mut record = claims;
+        fill_names(names, None, &mut record);
         record.insert("clerkUserId".into(), json!(identity.subject));
         record.insert("isActive".into(), json!(true));
         record.insert("deletedAt".into(), Json::Null);
@@ -125,7 +147,7 @@ async fn store(ctx: MutationCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnRe
         return Ok(id.encode());
     };
     let from_clerk = user.get_str("source") != Some("first-login");
-    let changes: Map<String, Json> = claims
+    let mut changes: Map<String, Json> = claims
         .into_iter()
         .filter(|(field, value)| {
             let current = user.get(field).unwrap_or(&Json::Null);
@@ -136,6 +158,9 @@ async fn store(ctx: MutationCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnRe
             }
         })
         .collect();
+    if !from_clerk {
+        fill_names(names, Some(user.fields()), &mut changes);
+    }
     if !changes.is_empty() {
         ctx.db.patch(user.id(), changes).await?;
     }

@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::MutationCtx;
-use crate::mutation_log;
+use crate::mutation_log::{self, RequestKey};
 use crate::registry::PreparedMutation;
 use crate::{Auth, FnError, FnResult};
 
@@ -27,8 +27,8 @@ pub(crate) struct Job {
     pub path: String,
     pub run: PreparedMutation,
     pub auth: Auth,
-    /// `(sessionId, requestId)`: answer a re-sent mutation from the log instead of re-running.
-    pub once: Option<(String, u64)>,
+    /// Answer a re-sent mutation from the log instead of re-running it.
+    pub once: Option<RequestKey>,
     pub reply: oneshot::Sender<FnResult<Done>>,
 }
 
@@ -63,9 +63,9 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
     let tx = match db.writer().await {
         Ok(tx) => tx,
         Err(err) => {
-            let message = err.to_string();
+            tracing::error!(error = %err, "a group commit could not begin");
             for job in batch {
-                let _ = job.reply.send(Err(FnError::internal(&message)));
+                let _ = job.reply.send(Err(FnError::from(&err)));
             }
             return;
         }
@@ -98,7 +98,7 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
             Err(err) => {
                 tracing::error!(error = %err, "group commit failed");
                 for (reply, _) in answered {
-                    let _ = reply.send(Err(FnError::internal(&err)));
+                    let _ = reply.send(Err(FnError::from(&err)));
                 }
             }
         }
@@ -111,12 +111,12 @@ async fn run_job(
     path: &str,
     run: PreparedMutation,
     auth: Auth,
-    once: Option<&(String, u64)>,
+    once: Option<&RequestKey>,
 ) -> FnResult<(Json, bool)> {
     tx.savepoint().await?;
     let result = async {
-        if let Some((session, request)) = once
-            && let Some(value) = mutation_log::find(tx, session, *request).await?
+        if let Some(key) = once
+            && let Some(value) = mutation_log::find(tx, key).await?
         {
             return Ok((value, true));
         }
@@ -132,8 +132,8 @@ async fn run_job(
                 return Err(FnError::internal("function panicked"));
             }
         };
-        if let Some((session, request)) = once {
-            mutation_log::record(tx, session, *request, &value).await?;
+        if let Some(key) = once {
+            mutation_log::record(tx, key, &value).await?;
         }
         Ok((value, false))
     }
@@ -145,7 +145,7 @@ async fn run_job(
         }
         Err(err) => {
             tx.rollback_to_savepoint().await?;
-            if let FnError::Internal(detail) = &err {
+            if let Some(detail) = err.log_detail() {
                 tracing::error!(function = %path, error = %detail, "function failed");
             }
             Err(err)

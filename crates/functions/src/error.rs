@@ -1,8 +1,10 @@
 //! One error vocabulary for functions. The HTTP API and the sync protocol both turn an
 //! [`FnError`] into Convex's `errorMessage` + `errorData`; internal failures are logged with
-//! their detail and shown to clients only as "Server Error".
+//! their detail and shown to clients only as "Server Error". A storage condition the engine
+//! recognised (full, read-only, unavailable) is named to clients as `STORAGE_UNAVAILABLE`:
+//! it is not their fault, but they (and their operators) can act on it.
 
-use keel_store::StoreError;
+use keel_store::{StorageFault, StoreError};
 use serde_json::{Value as Json, json};
 
 pub type FnResult<T> = Result<T, FnError>;
@@ -14,6 +16,7 @@ pub enum ErrorCode {
     NotFound,
     InvalidArgument,
     Conflict,
+    StorageUnavailable,
 }
 
 impl ErrorCode {
@@ -24,6 +27,7 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::StorageUnavailable => "STORAGE_UNAVAILABLE",
         }
     }
 }
@@ -45,6 +49,10 @@ pub enum FnError {
         requested: &'static str,
         actual: &'static str,
     },
+    /// Storage refused (the disk is full, the file is read-only, the device failed). Clients
+    /// see the condition's words; the detail is for logs only.
+    #[error("{}", fault.message())]
+    Storage { fault: StorageFault, detail: String },
     /// Anything else. The detail is for logs only.
     #[error("Server Error")]
     Internal(String),
@@ -85,6 +93,15 @@ impl FnError {
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
             FnError::Coded { code, .. } => Some(*code),
+            FnError::Storage { .. } => Some(ErrorCode::StorageUnavailable),
+            _ => None,
+        }
+    }
+
+    /// What to log beside the function's path, for failures that are not the caller's.
+    pub fn log_detail(&self) -> Option<&str> {
+        match self {
+            FnError::Internal(detail) | FnError::Storage { detail, .. } => Some(detail),
             _ => None,
         }
     }
@@ -101,17 +118,64 @@ impl FnError {
             FnError::Coded { code, message } => {
                 Some(json!({ "code": code.as_str(), "message": message }))
             }
+            FnError::Storage { fault, .. } => Some(json!({
+                "code": ErrorCode::StorageUnavailable.as_str(),
+                "message": fault.message(),
+            })),
             _ => None,
         }
     }
 }
 
+/// The one place store errors become function errors.
 impl From<StoreError> for FnError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::InvalidArgument(message) => FnError::invalid_argument(message),
             StoreError::NotFound(id) => FnError::not_found(format!("Document {id} not found")),
+            StoreError::Storage { fault, detail } => FnError::Storage { fault, detail },
             other => FnError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<&StoreError> for FnError {
+    /// For one store error answering many callers (a group commit that failed).
+    fn from(err: &StoreError) -> Self {
+        match err {
+            StoreError::Storage { fault, detail } => FnError::Storage {
+                fault: *fault,
+                detail: detail.clone(),
+            },
+            other => FnError::Internal(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storage_faults_are_named_to_clients_with_their_own_code() {
+        for (fault, message) in [
+            (StorageFault::Full, "Storage is full"),
+            (StorageFault::ReadOnly, "Storage is read-only"),
+            (StorageFault::Unavailable, "Storage is unavailable"),
+        ] {
+            let err = FnError::from(StoreError::storage(fault, "SQLITE_FULL at /data/keel.db"));
+            assert_eq!(err.client_message(), message);
+            assert_eq!(
+                err.error_data(),
+                Some(json!({"code": "STORAGE_UNAVAILABLE", "message": message}))
+            );
+            assert_eq!(err.code(), Some(ErrorCode::StorageUnavailable));
+            assert_eq!(err.log_detail(), Some("SQLITE_FULL at /data/keel.db"));
+            let shared = FnError::from(&StoreError::storage(fault, "x"));
+            assert_eq!(shared.client_message(), message);
+        }
+        let other = FnError::from(StoreError::engine("disk I/O"));
+        assert_eq!(other.client_message(), "Server Error");
+        assert_eq!(other.error_data(), None);
     }
 }

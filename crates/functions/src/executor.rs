@@ -13,7 +13,7 @@ use serde_json::Value as Json;
 use crate::canonicalize_path;
 use crate::committer;
 use crate::context::{ActionCtx, QueryCtx};
-use crate::mutation_log;
+use crate::mutation_log::{self, RequestKey};
 use crate::registry::{Entry, Function, PreparedMutation};
 use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
 
@@ -142,7 +142,7 @@ impl Executor {
         let run = self.run(&path, entry.function, auth, call.args);
         match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => {
-                if let Err(FnError::Internal(detail)) = &result {
+                if let Some(detail) = result.as_ref().err().and_then(FnError::log_detail) {
                     tracing::error!(function = %path, error = %detail, "function failed");
                 }
                 result
@@ -195,7 +195,7 @@ impl Executor {
                 actual: entry.function.kind().as_str(),
             }),
         };
-        if let Err(FnError::Internal(detail)) = &result {
+        if let Some(detail) = result.as_ref().err().and_then(FnError::log_detail) {
             tracing::error!(function = %path, error = %detail, "function failed");
         }
         let journal = db.journal();
@@ -208,10 +208,12 @@ impl Executor {
         })
     }
 
-    /// Runs a mutation at most once per `(session, request)`: when a reconnecting client
-    /// re-sends a mutation that already committed, the stored result is returned instead of
-    /// running it again. The record is written in the mutation's own transaction, so it
-    /// exists exactly when the mutation's effects do, also across restarts.
+    /// Runs a mutation at most once per request: when a reconnecting client re-sends a
+    /// mutation that already committed, the stored result is returned instead of running it
+    /// again. A request is the same only with the same session and request ids, the same
+    /// caller (issuer and subject) and the same function (see `mutation_log`). The record is
+    /// written in the mutation's own transaction, so it exists exactly when the mutation's
+    /// effects do, also across restarts.
     pub async fn call_mutation_once(
         &self,
         call: Call,
@@ -227,10 +229,10 @@ impl Executor {
                 actual: entry.function.kind().as_str(),
             });
         };
+        let once = RequestKey::new(session_id, request_id, call.identity.as_deref(), &path);
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
-        let once = Some((session_id.to_string(), request_id));
         let prepared = handler(call.args)?;
-        let done = self.enqueue(path, prepared, auth, once).await?;
+        let done = self.enqueue(path, prepared, auth, Some(once)).await?;
         let outcome = Outcome {
             value: done.value,
             kind: FunctionKind::Mutation,
@@ -246,7 +248,7 @@ impl Executor {
         path: String,
         run: PreparedMutation,
         auth: Auth,
-        once: Option<(String, u64)>,
+        once: Option<RequestKey>,
     ) -> FnResult<committer::Done> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = committer::Job {

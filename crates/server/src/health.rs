@@ -1,5 +1,9 @@
-//! `/healthz`: the process is up. `/readyz`: the database answers and signing keys are loaded;
-//! otherwise 503 with a `reason`.
+//! `/healthz`: the process is up. `/readyz`: the database answers reads, storage accepts
+//! writes, and signing keys are loaded; otherwise 503 with a `reason`.
+//!
+//! Whether storage accepts writes is the outcome of the last write (re-probed while it
+//! failed; see `keel_store`'s `health.rs`): a full disk or a read-only file makes the instance
+//! not ready, with the same words mutations get (`"storage": "Storage is full"`).
 
 use std::sync::Arc;
 
@@ -7,6 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use keel_store::StorageFault;
 use serde_json::json;
 
 use crate::AppState;
@@ -18,14 +23,22 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, axum::Json<serde_json::Value>) {
-    let database = state.executor.database().ping().await.is_ok();
+    let db = state.executor.database();
+    let database = db.ping().await.is_ok();
+    let writable = db.writable().await;
     // No signing key means no token can pass: the issuer is unreachable, or its discovery
     // document names another issuer than the configured one.
     let keys = state.verifier.ensure_keys().await;
-    let mut body = json!({ "database": database, "keys": keys.is_ok() });
+    let mut body =
+        json!({ "database": database, "writable": writable.is_ok(), "keys": keys.is_ok() });
     let mut reasons = Vec::new();
     if !database {
         reasons.push("the database does not answer".to_string());
+    }
+    if let Err(err) = &writable {
+        let fault = err.storage_fault().unwrap_or(StorageFault::Unavailable);
+        body["storage"] = json!(fault.message());
+        reasons.push(fault.message().to_string());
     }
     if let Err(err) = &keys {
         reasons.push(format!("no signing keys: {err}"));

@@ -3,8 +3,10 @@
 //! after that commit. Any storage failure is a 5xx, so Svix retries.
 //!
 //! Answers (JSON `{error}` for failures): 200 applied/duplicate/stale/ignored; 400 missing
-//! headers, bad signature, stale or future timestamp, malformed JSON; 413 over the size limit;
-//! 503 when no `CLERK_WEBHOOK_SECRET` is configured; 500 when storage fails.
+//! headers, bad signature, stale or future timestamp, malformed JSON, an event whose object
+//! ids are empty or missing (nothing is stored); 413 over the size limit;
+//! 503 when no `CLERK_WEBHOOK_SECRET` is configured, or storage refuses writes (full, read-only);
+//! 500 when storing fails otherwise.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -84,7 +86,11 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     // Parsed here to answer malformed bodies with 400; applied from the same bytes.
     let event = match ClerkEvent::from_slice(&body) {
         Ok(event) => event,
-        Err(err) => return error(StatusCode::BAD_REQUEST, err.message()),
+        Err(err) => {
+            // Signed, so it came from Clerk or from someone holding the secret: worth a look.
+            tracing::warn!(svix_id = %delivery.id, reason = err.message(), "refused a signed webhook that is not a valid Clerk event");
+            return error(StatusCode::BAD_REQUEST, err.message());
+        }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "the body is not UTF-8");
@@ -107,6 +113,14 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             (StatusCode::OK, axum::Json(json!({ "status": status }))).into_response()
         }
         Err(FnError::Coded { message, .. }) => error(StatusCode::BAD_REQUEST, message),
+        // Storage refused (full, read-only): 503 names it, and Svix retries later.
+        Err(err @ FnError::Storage { .. }) => {
+            tracing::error!(svix_id = %delivery.id, error = ?err, "webhook could not be stored");
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("{err}; the event will be retried"),
+            )
+        }
         Err(err) => {
             tracing::error!(svix_id = %delivery.id, error = %err, "webhook could not be stored");
             error(

@@ -5,13 +5,15 @@ use keel_store::{Result, StoreError};
 use keel_values::TableNumber;
 use rusqlite::{Connection, OptionalExtension, params};
 
+use crate::fault;
+
 /// Records the wanted tables and indexes in one write transaction, numbering new ones.
 pub(crate) fn sync(conn: &Connection, wanted: &[TableSpec]) -> Result<SyncedCatalog> {
     conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     match sync_in_transaction(conn, wanted) {
         Ok(catalog) => {
-            conn.execute_batch("COMMIT").map_err(StoreError::engine)?;
+            conn.execute_batch("COMMIT").map_err(fault::sqlite)?;
             Ok(catalog)
         }
         Err(err) => {
@@ -24,12 +26,12 @@ pub(crate) fn sync(conn: &Connection, wanted: &[TableSpec]) -> Result<SyncedCata
 fn sync_in_transaction(conn: &Connection, wanted: &[TableSpec]) -> Result<SyncedCatalog> {
     let mut catalog = SyncedCatalog::default();
     for spec in wanted {
-        let number = table_number(conn, &spec.name).map_err(StoreError::engine)?;
+        let number = table_number(conn, &spec.name).map_err(fault::sqlite)?;
         let mut indexes = Vec::new();
         for (name, fields) in &spec.indexes {
             let fields_json = serde_json::to_string(fields).map_err(StoreError::engine)?;
             let (index_number, needs_rebuild) =
-                index_number(conn, number, name, &fields_json).map_err(StoreError::engine)?;
+                index_number(conn, number, name, &fields_json).map_err(fault::sqlite)?;
             indexes.push(SyncedIndex {
                 name: name.clone(),
                 number: IndexNumber(index_number as u32),

@@ -9,6 +9,8 @@ use keel_store::{Result, StoreError};
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
+use crate::fault;
+
 /// Each connection keeps this many prepared statements; Keel uses about twenty distinct ones.
 const STATEMENT_CACHE: usize = 64;
 
@@ -55,11 +57,11 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 /// The writer connection: creates the file, switches it to WAL and applies migrations.
 pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(StoreError::engine)?;
-    configure(&conn).map_err(StoreError::engine)?;
+    let conn = Connection::open(path).map_err(fault::sqlite)?;
+    configure(&conn).map_err(fault::sqlite)?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Engine(format!(
             "SQLite refused WAL mode (journal_mode is {mode})"
@@ -68,30 +70,30 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     // NORMAL: `COMMIT` does not wait for the disk; `wal_sync.rs` fsyncs the WAL after the
     // write lock is released, and a commit returns (is acknowledged) only after that.
     conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     // Checkpoints run on their own thread (`checkpoint.rs`), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     migrate(&conn)?;
     Ok(conn)
 }
 
 /// The checkpoint thread's connection (read-write: a checkpoint writes the database file).
 pub(crate) fn open_checkpointer(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(StoreError::engine)?;
-    configure(&conn).map_err(StoreError::engine)?;
+    let conn = Connection::open(path).map_err(fault::sqlite)?;
+    configure(&conn).map_err(fault::sqlite)?;
     // Not lower: a checkpoint must fsync the WAL before copying frames into the database, and
     // the database before the writer may restart the WAL over them (the writer itself runs
     // NORMAL and leaves syncing to `wal_sync.rs`).
     conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     Ok(conn)
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
     let applied = conn
         .query_row("PRAGMA user_version", [], |row| row.get::<_, u32>(0))
-        .map_err(StoreError::engine)? as usize;
+        .map_err(fault::sqlite)? as usize;
     // Databases made before `user_version` was used (by sqlx's migrator) already hold 0001.
     let applied = if applied == 0 && has_table(conn, "keel_clock")? {
         1
@@ -105,7 +107,7 @@ fn migrate(conn: &Connection) -> Result<()> {
         );
         conn.execute_batch(&script).map_err(|err| {
             let _ = conn.execute_batch("ROLLBACK");
-            StoreError::Engine(format!("migration {}: {err}", number + 1))
+            fault::sqlite_during(&format!("migration {}", number + 1), err)
         })?;
     }
     if applied > MIGRATIONS.len() {
@@ -124,7 +126,7 @@ fn has_table(conn: &Connection, name: &str) -> Result<bool> {
         |row| row.get::<_, i64>(0),
     )
     .map(|n| n > 0)
-    .map_err(StoreError::engine)
+    .map_err(fault::sqlite)
 }
 
 /// Read-only connections, reused across transactions.
@@ -159,8 +161,8 @@ impl ReaderPool {
 
     fn open(&self) -> Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(StoreError::engine)?;
-        configure(&conn).map_err(StoreError::engine)?;
+        let conn = Connection::open_with_flags(&self.path, flags).map_err(fault::sqlite)?;
+        configure(&conn).map_err(fault::sqlite)?;
         Ok(conn)
     }
 }

@@ -15,6 +15,7 @@
 mod catalog;
 mod checkpoint;
 mod connection;
+mod fault;
 mod read;
 mod wal_sync;
 mod write;
@@ -54,7 +55,7 @@ impl SqliteEngine {
         let readers = Arc::new(ReaderPool::new(path.clone()));
         // Open one reader now, so a file the process cannot read fails here, not on a query.
         drop(readers.get()?);
-        let wal = WalSync::start(&resolved).map_err(StoreError::engine)?;
+        let wal = WalSync::start(&resolved).map_err(fault::io)?;
         let checkpointer = Checkpointer::start(path).map_err(StoreError::engine)?;
         Ok(SqliteEngine {
             readers,
@@ -98,10 +99,34 @@ impl Engine for SqliteEngine {
         ))
     }
 
+    async fn probe_write(&self) -> Result<()> {
+        let writer = self.writer.clone().lock_owned().await;
+        blocking(move || {
+            // Changed and changed back in one transaction: the clock's page is written to the
+            // WAL (SQLite skips rewriting identical content, so a no-op UPDATE would write
+            // nothing and prove nothing), the clock keeps its value, and no commit is
+            // published to live queries or seen by other processes' polls.
+            let probed = writer.execute_batch(
+                "BEGIN IMMEDIATE;
+                 UPDATE keel_clock SET last_ts = last_ts + 1 WHERE id = 1;
+                 UPDATE keel_clock SET last_ts = last_ts - 1 WHERE id = 1;
+                 COMMIT;",
+            );
+            if probed.is_err() && !writer.is_autocommit() {
+                let _ = writer.execute_batch("ROLLBACK");
+            }
+            probed.map_err(fault::sqlite)
+        })
+        .await?;
+        // Checkpointed like any commit, so the WAL restarts: probes never make it grow.
+        self.checkpointer.committed();
+        Ok(())
+    }
+
     async fn ping(&self) -> Result<()> {
         let reader = self.readers.get()?;
         reader
             .query_row("SELECT 1", [], |_| Ok(()))
-            .map_err(StoreError::engine)
+            .map_err(fault::sqlite)
     }
 }

@@ -7,6 +7,7 @@ use keel_values::{DocumentId, TableNumber, Ts};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::connection::PooledReader;
+use crate::fault;
 
 pub(crate) struct SqliteRead {
     conn: PooledReader,
@@ -15,7 +16,7 @@ pub(crate) struct SqliteRead {
 
 impl SqliteRead {
     pub fn begin(conn: PooledReader) -> Result<Self> {
-        conn.execute_batch("BEGIN").map_err(StoreError::engine)?;
+        conn.execute_batch("BEGIN").map_err(fault::sqlite)?;
         // A deferred transaction takes its snapshot at the first read: this one. (Dropping the
         // pooled connection rolls the transaction back, also when this fails.)
         let ts = last_ts(&conn)?;
@@ -52,18 +53,18 @@ pub(crate) fn last_ts(conn: &Connection) -> Result<Ts> {
     let ts: i64 = conn
         .prepare_cached("SELECT last_ts FROM keel_clock WHERE id = 1")
         .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     Ok(Ts(ts as u64))
 }
 
 pub(crate) fn get(conn: &Connection, id: &DocumentId) -> Result<Option<StoredDoc>> {
     let mut statement = conn
         .prepare_cached("SELECT id, creation_time, body FROM keel_documents WHERE id = ?1")
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     statement
         .query_row([id.encode()], |row| stored_doc_at(row, 0))
         .optional()
-        .map_err(StoreError::engine)?
+        .map_err(fault::sqlite)?
         .transpose()
 }
 
@@ -75,7 +76,7 @@ pub(crate) fn scan(
     limit: Option<usize>,
 ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
     let sql = scan_sql(range.end.is_some(), order);
-    let mut statement = conn.prepare_cached(sql).map_err(StoreError::engine)?;
+    let mut statement = conn.prepare_cached(sql).map_err(fault::sqlite)?;
     let index_number = index.0 as i64;
     let start = range.start.as_slice();
     let decode_row = |row: &Row<'_>| Ok((row.get::<_, Vec<u8>>(0)?, stored_doc_at(row, 1)?));
@@ -83,10 +84,10 @@ pub(crate) fn scan(
         Some(end) => statement.query_map(params![index_number, start, end.as_slice()], decode_row),
         None => statement.query_map(params![index_number, start], decode_row),
     }
-    .map_err(StoreError::engine)?;
+    .map_err(fault::sqlite)?;
     rows.take(limit.unwrap_or(usize::MAX))
         .map(|row| {
-            let (key, doc) = row.map_err(StoreError::engine)?;
+            let (key, doc) = row.map_err(fault::sqlite)?;
             Ok((key, doc?))
         })
         .collect()
@@ -126,11 +127,11 @@ pub(crate) fn table_documents(conn: &Connection, table: TableNumber) -> Result<V
         .prepare_cached(
             "SELECT id, creation_time, body FROM keel_documents WHERE table_number = ?1",
         )
-        .map_err(StoreError::engine)?;
+        .map_err(fault::sqlite)?;
     let rows = statement
         .query_map([table.0 as i64], |row| stored_doc_at(row, 0))
-        .map_err(StoreError::engine)?;
-    rows.map(|row| row.map_err(StoreError::engine)?).collect()
+        .map_err(fault::sqlite)?;
+    rows.map(|row| row.map_err(fault::sqlite)?).collect()
 }
 
 /// The document in columns `first..first + 3` (id, creation time, body). The outer result is

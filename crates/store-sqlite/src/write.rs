@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
-use keel_store::{KeyRange, Order, Result, StoreError};
+use keel_store::{KeyRange, Order, Result, StorageFault, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use rusqlite::{Connection, params};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::checkpoint::Checkpointer;
 use crate::wal_sync::WalSync;
-use crate::{blocking, read};
+use crate::{blocking, fault, read};
 
 type Writer = OwnedMutexGuard<Connection>;
 
@@ -21,6 +21,8 @@ pub(crate) struct SqliteWrite {
     ts: Ts,
     checkpointer: Arc<Checkpointer>,
     wal: Arc<WalSync>,
+    /// Why SQLite rolled the whole transaction back on its own, once it has.
+    lost: Option<Option<StorageFault>>,
 }
 
 impl SqliteWrite {
@@ -33,13 +35,14 @@ impl SqliteWrite {
         // It may wait for another process's commit, hence the blocking pool.
         blocking(move || {
             conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(StoreError::engine)?;
+                .map_err(fault::sqlite)?;
             // Built before reading the clock, so a failed read still rolls back (`Drop`).
             let mut tx = SqliteWrite {
                 conn: Some(conn),
                 ts: Ts(0),
                 checkpointer,
                 wal,
+                lost: None,
             };
             tx.ts = read::last_ts(tx.conn())?;
             Ok(tx)
@@ -51,12 +54,40 @@ impl SqliteWrite {
         self.conn.as_ref().expect("present until committed")
     }
 
-    fn execute(&self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
-        self.conn()
+    fn execute(&mut self, sql: &str, params: impl rusqlite::Params) -> Result<()> {
+        self.still_open()?;
+        let result = self
+            .conn()
             .prepare_cached(sql)
             .and_then(|mut statement| statement.execute(params))
-            .map_err(StoreError::engine)?;
-        Ok(())
+            .map_err(fault::sqlite);
+        if let Err(err) = &result
+            && self.conn().is_autocommit()
+        {
+            // After SQLITE_FULL, SQLITE_IOERR and a few others SQLite may undo the whole
+            // transaction, not just the statement.
+            self.lost = Some(err.storage_fault());
+        }
+        result.map(drop)
+    }
+
+    /// Refuses to go on once SQLite has rolled the transaction back: the next statement would
+    /// run in a fresh transaction of its own (a `SAVEPOINT` opens one, and its `RELEASE`
+    /// commits it), so writes would be kept, or acknowledged, outside the group commit.
+    fn still_open(&mut self) -> Result<()> {
+        if self.lost.is_none() && self.conn().is_autocommit() {
+            self.lost = Some(None);
+        }
+        match self.lost {
+            None => Ok(()),
+            Some(fault) => {
+                let detail = "SQLite rolled the write transaction back after an earlier error";
+                Err(match fault {
+                    Some(fault) => StoreError::storage(fault, detail),
+                    None => StoreError::Engine(detail.into()),
+                })
+            }
+        }
     }
 }
 
@@ -152,6 +183,7 @@ impl EngineWrite for SqliteWrite {
     }
 
     async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
+        self.still_open()?;
         let conn = self.conn.take().expect("present until committed");
         let wal = self.wal.clone();
         // `COMMIT` writes the WAL frames (it may wait on the disk: off the async workers) and
@@ -170,7 +202,7 @@ impl EngineWrite for SqliteWrite {
                     if !conn.is_autocommit() {
                         let _ = conn.execute_batch("ROLLBACK");
                     }
-                    Err(StoreError::engine(err))
+                    Err(fault::sqlite(err))
                 }
             }
         })
@@ -186,5 +218,52 @@ impl EngineWrite for SqliteWrite {
         let wal = self.wal.clone();
         drop(self); // rolls back (nothing to undo) and releases the write lock
         wal.durable(position).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use keel_store::engine::{Engine, EngineWrite, StoredDoc};
+    use keel_values::{DocumentId, TableNumber};
+
+    use super::*;
+
+    fn doc() -> StoredDoc {
+        StoredDoc {
+            id: DocumentId::new_random(TableNumber(1)),
+            creation_time: 0.0,
+            body: serde_json::Map::new(),
+        }
+    }
+
+    /// After SQLITE_FULL or SQLITE_IOERR, SQLite may roll the whole transaction back on its
+    /// own. Whatever runs next on the connection must not start a fresh transaction (the next
+    /// mutation's `SAVEPOINT` would, and its `RELEASE` would commit it behind the group
+    /// commit's back): every later step fails, the commit too, and nothing is stored.
+    #[tokio::test]
+    async fn nothing_runs_after_sqlite_rolled_the_transaction_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = crate::SqliteEngine::open(dir.path().join("keel.db").to_str().unwrap())
+            .await
+            .unwrap();
+        let conn = engine.writer.clone().lock_owned().await;
+        let mut tx = SqliteWrite::begin(conn, engine.checkpointer.clone(), engine.wal.clone())
+            .await
+            .unwrap();
+        let (kept, late) = (doc(), doc());
+        tx.put(&kept).await.unwrap();
+        // What SQLite does itself after some storage errors.
+        tx.conn().execute_batch("ROLLBACK").unwrap();
+        assert!(tx.savepoint().await.is_err(), "no new transaction starts");
+        assert!(tx.put(&late).await.is_err());
+        assert!(tx.release_savepoint().await.is_err());
+        assert!(
+            Box::new(tx).commit(Ts(1)).await.is_err(),
+            "nothing to acknowledge"
+        );
+
+        let mut check = engine.begin_read().await.unwrap();
+        assert!(check.get(&kept.id).await.unwrap().is_none());
+        assert!(check.get(&late.id).await.unwrap().is_none());
     }
 }

@@ -6,10 +6,11 @@ use tokio::sync::broadcast;
 
 use crate::commit_order::CommitOrder;
 use crate::engine::Engine;
+use crate::health::{Check, WriteHealth};
 use crate::readset::{ReadSet, WriteSet};
 use crate::schema::Catalog;
 use crate::tx::{EngineTx, Reader, Writer, index_key};
-use crate::{Result, Schema};
+use crate::{Result, Schema, StorageFault, StoreError};
 
 /// A committed transaction: its timestamp, what it wrote (to invalidate live queries) and what
 /// it read.
@@ -62,6 +63,7 @@ pub struct Database {
     engine: Arc<dyn Engine>,
     catalog: Arc<Catalog>,
     commits: Arc<CommitFeed>,
+    health: Arc<WriteHealth>,
 }
 
 impl Database {
@@ -81,6 +83,7 @@ impl Database {
             engine,
             catalog,
             commits,
+            health: Arc::default(),
         };
         database.rebuild_indexes(&synced).await?;
         Ok(database)
@@ -125,11 +128,16 @@ impl Database {
 
     /// A write transaction; commit it with [`Writer::commit`].
     pub async fn writer(&self) -> Result<Writer> {
-        let tx = self.engine.begin_write().await?;
+        let tx = self.engine.begin_write().await;
+        // Only a failure tells: SQLite takes the write lock on a read-only file too.
+        if tx.is_err() {
+            self.health.observe(&tx);
+        }
         Ok(Writer::new(
-            tx,
+            tx?,
             Arc::clone(&self.catalog),
             Arc::clone(&self.commits),
+            Arc::clone(&self.health),
         ))
     }
 
@@ -153,5 +161,25 @@ impl Database {
 
     pub async fn ping(&self) -> Result<()> {
         self.engine.ping().await
+    }
+
+    /// Whether storage accepts writes: the last write's outcome, re-probed while it failed
+    /// (see `health.rs`). `Err` is a `StoreError::Storage` naming the condition.
+    pub async fn writable(&self) -> Result<()> {
+        match self.health.check() {
+            Check::Healthy => Ok(()),
+            Check::Failing(err) => Err(err),
+            Check::Probe => {
+                // A probe that fails otherwise (another process holding the lock past the busy
+                // timeout) cannot confirm writes either, and must count against the recheck
+                // interval like any failure.
+                let probed = self.engine.probe_write().await.map_err(|err| match err {
+                    StoreError::Storage { .. } => err,
+                    other => StoreError::storage(StorageFault::Unavailable, other),
+                });
+                self.health.observe(&probed);
+                probed
+            }
+        }
     }
 }

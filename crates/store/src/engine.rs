@@ -66,6 +66,11 @@ pub trait Engine: Send + Sync + 'static {
 
     /// Cheap reachability check for readiness probes.
     async fn ping(&self) -> Result<()>;
+
+    /// A committed write that changes no data, to learn whether storage accepts writes now
+    /// (readiness, after a write failed). It must not grow what is stored: at most an
+    /// existing page rewritten. Storage conditions come back as `StoreError::Storage`.
+    async fn probe_write(&self) -> Result<()>;
 }
 
 #[async_trait]

@@ -10,6 +10,7 @@ mod database;
 mod document;
 pub mod engine;
 mod error;
+mod health;
 mod query;
 mod range;
 mod readset;
@@ -21,7 +22,8 @@ pub mod testing;
 
 pub use database::{Commit, Database};
 pub use document::Document;
-pub use error::StoreError;
+pub use error::{StorageFault, StoreError};
+pub use health::RECHECK_AFTER;
 pub use query::{END_CURSOR, Order, PaginationOpts, PaginationResult, Query};
 pub use range::{IndexRange, KeyRange};
 pub use readset::{IndexWrite, ReadSet, WriteSet};

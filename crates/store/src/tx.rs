@@ -12,6 +12,7 @@ use tokio::sync::Mutex;
 use crate::database::CommitFeed;
 use crate::document::Document;
 use crate::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use crate::health::WriteHealth;
 use crate::query::{Order, Query};
 use crate::range::key_after;
 use crate::readset::{IndexWrite, ReadSet, WriteSet};
@@ -212,6 +213,8 @@ impl Reader {
 pub struct Writer {
     reader: Reader,
     commits: Arc<CommitFeed>,
+    /// Told every write's outcome, for readiness.
+    health: Arc<WriteHealth>,
 }
 
 impl Deref for Writer {
@@ -227,6 +230,7 @@ impl Writer {
         Writer {
             reader: self.reader.system(),
             commits: self.commits.clone(),
+            health: self.health.clone(),
         }
     }
 
@@ -234,10 +238,12 @@ impl Writer {
         engine: Box<dyn EngineWrite>,
         catalog: Arc<Catalog>,
         commits: Arc<CommitFeed>,
+        health: Arc<WriteHealth>,
     ) -> Self {
         Writer {
             reader: Reader::new(EngineTx::Write(engine), catalog),
             commits,
+            health,
         }
     }
 
@@ -306,7 +312,9 @@ impl Writer {
         let landing = self.commits.landing();
         // Taken while the engine transaction still holds the write lock: commit order.
         let ticket = self.commits.order.ticket();
-        let ts = engine.commit(Ts(now_nanos())).await?;
+        let ts = engine.commit(Ts(now_nanos())).await;
+        self.health.observe(&ts);
+        let ts = ts?;
         ticket.turn().await;
         // Shared, not copied: the write set holds every document the batch wrote.
         let commit = Arc::new(Commit {
@@ -366,6 +374,22 @@ impl Writer {
     }
 
     async fn write(
+        &self,
+        table: &ResolvedTable,
+        id: DocumentId,
+        old: Option<StoredDoc>,
+        new: Option<StoredDoc>,
+    ) -> Result<()> {
+        let written = self.write_entries(table, id, old, new).await;
+        // A failure can be storage's (a full disk shows here when the page cache spills);
+        // success proves nothing until the commit.
+        if written.is_err() {
+            self.health.observe(&written);
+        }
+        written
+    }
+
+    async fn write_entries(
         &self,
         table: &ResolvedTable,
         id: DocumentId,

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 pub type QueryId = u32;
+/// Parsed from the JSON integer as written, never through a float64, so every value up to
+/// u64::MAX is exact (2^53 and 2^53+1 differ); a fraction or a negative number is refused.
 pub type RequestId = u64;
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -231,5 +233,23 @@ mod tests {
             json!({"type":"MutationResponse","requestId":2,"success":false,"result":"boom","ts":null,"logLines":[],"errorData":{"code":"X"}})
         );
         assert_eq!(ServerMessage::Ping.to_text(), r#"{"type":"Ping"}"#);
+    }
+
+    #[test]
+    fn request_ids_are_exact_integers() {
+        let parse = |id: &str| {
+            serde_json::from_str::<ClientMessage>(&format!(
+                r#"{{"type":"Mutation","requestId":{id},"udfPath":"m:f","args":[{{}}]}}"#
+            ))
+        };
+        for id in [9_007_199_254_740_993u64, u64::MAX] {
+            let Ok(ClientMessage::Mutation { request_id, .. }) = parse(&id.to_string()) else {
+                panic!("{id} parses");
+            };
+            assert_eq!(request_id, id);
+        }
+        for bad in ["1.5", "-1", "18446744073709551616", "\"7\""] {
+            assert!(parse(bad).is_err(), "{bad} is refused");
+        }
     }
 }

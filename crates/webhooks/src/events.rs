@@ -8,6 +8,7 @@
 
 mod deleted;
 mod error;
+mod ids;
 mod organization;
 mod session;
 mod user;
@@ -97,8 +98,10 @@ impl ClerkEvent {
     pub fn from_slice(body: &[u8]) -> Result<ClerkEvent, ParseError> {
         let envelope: Envelope =
             serde_json::from_slice(body).map_err(|error| ParseError::envelope(&error))?;
+        let payload = EventPayload::from_parts(envelope.event_type, envelope.data)?;
+        ids::check(&payload)?;
         Ok(ClerkEvent {
-            payload: EventPayload::from_parts(envelope.event_type, envelope.data)?,
+            payload,
             object: envelope.object,
             timestamp_ms: to_millis(envelope.timestamp),
             instance_id: envelope.instance_id,
@@ -111,7 +114,8 @@ impl ClerkEvent {
         self.payload.event_type()
     }
 
-    /// The id of the Clerk object the event is about, for the ordering ledger.
+    /// The id of the Clerk object the event is about, for the ordering ledger. For the typed
+    /// families it is always present and non-empty (`from_slice` refuses events without).
     pub fn object_id(&self) -> Option<&str> {
         self.payload.object_id()
     }

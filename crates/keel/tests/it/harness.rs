@@ -48,7 +48,15 @@ impl TestServer {
     }
 
     pub async fn dev_with(configure: impl FnOnce(&mut Settings), parts: AppParts) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        Self::dev_in(tempfile::tempdir().unwrap(), configure, parts).await
+    }
+
+    /// `keel dev` on a data folder that may already hold a database.
+    pub async fn dev_in(
+        dir: tempfile::TempDir,
+        configure: impl FnOnce(&mut Settings),
+        parts: AppParts,
+    ) -> Self {
         let mut settings = settings(dir.path());
         configure(&mut settings);
         let running = keel::start(

@@ -315,7 +315,10 @@ async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() 
         .unwrap();
     assert_eq!(ready.status(), 200);
     let body: Json = ready.json().await.unwrap();
-    assert_eq!(body, json!({"database": true, "keys": true}));
+    assert_eq!(
+        body,
+        json!({"database": true, "writable": true, "keys": true})
+    );
 }
 
 /// Query answers are rendered once per result and format, then reused: a write must replace

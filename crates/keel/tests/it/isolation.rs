@@ -3,7 +3,7 @@
 use keel::AppParts;
 use keel::functions::{MutationCtx, NoArgs, Registry};
 use keel::store::Schema;
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::harness::TestServer;
 
@@ -436,5 +436,124 @@ async fn concurrent_mutations_group_commit_without_mixing_failures() {
         chats.as_array().unwrap().len(),
         40,
         "every valid chat committed, none lost"
+    );
+}
+
+/// The brief's `UserChatList` calls `syncProfile({ email, firstName, lastName, imageUrl })`
+/// with values from Clerk's `useUser()`. The call works, but identity stays the verified
+/// token's: a client never sets an email (or an image URL), and its names only fill what the
+/// token left empty.
+#[tokio::test]
+async fn sync_user_profile_takes_the_briefs_arguments_but_never_a_claimed_identity() {
+    let server = TestServer::dev_with(
+        |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
+        AppParts::builtin(),
+    )
+    .await;
+    let me = |token: String| {
+        let server = &server;
+        async move {
+            server
+                .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+                .await
+        }
+    };
+    let spoof = json!({
+        "email": "victim@example.com", "firstName": "Mallory", "lastName": "Evil",
+        "imageUrl": "https://evil.example/pixel.png",
+    });
+
+    // A token carrying the profile (Clerk's `convex` template): the client's values change nothing.
+    let (alice_id, alice) = server.user("alice@example.com").await;
+    let id = server
+        .ok(
+            "mutation",
+            "users:syncUserProfile",
+            spoof.clone(),
+            Some(&alice),
+        )
+        .await;
+    let record = me(alice.clone()).await;
+    assert_eq!(record["_id"], id);
+    assert_eq!(record["clerkUserId"], alice_id.as_str());
+    assert_eq!(record["email"], "alice@example.com");
+    assert_eq!(record["firstName"], "Test");
+    assert_eq!(record["lastName"], "alice");
+    assert_ne!(record["imageUrl"], "https://evil.example/pixel.png");
+    assert_eq!(
+        server
+            .error_code(
+                "query",
+                "users:getByEmail",
+                json!({"email": "victim@example.com"}),
+                Some(&alice)
+            )
+            .await,
+        "FORBIDDEN",
+        "the claimed address is not Alice's"
+    );
+
+    // A token without profile claims (a plain session token): names fill the gaps, the email
+    // and the image URL still do not.
+    let bare = server.forged_token("user_bare");
+    server
+        .ok(
+            "mutation",
+            "users:syncUserProfile",
+            spoof.clone(),
+            Some(&bare),
+        )
+        .await;
+    let record = me(bare.clone()).await;
+    assert_eq!(record["email"], Json::Null, "{record}");
+    assert_eq!(record["imageUrl"], Json::Null, "{record}");
+    assert_eq!(record["firstName"], "Mallory");
+    assert_eq!(record["lastName"], "Evil");
+    // A claim the token does carry wins from then on, and the client cannot take it back.
+    let named = server.forged_token_with("user_bare", json!({"given_name": "Grace"}));
+    server
+        .ok(
+            "mutation",
+            "users:syncUserProfile",
+            spoof.clone(),
+            Some(&named),
+        )
+        .await;
+    let record = me(named.clone()).await;
+    assert_eq!(record["firstName"], "Grace");
+    assert_eq!(record["lastName"], "Evil");
+
+    // Every field may be null or absent, as `useUser()` gives them.
+    for args in [
+        json!({}),
+        json!({"email": null, "firstName": null, "lastName": null, "imageUrl": null}),
+    ] {
+        server
+            .ok("mutation", "users:syncUserProfile", args, Some(&named))
+            .await;
+    }
+    // Anything else is still refused, by name.
+    for (args, field) in [
+        (json!({"role": "admin"}), "role"),
+        (json!({"firstName": 5}), "firstName"),
+        (json!({"lastName": "x".repeat(300)}), "lastName"),
+    ] {
+        let (_, body) = server
+            .call("mutation", "users:syncUserProfile", args, Some(&named))
+            .await;
+        assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT", "{body}");
+        assert!(
+            body["errorData"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(field),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        server
+            .error_code("mutation", "users:syncUserProfile", spoof, None)
+            .await,
+        "UNAUTHENTICATED"
     );
 }

@@ -502,3 +502,199 @@ async fn a_live_first_page_grows_in_place_when_a_chat_is_added() {
         .await;
     assert_eq!(titles(&fresh), vec!["d", "c"]);
 }
+
+/// Connects with `session_id`, authenticates with `token` (or stays signed out), and sends one
+/// mutation; returns its `MutationResponse`.
+async fn mutation_over(
+    server: &TestServer,
+    session_id: &str,
+    token: Option<&str>,
+    request_id: Json,
+    path: &str,
+    args: Json,
+) -> Json {
+    let mut c = Client::connect(server, session_id).await;
+    if let Some(token) = token {
+        c.send(
+            json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}),
+        )
+        .await;
+        c.expect("Transition").await;
+    }
+    c.send(json!({"type": "Mutation", "requestId": request_id, "udfPath": path, "args": [args]}))
+        .await;
+    c.expect("MutationResponse").await
+}
+
+async fn chat_titles(server: &TestServer, token: &str) -> Vec<String> {
+    let chats = server
+        .ok("query", "chats:listUserChats", json!({}), Some(token))
+        .await;
+    chats
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_replay_is_answered_only_to_the_same_identity_and_function() {
+    let server = TestServer::dev().await;
+    let (alice_id, alice) = server.user("alice-replay@example.com").await;
+    let (_, bob) = server.user("bob-replay@example.com").await;
+    let session = "3f1c9a7e-victim-session";
+    let create = |title: &str| json!({"title": title});
+
+    let original = mutation_over(
+        &server,
+        session,
+        Some(&alice),
+        json!(5),
+        "chats:createUserChat",
+        create("alice's"),
+    )
+    .await;
+    assert_eq!(original["success"], true, "{original}");
+    let alice_chat = original["result"].clone();
+
+    // Bob replays Alice's (sessionId, requestId): his own mutation runs, as Bob.
+    let bob_try = mutation_over(
+        &server,
+        session,
+        Some(&bob),
+        json!(5),
+        "chats:createUserChat",
+        create("bob's"),
+    )
+    .await;
+    assert_eq!(bob_try["success"], true, "{bob_try}");
+    assert_ne!(
+        bob_try["result"], alice_chat,
+        "Bob must not get Alice's answer"
+    );
+    assert_eq!(
+        chat_titles(&server, &bob).await,
+        vec!["bob's"],
+        "Bob's mutation was applied"
+    );
+
+    // Signed out: a fresh run, which needs a signed-in user.
+    let anonymous = mutation_over(
+        &server,
+        session,
+        None,
+        json!(5),
+        "chats:createUserChat",
+        create("anon"),
+    )
+    .await;
+    assert_eq!(anonymous["success"], false, "{anonymous}");
+    assert_eq!(
+        anonymous["errorData"]["code"], "UNAUTHENTICATED",
+        "{anonymous}"
+    );
+
+    // Same identity, another function under the same ids: its own answer.
+    let other_path = mutation_over(
+        &server,
+        session,
+        Some(&alice),
+        json!(5),
+        "users:store",
+        json!({}),
+    )
+    .await;
+    assert_eq!(other_path["success"], true, "{other_path}");
+    assert_ne!(other_path["result"], alice_chat);
+
+    // Alice reconnecting with a refreshed token (same subject and issuer) gets her answer,
+    // and her chat exists once.
+    let refreshed = server.token(&alice_id, Some("convex")).await;
+    assert_ne!(refreshed, alice);
+    let replayed = mutation_over(
+        &server,
+        session,
+        Some(&refreshed),
+        json!(5),
+        "chats:createUserChat",
+        create("alice's"),
+    )
+    .await;
+    assert_eq!(replayed["result"], alice_chat, "{replayed}");
+    assert_eq!(chat_titles(&server, &alice).await, vec!["alice's"]);
+}
+
+#[tokio::test]
+async fn a_victims_request_id_used_first_by_someone_else_still_runs_for_the_victim() {
+    let server = TestServer::dev().await;
+    let (_, alice) = server.user("alice-first@example.com").await;
+    let (_, mallory) = server.user("mallory-first@example.com").await;
+    let session = "victim-session-taken-early";
+    let planted = mutation_over(
+        &server,
+        session,
+        Some(&mallory),
+        json!(0),
+        "chats:createUserChat",
+        json!({"title": "planted"}),
+    )
+    .await;
+    assert_eq!(planted["success"], true, "{planted}");
+    let alice_run = mutation_over(
+        &server,
+        session,
+        Some(&alice),
+        json!(0),
+        "chats:createUserChat",
+        json!({"title": "real"}),
+    )
+    .await;
+    assert_eq!(alice_run["success"], true, "{alice_run}");
+    assert_ne!(alice_run["result"], planted["result"]);
+    assert_eq!(chat_titles(&server, &alice).await, vec!["real"]);
+}
+
+#[tokio::test]
+async fn request_ids_are_exact_integers() {
+    let server = TestServer::dev().await;
+    let (_, token) = server.user("big-ids@example.com").await;
+    let session = "big-request-ids";
+    let mut results = Vec::new();
+    for (request_id, title) in [
+        (9_007_199_254_740_992u64, "2^53"),
+        (9_007_199_254_740_993u64, "2^53+1"),
+        (u64::MAX, "max"),
+    ] {
+        let response = mutation_over(
+            &server,
+            session,
+            Some(&token),
+            json!(request_id),
+            "chats:createUserChat",
+            json!({"title": title}),
+        )
+        .await;
+        assert_eq!(response["success"], true, "{response}");
+        assert_eq!(response["requestId"], json!(request_id), "echoed exactly");
+        results.push(response["result"].clone());
+    }
+    assert_ne!(
+        results[0], results[1],
+        "2^53 and 2^53+1 are different requests"
+    );
+    let mut titles = chat_titles(&server, &token).await;
+    titles.sort();
+    assert_eq!(titles, vec!["2^53", "2^53+1", "max"]);
+    // And each is still replayed exactly.
+    let again = mutation_over(
+        &server,
+        session,
+        Some(&token),
+        json!(9_007_199_254_740_993u64),
+        "chats:createUserChat",
+        json!({"title": "2^53+1"}),
+    )
+    .await;
+    assert_eq!(again["result"], results[1]);
+}

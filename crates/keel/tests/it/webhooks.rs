@@ -684,3 +684,170 @@ async fn admins_list_users_with_search_status_role_and_pages() {
         .await;
     assert_eq!(editors["page"].as_array().unwrap().len(), 5);
 }
+
+/// Signed events whose object ids are empty, blank or absent: each is refused with 400 and a
+/// reason naming the field, and nothing is stored, not even a ledger row (the same `svix-id`
+/// with a valid body is then processed, not a duplicate).
+#[tokio::test]
+async fn signed_events_without_usable_object_ids_are_refused_and_store_nothing() {
+    let server = server().await;
+    let membership = reference("organizationMembership.created.json");
+    let organization = {
+        let mut org = membership.clone();
+        org["type"] = json!("organization.created");
+        org["data"] = membership["data"]["organization"].clone();
+        org
+    };
+    let session = reference("session.created.json");
+    let with = |event: &Json, kind: &str, pointer: &str, value: Option<Json>| {
+        let mut event = event.clone();
+        event["type"] = json!(kind);
+        let (parent, field) = pointer.rsplit_once('/').unwrap();
+        let parent = event.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        match value {
+            Some(value) => parent.insert(field.to_string(), value),
+            None => parent.remove(field),
+        };
+        event
+    };
+    let user = user_event("user.created", "user_x", "x@example.com", "X", 1);
+    let deleted = reference("user.deleted.json");
+    let org_deleted = json!({"type": "organization.deleted", "object": "event", "timestamp": 1_716_883_200,
+        "data": {"object": "organization", "id": "org_gone", "deleted": true}});
+    let cases = [
+        (
+            with(&user, "user.created", "/data/id", Some(json!(""))),
+            "data.id",
+        ),
+        (
+            with(&user, "user.updated", "/data/id", Some(json!("  "))),
+            "data.id",
+        ),
+        (
+            with(&deleted, "user.deleted", "/data/id", Some(json!(""))),
+            "data.id",
+        ),
+        (with(&deleted, "user.deleted", "/data/id", None), "data.id"),
+        (
+            with(&deleted, "user.deleted", "/data/id", Some(Json::Null)),
+            "data.id",
+        ),
+        (
+            with(
+                &session,
+                "session.created",
+                "/data/user_id",
+                Some(json!("")),
+            ),
+            "data.user_id",
+        ),
+        (
+            with(
+                &organization,
+                "organization.created",
+                "/data/id",
+                Some(json!("")),
+            ),
+            "data.id",
+        ),
+        (
+            with(
+                &organization,
+                "organization.updated",
+                "/data/id",
+                Some(json!("")),
+            ),
+            "data.id",
+        ),
+        (
+            with(
+                &org_deleted,
+                "organization.deleted",
+                "/data/id",
+                Some(json!("")),
+            ),
+            "data.id",
+        ),
+        (
+            with(&org_deleted, "organization.deleted", "/data/id", None),
+            "data.id",
+        ),
+        (
+            with(
+                &membership,
+                "organizationMembership.created",
+                "/data/id",
+                Some(json!("")),
+            ),
+            "data.id",
+        ),
+        (
+            with(
+                &membership,
+                "organizationMembership.updated",
+                "/data/organization/id",
+                Some(json!("")),
+            ),
+            "data.organization.id",
+        ),
+        (
+            with(
+                &membership,
+                "organizationMembership.created",
+                "/data/public_user_data/user_id",
+                Some(json!("")),
+            ),
+            "data.public_user_data.user_id",
+        ),
+        (
+            with(
+                &membership,
+                "organizationMembership.deleted",
+                "/data/id",
+                Some(json!("")),
+            ),
+            "data.id",
+        ),
+    ];
+    for (event, field) in cases {
+        let kind = event["type"].as_str().unwrap().to_string();
+        let delivery = Delivery::new(&event);
+        let (status, body) = delivery.send(&server).await;
+        assert_eq!(status, 400, "{kind} {field}: {body}");
+        let error = body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(&format!("`{field}`")), "{kind}: {body}");
+        // Nothing was recorded under this svix-id.
+        let mut retry = Delivery::new(
+            &json!({"type": "something.new", "object": "event", "timestamp": 1, "data": {}}),
+        );
+        retry.id = delivery.id.clone();
+        let (status, body) = retry.send(&server).await;
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &json!("ignored")),
+            "{kind}: {body}"
+        );
+    }
+
+    let admin = server.forged_token_with("user_root", json!({"metadata": {"role": "admin"}}));
+    let users = server
+        .ok(
+            "query",
+            "users:list",
+            json!({"status": "all", "paginationOpts": {"numItems": 10, "cursor": null}}),
+            Some(&admin),
+        )
+        .await;
+    assert_eq!(users["page"], json!([]), "no user was stored");
+    for org in ["", "org_2g7np7Hrk0SN6kj5EDMLDaKNL0S"] {
+        let code = server
+            .error_code(
+                "query",
+                "organizations:get",
+                json!({"clerkOrgId": org}),
+                Some(&admin),
+            )
+            .await;
+        assert_eq!(code, "NOT_FOUND", "no organization {org:?} was stored");
+    }
+}

@@ -8,8 +8,9 @@ use serde::{Deserialize, Serialize};
 pub struct DeletedObject {
     /// `user`, `organization`, …
     pub object: Option<String>,
-    /// The deleted object's id. The spec does not require it, so a consumer
-    /// must decide what an id-less deletion means (nothing to delete).
+    /// The deleted object's id. The spec does not require it, but
+    /// `ClerkEvent::from_slice` refuses a deletion without one (nothing could
+    /// be deleted, and answering 200 would hide that).
     pub id: Option<String>,
     /// Organizations send their slug.
     pub slug: Option<String>,

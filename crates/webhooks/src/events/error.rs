@@ -48,6 +48,15 @@ impl ParseError {
     }
 }
 
+impl ParseError {
+    /// An id (or another field) at `data.{path}` that parses but cannot be applied.
+    pub(crate) fn field(event_type: &str, path: &str, problem: &str) -> Self {
+        ParseError {
+            message: format!("invalid {event_type} data at `data.{path}`: {problem}"),
+        }
+    }
+}
+
 fn cap(text: &str) -> String {
     match text.char_indices().nth(MAX_DETAIL_CHARS) {
         Some((end, _)) => format!("{}…", &text[..end]),

@@ -290,3 +290,111 @@ fn errors_never_carry_much_of_the_body() {
     );
     assert!(err.message().len() < 400, "{} chars", err.message().len());
 }
+
+#[test]
+fn empty_blank_or_missing_object_ids_are_refused_with_their_path() {
+    let org = json!({"id": "org_1", "name": "Acme", "created_at": 1, "updated_at": 2});
+    let membership = json!({"id": "orgmem_1", "role": "org:admin", "organization": org,
+                            "public_user_data": {"user_id": "user_1"},
+                            "created_at": 1, "updated_at": 2});
+    let session = json!({"id": "sess_1", "user_id": "user_1", "status": "active",
+                         "created_at": 1, "updated_at": 2});
+    let deleted = json!({"id": "x_1", "deleted": true});
+    // (type, data, JSON pointer to change, new value or None to remove, expected message)
+    let cases = [
+        (
+            "user.created",
+            minimal_user(),
+            "/id",
+            Some(json!("")),
+            "`data.id`: the id is empty",
+        ),
+        (
+            "user.updated",
+            minimal_user(),
+            "/id",
+            Some(json!("user 1")),
+            "`data.id`: the id holds spaces",
+        ),
+        (
+            "user.deleted",
+            deleted.clone(),
+            "/id",
+            Some(json!("")),
+            "`data.id`: the id is empty",
+        ),
+        (
+            "user.deleted",
+            deleted.clone(),
+            "/id",
+            None,
+            "`data.id`: the id is missing",
+        ),
+        (
+            "organization.deleted",
+            deleted.clone(),
+            "/id",
+            Some(Value::Null),
+            "`data.id`: the id is missing",
+        ),
+        (
+            "organization.created",
+            org.clone(),
+            "/id",
+            Some(json!("\t")),
+            "`data.id`: the id holds",
+        ),
+        (
+            "session.ended",
+            session.clone(),
+            "/id",
+            Some(json!("")),
+            "`data.id`: the id is empty",
+        ),
+        (
+            "session.created",
+            session,
+            "/user_id",
+            Some(json!("")),
+            "`data.user_id`: the id is empty",
+        ),
+        (
+            "organizationMembership.created",
+            membership.clone(),
+            "/id",
+            Some(json!("")),
+            "`data.id`",
+        ),
+        (
+            "organizationMembership.updated",
+            membership.clone(),
+            "/organization/id",
+            Some(json!("")),
+            "`data.organization.id`",
+        ),
+        (
+            "organizationMembership.deleted",
+            membership,
+            "/public_user_data/user_id",
+            Some(json!(" ")),
+            "`data.public_user_data.user_id`",
+        ),
+    ];
+    for (event_type, mut data, pointer, value, expected) in cases {
+        let (parent, field) = pointer.rsplit_once('/').unwrap();
+        let parent = data.pointer_mut(parent).unwrap().as_object_mut().unwrap();
+        match value {
+            Some(value) => parent.insert(field.to_string(), value),
+            None => parent.remove(field),
+        };
+        let err = parse(&event(event_type, data)).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with(&format!("invalid {event_type} data at "))
+                && message.contains(expected),
+            "{event_type}: {message}"
+        );
+    }
+    // Other types are only recorded: an empty id there is not Keel's to judge.
+    assert!(parse(&event("role.created", json!({"id": ""}))).is_ok());
+}
