@@ -61,6 +61,11 @@ pub struct Settings {
     #[arg(long, env = "KEEL_MAX_BODY_BYTES", default_value_t = keel_server::DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
 
+    /// What all request bodies still arriving may buffer together, in bytes; a body that would
+    /// take it past this is answered 503 (`ServerBusy`) at once.
+    #[arg(long, env = "KEEL_MAX_BUFFERED_BODY_BYTES", default_value_t = keel_server::DEFAULT_MAX_BUFFERED_BODY_BYTES)]
+    pub max_buffered_body_bytes: usize,
+
     /// A request's headers must arrive within this (for example `10s`), counted from the
     /// accept for a connection's first request and from the first bytes for later ones.
     #[arg(long, env = "KEEL_HTTP_HEADER_TIMEOUT", default_value = "10s")]

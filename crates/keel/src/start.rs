@@ -259,6 +259,7 @@ pub async fn start(
         Arc::clone(&sync),
         keel_server::ServerConfig {
             max_body_bytes: settings.max_body_bytes,
+            max_buffered_body_bytes: settings.max_buffered_body_bytes,
             webhooks: keel_server::WebhookConfig {
                 secrets: webhook_secrets,
                 on_user_deleted: settings.on_user_deleted.as_str().to_string(),

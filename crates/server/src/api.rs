@@ -117,7 +117,7 @@ async fn by_kind(
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let handled = async {
-        let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
+        let bytes = read_limited(&headers, body, &state.bodies).await?;
         let request = FunctionRequest::from_json(parse_body(bytes).await?)?;
         let format = parse_format(request.format.as_deref(), ValueFormat::ConvexEncodedJson)?;
         let args = normalize_args(request.args)?;
@@ -134,7 +134,7 @@ async fn run(
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let handled = async {
-        let bytes = read_limited(&headers, body, state.max_body_bytes).await?;
+        let bytes = read_limited(&headers, body, &state.bodies).await?;
         let request: RunRequest = if bytes.is_empty() {
             RunRequest {
                 args: None,

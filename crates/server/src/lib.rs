@@ -31,9 +31,13 @@ pub use error::ApiError;
 
 /// The default request body limit (8 MiB), overridden by `KEEL_MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// What all request bodies still arriving may buffer together (128 MiB, sixteen bodies at the
+/// default limit), overridden by `KEEL_MAX_BUFFERED_BODY_BYTES`.
+pub const DEFAULT_MAX_BUFFERED_BODY_BYTES: usize = 128 * 1024 * 1024;
 
 pub struct ServerConfig {
     pub max_body_bytes: usize,
+    pub max_buffered_body_bytes: usize,
     pub webhooks: WebhookConfig,
 }
 
@@ -41,6 +45,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             webhooks: WebhookConfig::default(),
         }
     }
@@ -51,7 +56,7 @@ pub(crate) struct AppState {
     pub verifier: Verifier,
     pub sync: Arc<SyncService>,
     pub webhooks: WebhookConfig,
-    pub max_body_bytes: usize,
+    pub bodies: body::BodyLimits,
 }
 
 /// Every route Keel serves, with `extra` (for example the emulator under `/_clerk`) merged in.
@@ -67,7 +72,7 @@ pub fn router(
         verifier,
         sync,
         webhooks: config.webhooks,
-        max_body_bytes: config.max_body_bytes,
+        bodies: body::BodyLimits::new(config.max_body_bytes, config.max_buffered_body_bytes),
     });
     api::routes()
         .merge(health::routes())

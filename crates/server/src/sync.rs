@@ -38,7 +38,7 @@ async fn upgrade(State(state): State<Arc<AppState>>, ws: WebSocketUpgrade) -> Re
     // most WRITE_BUFFER plus one frame, and a frame is at most the session's queue limit; the
     // session's byte-bounded queue holds the rest and closes a client that does not read.
     let max_write = WRITE_BUFFER + service.config.max_queued_bytes;
-    ws.max_message_size(state.max_body_bytes)
+    ws.max_message_size(state.bodies.max_body_bytes)
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(max_write)

@@ -68,7 +68,7 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             "Clerk webhooks are not configured: set CLERK_WEBHOOK_SECRET to the endpoint's signing secret (whsec_…)",
         );
     };
-    let body = match read_limited(&headers, body, state.max_body_bytes).await {
+    let body = match read_limited(&headers, body, &state.bodies).await {
         Ok(body) => body,
         Err(err) => return error(err.status, err.message),
     };

@@ -14,6 +14,7 @@ async fn notes_are_served_beside_the_built_in_app() {
         authorized_parties: Vec::new(),
         clock_skew_secs: 5,
         max_body_bytes: 1 << 20,
+        max_buffered_body_bytes: 128 << 20,
         http_header_timeout: std::time::Duration::from_secs(10).into(),
         http_body_timeout: std::time::Duration::from_secs(30).into(),
         http_idle_timeout: std::time::Duration::from_secs(60).into(),

@@ -21,6 +21,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         authorized_parties: Vec::new(),
         clock_skew_secs: 5,
         max_body_bytes: keel_server::DEFAULT_MAX_BODY_BYTES,
+        max_buffered_body_bytes: keel_server::DEFAULT_MAX_BUFFERED_BODY_BYTES,
         http_header_timeout: keel_server::DEFAULT_HEADER_TIMEOUT.into(),
         http_body_timeout: keel_server::DEFAULT_BODY_TIMEOUT.into(),
         http_idle_timeout: keel_server::DEFAULT_IDLE_TIMEOUT.into(),

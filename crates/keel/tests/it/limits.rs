@@ -310,3 +310,43 @@ async fn a_client_still_sending_an_oversized_body_reads_its_413() {
         assert_eq!(body["code"], "PayloadTooLarge");
     }
 }
+
+#[tokio::test]
+async fn bodies_still_arriving_share_one_budget() {
+    let server = server(|s| s.max_buffered_body_bytes = 64 * 1024).await;
+    let body = json!({"path": "users:getCurrentUser", "args": [{}], "format": "json"}).to_string();
+    let post = |length: usize| {
+        format!(
+            "POST /api/query HTTP/1.1\r\nhost: keel\r\ncontent-type: application/json\r\ncontent-length: {length}\r\n\r\n"
+        )
+    };
+    // A sender that has sent 60 KiB of a 100 KiB body, and stops there.
+    let mut slow = connect(&server).await;
+    slow.write_all(post(100 * 1024).as_bytes()).await.unwrap();
+    slow.write_all(&vec![b' '; 60 * 1024]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Another small body no longer fits: 503 at once, naming the setting.
+    let mut other = connect(&server).await;
+    other.write_all(post(8 * 1024).as_bytes()).await.unwrap();
+    other.write_all(&vec![b' '; 8 * 1024]).await.unwrap();
+    let (status, answer) = read_response(&mut other).await.expect("an answer");
+    assert_eq!(status, 503, "{answer}");
+    let answer: Json = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["code"], "ServerBusy");
+    assert!(
+        answer["message"]
+            .as_str()
+            .unwrap()
+            .contains("KEEL_MAX_BUFFERED_BODY_BYTES")
+    );
+
+    // Once the slow sender is gone, its share comes back.
+    drop(slow);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut again = connect(&server).await;
+    again.write_all(post(body.len()).as_bytes()).await.unwrap();
+    again.write_all(body.as_bytes()).await.unwrap();
+    let (status, answer) = read_response(&mut again).await.expect("an answer");
+    assert_eq!(status, 200, "{answer}");
+}
