@@ -1,33 +1,16 @@
-//! Request bodies parsed into JSON with a bound on what one body can cost.
-//!
-//! A parsed JSON value takes 32 bytes or more for as little as two bytes of text (`0,`), and a
-//! growing array is copied as it doubles: one 7.9 MiB body of `[0,0,…]` arguments made Keel's
-//! memory peak at ~400 MB, and four such senders stalled every other request. The parse here
-//! stops at the first bound passed, before building more:
-//! - an array holds at most [`MAX_ARRAY_LEN`] elements and an object at most
-//!   [`MAX_OBJECT_FIELDS`] fields (Convex's own limits for a value: it refuses larger ones);
-//! - a body holds at most [`MAX_VALUES`] values in all, so its parsed form stays within a few
-//!   MiB (about as much as the largest body's text) however its values are arranged;
-//! - nesting is bounded by serde_json's recursion limit (128).
+//! Request bodies parsed into JSON within `keel_values::bounded_json`'s bounds, so one body's
+//! parsed form stays within a few MiB (one 7.9 MiB body of `[0,0,…]` made Keel's memory peak
+//! at ~400 MB, and four such senders stalled every other request).
 //!
 //! Bodies over [`PARSE_INLINE_MAX`] bytes are parsed on the blocking pool, so a large body does
 //! not hold up other requests on the async workers.
 
-use std::cell::Cell;
-use std::fmt;
-
 use bytes::Bytes;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value as Json};
+use keel_values::bounded_json::{BoundedJsonError, parse_bounded};
+use serde_json::Value as Json;
 
 use crate::ApiError;
 
-/// The most elements in one array (Convex's `MAX_ARRAY_LEN`).
-pub const MAX_ARRAY_LEN: usize = 8192;
-/// The most fields in one object (Convex's limit on an object's fields).
-pub const MAX_OBJECT_FIELDS: usize = 1024;
-/// The most JSON values (every number, string, array, object, … counted) in one body.
-pub const MAX_VALUES: usize = 1 << 17;
 /// Larger bodies are parsed off the async workers (above this, a parse takes over ~0.1 ms).
 pub(crate) const PARSE_INLINE_MAX: usize = 64 * 1024;
 
@@ -44,214 +27,31 @@ pub(crate) async fn parse_body(bytes: Bytes) -> Result<Json, ApiError> {
 /// Parses JSON text within the bounds: `BadJsonBody` when it is not JSON, `BodyTooComplex`
 /// naming the bound it passes.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Json, ApiError> {
-    let budget = Budget {
-        values_left: Cell::new(MAX_VALUES),
-        passed: Cell::new(None),
-    };
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let parsed = Bounded(&budget)
-        .deserialize(&mut deserializer)
-        .and_then(|value| deserializer.end().map(|()| value));
-    parsed.map_err(|err| match budget.passed.get() {
-        Some(bound) => ApiError::bad_request("BodyTooComplex", bound.message()),
-        None => ApiError::bad_request(
+    parse_bounded(bytes).map_err(|err| match err {
+        BoundedJsonError::TooComplex(bound) => {
+            ApiError::bad_request("BodyTooComplex", bound.message("The request body"))
+        }
+        BoundedJsonError::NotJson(err) => ApiError::bad_request(
             "BadJsonBody",
             format!("Request body is not valid JSON: {err}"),
         ),
     })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Bound {
-    ArrayLen,
-    ObjectFields,
-    Values,
-}
-
-impl Bound {
-    fn message(self) -> String {
-        match self {
-            Bound::ArrayLen => format!(
-                "The request body has an array of more than {MAX_ARRAY_LEN} elements, the limit for one array"
-            ),
-            Bound::ObjectFields => format!(
-                "The request body has an object of more than {MAX_OBJECT_FIELDS} fields, the limit for one object"
-            ),
-            Bound::Values => format!(
-                "The request body has more than {MAX_VALUES} JSON values, the limit for one request"
-            ),
-        }
-    }
-}
-
-struct Budget {
-    values_left: Cell<usize>,
-    passed: Cell<Option<Bound>>,
-}
-
-impl Budget {
-    fn take_value<E: de::Error>(&self) -> Result<(), E> {
-        match self.values_left.get().checked_sub(1) {
-            Some(left) => {
-                self.values_left.set(left);
-                Ok(())
-            }
-            None => Err(self.pass(Bound::Values)),
-        }
-    }
-
-    fn pass<E: de::Error>(&self, bound: Bound) -> E {
-        self.passed.set(Some(bound));
-        E::custom(bound.message())
-    }
-}
-
-/// A `serde_json::Value` built within the budget.
-#[derive(Clone, Copy)]
-struct Bounded<'a>(&'a Budget);
-
-impl<'de> DeserializeSeed<'de> for Bounded<'_> {
-    type Value = Json;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Json, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Bounded<'_> {
-    type Value = Json;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Json, E> {
-        self.0.take_value()?;
-        Ok(Json::Bool(v))
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Json, E> {
-        self.0.take_value()?;
-        Ok(Json::Number(v.into()))
-    }
-
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Json, E> {
-        self.0.take_value()?;
-        Ok(Json::Number(v.into()))
-    }
-
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Json, E> {
-        self.0.take_value()?;
-        // JSON text has no NaN or infinity, so this is always a number.
-        Ok(Number::from_f64(v).map_or(Json::Null, Json::Number))
-    }
-
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Json, E> {
-        self.0.take_value()?;
-        Ok(Json::String(v.to_owned()))
-    }
-
-    fn visit_string<E: de::Error>(self, v: String) -> Result<Json, E> {
-        self.0.take_value()?;
-        Ok(Json::String(v))
-    }
-
-    fn visit_unit<E: de::Error>(self) -> Result<Json, E> {
-        self.0.take_value()?;
-        Ok(Json::Null)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
-        self.0.take_value()?;
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(self)? {
-            if items.len() == MAX_ARRAY_LEN {
-                return Err(self.0.pass(Bound::ArrayLen));
-            }
-            items.push(item);
-        }
-        Ok(Json::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
-        self.0.take_value()?;
-        let mut fields = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if fields.len() == MAX_OBJECT_FIELDS {
-                return Err(self.0.pass(Bound::ObjectFields));
-            }
-            let value = map.next_value_seed(self)?;
-            fields.insert(key, value);
-        }
-        Ok(Json::Object(fields))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn code(text: &str) -> &'static str {
-        parse(text.as_bytes()).unwrap_err().code
-    }
+    use keel_values::bounded_json::MAX_ARRAY_LEN;
 
     #[test]
-    fn ordinary_json_parses_as_serde_json_does() {
-        let text = r#"{"path":"a:b","args":[{"n":-1,"x":1.5,"s":"é\n","t":true,"z":null,"big":18446744073709551615}]}"#;
-        assert_eq!(
-            parse(text.as_bytes()).unwrap(),
-            serde_json::from_str::<Json>(text).unwrap()
-        );
-        assert_eq!(parse(b" [] ").unwrap(), json!([]));
-    }
-
-    #[test]
-    fn text_that_is_not_json_is_a_bad_json_body() {
-        assert_eq!(code(r#"{"path":"#), "BadJsonBody");
-        assert_eq!(code("[1] x"), "BadJsonBody");
-        assert_eq!(code(&"[".repeat(200)), "BadJsonBody");
-    }
-
-    #[test]
-    fn arrays_and_objects_up_to_the_limits_parse() {
-        let array = format!("[{}0]", "0,".repeat(MAX_ARRAY_LEN - 1));
-        assert_eq!(
-            parse(array.as_bytes()).unwrap().as_array().unwrap().len(),
-            MAX_ARRAY_LEN
-        );
-        let fields: Vec<String> = (0..MAX_OBJECT_FIELDS)
-            .map(|i| format!(r#""f{i}":0"#))
-            .collect();
-        let object = format!("{{{}}}", fields.join(","));
-        assert_eq!(
-            parse(object.as_bytes()).unwrap().as_object().unwrap().len(),
-            MAX_OBJECT_FIELDS
-        );
-    }
-
-    #[test]
-    fn a_body_past_a_bound_is_refused_naming_it() {
+    fn errors_carry_the_api_codes() {
+        assert_eq!(parse(br#"{"path":"#).unwrap_err().code, "BadJsonBody");
         let array = format!("[{}0]", "0,".repeat(MAX_ARRAY_LEN));
         let err = parse(array.as_bytes()).unwrap_err();
         assert_eq!((err.code, err.status.as_u16()), ("BodyTooComplex", 400));
-        assert!(err.message.contains("8192 elements"), "{}", err.message);
-
-        let fields: Vec<String> = (0..=MAX_OBJECT_FIELDS)
-            .map(|i| format!(r#""f{i}":0"#))
-            .collect();
-        let err = parse(format!("{{{}}}", fields.join(",")).as_bytes()).unwrap_err();
-        assert!(err.message.contains("1024 fields"), "{}", err.message);
-
-        // Many arrays, each within its own bound, pass the bound on the whole body.
-        let chunk = format!("[{}0]", "0,".repeat(MAX_ARRAY_LEN - 1));
-        let many = format!(
-            "[{}]",
-            vec![chunk; MAX_VALUES / MAX_ARRAY_LEN + 1].join(",")
-        );
-        let err = parse(many.as_bytes()).unwrap_err();
         assert!(
-            err.message.contains("131072 JSON values"),
+            err.message
+                .starts_with("The request body has an array of more than 8192"),
             "{}",
             err.message
         );

@@ -14,7 +14,7 @@ mod serve;
 mod sync;
 mod webhooks;
 
-pub use json_body::{MAX_ARRAY_LEN, MAX_OBJECT_FIELDS, MAX_VALUES};
+pub use keel_values::bounded_json::{MAX_ARRAY_LEN, MAX_OBJECT_FIELDS, MAX_VALUES};
 pub use serve::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, HttpLimits, serve,
 };

@@ -20,6 +20,7 @@ use futures::StreamExt;
 use keel_auth::{UserIdentity, Verifier};
 use keel_functions::{Call, Caller, FnError, FnResult, FunctionKind, Outcome};
 use keel_values::Ts;
+use keel_values::bounded_json::BoundedJsonError;
 use serde_json::{Value as Json, json};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -320,7 +321,7 @@ impl Session {
                 () = &mut timer => Event::Timer,
             };
             match event {
-                Event::Inbound(text) => Box::pin(self.handle(&text)).await?,
+                Event::Inbound(text) => Box::pin(self.handle(text)).await?,
                 Event::Woken => {} // checked at the top of the loop
                 Event::Changed => self.push_changes()?,
                 Event::Mutated(request_id, result) => self.mutated(request_id, result)?,
@@ -366,9 +367,8 @@ impl Session {
         Ok(())
     }
 
-    async fn handle(&mut self, text: &[u8]) -> Step {
-        let message: ClientMessage = serde_json::from_slice(text)
-            .map_err(|e| End::Fatal(format!("Invalid client message: {e}")))?;
+    async fn handle(&mut self, text: Bytes) -> Step {
+        let message = decode(text).await.map_err(End::Fatal)?;
         match message {
             ClientMessage::Connect {
                 session_id,
@@ -818,6 +818,27 @@ fn failed_mutation(request_id: u64, err: &FnError) -> ServerMessage {
         log_lines: Vec::new(),
         error_data: err.error_data(),
     }
+}
+
+/// Messages up to this size are parsed straight into their type; larger ones (a big query
+/// set or arguments) first within `bounded_json`'s bounds and off the async workers, as HTTP
+/// bodies are: their parsed form could otherwise cost tens of times their text.
+const DECODE_INLINE_MAX: usize = 64 * 1024;
+
+/// A client message, or why it cannot be one.
+async fn decode(text: Bytes) -> Result<ClientMessage, String> {
+    let invalid = |e: serde_json::Error| format!("Invalid client message: {e}");
+    if text.len() <= DECODE_INLINE_MAX {
+        return serde_json::from_slice(&text).map_err(invalid);
+    }
+    let parse = move || match keel_values::bounded_json::parse_bounded(&text) {
+        Ok(json) => serde_json::from_value(json).map_err(invalid),
+        Err(BoundedJsonError::NotJson(e)) => Err(invalid(e)),
+        Err(BoundedJsonError::TooComplex(bound)) => Err(bound.message("The message")),
+    };
+    tokio::task::spawn_blocking(parse)
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
 }
 
 /// Polls the running mutation, if any (a select branch that never fires without one).

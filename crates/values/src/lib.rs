@@ -5,6 +5,7 @@
 //! Everything here is pure: no I/O, and randomness only where an id is minted.
 
 mod base64;
+pub mod bounded_json;
 mod clean_json;
 mod encoded_json;
 mod error;

@@ -145,3 +145,26 @@ async fn a_slow_mutation_does_not_stall_its_connection() {
     let response = client.expect("MutationResponse").await;
     assert_eq!(response["success"], true, "{response}");
 }
+
+#[tokio::test]
+async fn a_message_whose_json_would_cost_too_much_is_refused() {
+    let server = TestServer::dev().await;
+    let mut client = Client::connect(&server, "complex").await;
+    // 160,000 values in one argument (20 arrays within the per-array bound): ~320 KB of
+    // text, over 5 MB once parsed.
+    let row = format!("[{}0]", "0,".repeat(7_999));
+    let zeros = vec![row; 20].join(",");
+    client
+        .send_raw(&format!(
+            r#"{{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{{"type":"Add","queryId":0,"udfPath":"users:getCurrentUser","args":[{{"x":[{zeros}]}}]}}]}}"#
+        ))
+        .await;
+    let error = client.expect("FatalError").await;
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("has more than 131072 JSON values"),
+        "{error}"
+    );
+}
