@@ -347,7 +347,7 @@ enum FloodEvent {
     Transition {
         at: Instant,
     },
-    Closed(String),
+    Closed(Instant, String),
 }
 
 async fn flood_reader(
@@ -360,16 +360,19 @@ async fn flood_reader(
         let message = match stream.next().await {
             Some(Ok(Message::Text(text))) => text,
             Some(Ok(Message::Close(frame))) => {
-                let _ = events.send(FloodEvent::Closed(format!("close frame {frame:?}")));
+                let _ = events.send(FloodEvent::Closed(
+                    Instant::now(),
+                    format!("close frame {frame:?}"),
+                ));
                 return;
             }
             Some(Ok(_)) => continue,
             Some(Err(err)) => {
-                let _ = events.send(FloodEvent::Closed(format!("{err}")));
+                let _ = events.send(FloodEvent::Closed(Instant::now(), format!("{err}")));
                 return;
             }
             None => {
-                let _ = events.send(FloodEvent::Closed("ended".into()));
+                let _ = events.send(FloodEvent::Closed(Instant::now(), "ended".into()));
                 return;
             }
         };
@@ -486,7 +489,7 @@ async fn flood(
     let mut answered = None;
     let mut closed = None;
     let mut timed_out = Vec::new();
-    let handle = |event: FloodEvent, answered: &mut Option<Json>, closed: &mut Option<String>| {
+    let handle = |event: FloodEvent, answered: &mut Option<Json>, closed: &mut Option<Json>| {
         match event {
             FloodEvent::Answered {
                 at,
@@ -503,9 +506,10 @@ async fn flood(
                 *answered = Some(json!({"ms": ms(at - sent_at), "bytes": bytes,
                     "query_updated": updated, "query_failed": failed, "first_failure": first_failure}));
             }
-            FloodEvent::Closed(why) => {
-                eprintln!("(ii) the flooding connection ended: {why}");
-                *closed = Some(why);
+            FloodEvent::Closed(at, why) => {
+                let after = ms(at - sent_at);
+                eprintln!("(ii) the flooding connection ended after {after:.1} ms: {why}");
+                *closed = Some(json!({"ms": after, "why": why}));
             }
             _ => {}
         }
@@ -557,7 +561,7 @@ async fn flood(
                         break;
                     }
                     Ok(Some(event)) => {
-                        let was_closed = matches!(event, FloodEvent::Closed(_));
+                        let was_closed = matches!(event, FloodEvent::Closed(..));
                         handle(event, &mut answered, &mut closed);
                         if was_closed {
                             break;
