@@ -7,7 +7,8 @@
 //!     one chat, so the result keeps its size) for `--hostile-secs`. Reports the server's peak
 //!     resident memory over the phase (VmHWM, reset at its start, and the highest RssAnon
 //!     sampled every 50 ms), the writer's mutation latency meanwhile, and the memory
-//!     `--hostile-after-secs` after those clients are gone.
+//!     `--hostile-after-secs` after those clients are gone. With `--hostile-distinct` each
+//!     client subscribes with its own arguments (the same rows), so no two share a result.
 //! (ii) One `ModifyQuerySet` adding `--flood-queries` queries (`chats:listUserChats` with
 //!     `paginationOpts.numItems` = 1, 2, …: distinct arguments) on one connection of a user with
 //!     `--flood-chats` chats; then `--flood-mutations` mutations by that user from another
