@@ -7,6 +7,8 @@
 #   bash bench/sync-load/run.sh --users 100 --shared 1000 --rounds 3   # a quick one
 #
 # Arguments go to keel-bench-sync (see --help). SKIP_BUILD=1 uses the binaries already built.
+# compare.sh runs the same load against the node-sync peer and Keel and prints the ratios;
+# `keel-bench-sync --hostile` measures what misbehaving sync clients cost (BENCHMARKS.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}

@@ -60,6 +60,17 @@ pub async fn open(
     token: &str,
     subscribe: bool,
 ) -> anyhow::Result<Socket> {
+    open_with(url, session_id, token, subscribe.then(|| json!({}))).await
+}
+
+/// `open`, subscribed to `chats:listUserChats(args)` when `args` is given.
+pub async fn open_with(
+    url: &str,
+    session_id: &str,
+    token: &str,
+    args: Option<Json>,
+) -> anyhow::Result<Socket> {
+    let subscribe = args.is_some();
     tokio::time::timeout(SETUP_TIMEOUT, async {
         let (mut socket, _) =
             tokio_tungstenite::connect_async_with_config(url, Some(config()), true)
@@ -71,7 +82,7 @@ pub async fn open(
             send(
                 &mut socket,
                 &json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
-                    {"type": "Add", "queryId": 0, "udfPath": QUERY, "args": [{}]}]}),
+                    {"type": "Add", "queryId": 0, "udfPath": QUERY, "args": [args]}]}),
             )
             .await?;
         }
@@ -170,6 +181,8 @@ pub struct MutationDone {
     /// The commit timestamp: the server's wall clock (ns since the epoch) when the commit
     /// began, before SQLite's COMMIT and its fsync.
     pub commit_ts: Option<u64>,
+    /// The mutation's return value.
+    pub result: Json,
 }
 
 /// A `Ts` as the protocol sends it: base64 of 8 little-endian bytes.
@@ -244,9 +257,18 @@ impl Writer {
     /// Sends `chats:createUserChat({title})`; returns the instant (and wall clock, ns) just
     /// before the frame was written.
     pub async fn send_mutation(&mut self, title: &str) -> anyhow::Result<(Instant, u64)> {
+        self.send_call(MUTATION, json!({"title": title})).await
+    }
+
+    /// Sends the mutation `udf_path(args)`, like `send_mutation`.
+    pub async fn send_call(
+        &mut self,
+        udf_path: &str,
+        args: Json,
+    ) -> anyhow::Result<(Instant, u64)> {
         let request_id = self.next_request;
-        let message = json!({"type": "Mutation", "requestId": request_id, "udfPath": MUTATION,
-                             "args": [{"title": title}]});
+        let message = json!({"type": "Mutation", "requestId": request_id, "udfPath": udf_path,
+                             "args": [args]});
         let text: Utf8Bytes = message.to_string().into();
         let sent = (Instant::now(), wall_ns());
         self.sink
@@ -262,20 +284,21 @@ impl Writer {
         self.next_request += 1;
         let mut response = None;
         loop {
-            let (at, message) = self.next().await?;
+            let (at, mut message) = self.next().await?;
             match message["type"].as_str() {
                 Some("MutationResponse") => {
                     if message["requestId"] != request_id || message["success"] != true {
                         bail!("writer: mutation failed: {message}");
                     }
-                    response = Some((at, decode_ts(&message["ts"])));
+                    response = Some((at, decode_ts(&message["ts"]), message["result"].take()));
                 }
                 Some("Transition") => {
-                    if let Some((response_at, commit_ts)) = response {
+                    if let Some((response_at, commit_ts, result)) = response {
                         return Ok(MutationDone {
                             response_at,
                             visible_at: at,
                             commit_ts,
+                            result,
                         });
                     }
                 }

@@ -18,6 +18,7 @@
 //! The load generator runs on a multi-threaded tokio runtime on the same cores as the server.
 
 mod client;
+mod hostile;
 mod keel;
 mod users;
 
@@ -88,6 +89,47 @@ struct Args {
     /// Skip (b) and its memory reading.
     #[arg(long)]
     skip_b: bool,
+    /// Also write the headline figures to this file as JSON (for `compare.sh`).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Instead of (a)–(c): what hostile clients cost the server's memory (issue #18; see
+    /// `hostile.rs`): (i) slow readers of a large result, (ii) one huge `ModifyQuerySet`.
+    #[arg(long)]
+    hostile: bool,
+    /// (i): connections that subscribe and then never read.
+    #[arg(long, default_value_t = 10)]
+    hostile_clients: usize,
+    /// (i): chats of the subscribed user (about 330 bytes each in the result).
+    #[arg(long, default_value_t = 3000)]
+    hostile_chats: usize,
+    /// (i): seconds the writer keeps changing the query.
+    #[arg(long, default_value_t = 20)]
+    hostile_secs: u64,
+    /// Seconds after the hostile connections are gone before memory is read again.
+    #[arg(long, default_value_t = 10)]
+    hostile_after_secs: u64,
+    /// (ii): queries added by one `ModifyQuerySet`.
+    #[arg(long, default_value_t = 50_000)]
+    flood_queries: usize,
+    /// (ii): chats of the flooding user.
+    #[arg(long, default_value_t = 20)]
+    flood_chats: usize,
+    /// (ii): mutations timed on each of the three connections.
+    #[arg(long, default_value_t = 5)]
+    flood_mutations: usize,
+    /// Kill the server if its RSS passes this (MiB): the machine is shared.
+    #[arg(long, default_value_t = 6144)]
+    rss_limit_mib: u64,
+    /// (i): each client subscribes to its own query (`paginationOpts.numItems` = chats + 1 + i,
+    /// the same rows), so no two share a result.
+    #[arg(long)]
+    hostile_distinct: bool,
+    /// Skip (i) of --hostile.
+    #[arg(long)]
+    skip_slow: bool,
+    /// Skip (ii) of --hostile.
+    #[arg(long)]
+    skip_flood: bool,
 }
 
 /// Where the connection index space is split: `0..users` are (a), the rest (b).
@@ -168,9 +210,13 @@ async fn stop_signal() {
 async fn run(args: Args) -> anyhow::Result<()> {
     let machine = keel::machine();
     eprintln!("machine: {machine}");
-    let needed = (if args.skip_a { 0 } else { args.users })
-        + (if args.skip_b { 0 } else { args.shared })
-        + 64;
+    let needed = if args.hostile {
+        64
+    } else {
+        (if args.skip_a { 0 } else { args.users })
+            + (if args.skip_b { 0 } else { args.shared })
+            + 64
+    };
     match keel::open_files_limit() {
         Some(limit) if (limit as usize) < needed => bail!(
             "the open-files limit is {limit}, below the {needed} sockets needed: run `ulimit -n 65536` first (bench/sync-load/run.sh does)"
@@ -201,6 +247,29 @@ async fn run(args: Args) -> anyhow::Result<()> {
     eprintln!("server: {} (pid {:?})", target.url, target.pid);
     if let Some(dir) = &target.data_dir {
         eprintln!("data folder: {}", dir.display());
+    }
+    if args.hostile {
+        let options = hostile::Options {
+            clients: args.hostile_clients,
+            chats: args.hostile_chats,
+            write_secs: args.hostile_secs,
+            after_secs: args.hostile_after_secs,
+            flood_queries: args.flood_queries,
+            flood_chats: args.flood_chats,
+            flood_mutations: args.flood_mutations,
+            rss_limit_mib: args.rss_limit_mib,
+            skip_slow: args.skip_slow,
+            skip_flood: args.skip_flood,
+            distinct: args.hostile_distinct,
+        };
+        let mut report = hostile::run(&target, &options).await?;
+        report["machine"] = machine.into();
+        let text = serde_json::to_string_pretty(&report)?;
+        println!("{text}");
+        if let Some(path) = &args.json {
+            std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(());
     }
     let ws_url = client::sync_url(&target.url);
     let emulator = users::Emulator::new(&target.url, &target.secret_key);
@@ -314,6 +383,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
 
     print_summary(&args, &machine, &results, pid);
+    if let Some(path) = &args.json {
+        let figures = summary_json(&args, &machine, &results);
+        std::fs::write(path, serde_json::to_string_pretty(&figures)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     if results.closed > 0 {
         bail!("{} subscriber connections ended early", results.closed);
     }
@@ -668,6 +742,56 @@ fn median(values: &[Duration]) -> Duration {
     let mut sorted = values.to_vec();
     sorted.sort();
     percentile(&sorted, 50.0)
+}
+
+/// RssAnon growth per connection over the last four fifths of `n` connections, KiB: (c).
+fn marginal_kib(n: usize, fifth: Option<keel::Memory>, after: Option<keel::Memory>) -> Option<f64> {
+    let (fifth, after) = (fifth?, after?);
+    let rest = n - n / 5;
+    Some((after.anon as f64 - fifth.anon as f64) / rest.max(1) as f64)
+}
+
+/// The figures `print_summary` prints, as JSON (times in ms, memory in KiB, CPU in s).
+fn summary_json(args: &Args, machine: &str, r: &Results) -> serde_json::Value {
+    use serde_json::json;
+    let cpu = |c: &keel::CpuUse| {
+        json!({"wall_s": c.seconds, "server_s": c.server, "load_generator_s": c.own,
+               "other_processes_s": c.others})
+    };
+    let a = r.a.as_ref().map(|a| {
+        let mut update = a.update.clone();
+        update.sort();
+        json!({
+            "subscribers": args.users,
+            "samples": update.len(),
+            "p50_ms": ms(percentile(&update, 50.0)),
+            "p90_ms": ms(percentile(&update, 90.0)),
+            "p99_ms": ms(percentile(&update, 99.0)),
+            "max_ms": ms(*update.last().unwrap_or(&Duration::ZERO)),
+            "foreign": a.foreign,
+            "missing": a.missing,
+            "cpu": cpu(&a.cpu),
+        })
+    });
+    let b = r.b.as_ref().map(|b| {
+        json!({
+            "subscribers": args.shared,
+            "last_median_ms": ms(median(&b.last)),
+            "last_rounds_ms": b.last.iter().map(|d| ms(*d)).collect::<Vec<_>>(),
+            "first_median_ms": ms(median(&b.first)),
+            "median_median_ms": ms(median(&b.median_arrival)),
+            "foreign": b.foreign,
+            "cpu": cpu(&b.cpu),
+        })
+    });
+    json!({
+        "machine": machine,
+        "a": a,
+        "b": b,
+        "c_own_query_kib": marginal_kib(args.users, r.rss_a_fifth, r.rss_after_a_connect),
+        "c_shared_query_kib": marginal_kib(args.shared, r.rss_b_fifth, r.rss_after_b_connect),
+        "subscribers_dropped": r.closed,
+    })
 }
 
 fn print_summary(args: &Args, machine: &str, r: &Results, pid: Option<u32>) {
