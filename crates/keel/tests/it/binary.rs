@@ -92,3 +92,28 @@ pub async fn output(mut command: Command) -> std::process::Output {
         .await
         .unwrap()
 }
+
+/// POSTs `body` to `url` with a bearer token; the answer's JSON.
+pub async fn post_json(url: &str, bearer: &str, body: serde_json::Value) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(url)
+        .bearer_auth(bearer)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// A new emulator user of the `keel dev` at `url` (its Backend API key is `secret`); its id.
+pub async fn emulator_user(url: &str, secret: &str, email: &str) -> String {
+    let user = post_json(
+        &format!("{url}/_clerk/v1/users"),
+        secret,
+        serde_json::json!({"email_address": [email]}),
+    )
+    .await;
+    user["id"].as_str().unwrap().to_string()
+}

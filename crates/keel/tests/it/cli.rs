@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use serde_json::{Value as Json, json};
+use serde_json::json;
 
-use crate::binary::{keel, output, start_dev, start_keel};
+use crate::binary::{emulator_user, keel, output, post_json, start_dev, start_keel};
 
 #[test]
 fn serve_fails_fast_naming_the_missing_and_the_misnamed_variable() {
@@ -35,18 +35,7 @@ async fn dev_token_and_check_work_as_the_readme_says() {
     let dir = tempfile::tempdir().unwrap();
     let dev = start_dev(dir.path(), "trace");
     let secret = std::fs::read_to_string(dir.path().join("clerk-secret-key")).unwrap();
-    let http = reqwest::Client::new();
-    let user: Json = http
-        .post(format!("{}/_clerk/v1/users", dev.url))
-        .bearer_auth(secret.trim())
-        .json(&json!({"email_address": ["cli@example.com"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user_id = user["id"].as_str().unwrap();
+    let user_id = &emulator_user(&dev.url, secret.trim(), "cli@example.com").await;
 
     let output = keel(dir.path())
         .args(["token", "--user", user_id, "--url", &dev.url])
@@ -58,32 +47,24 @@ async fn dev_token_and_check_work_as_the_readme_says() {
         String::from_utf8_lossy(&output.stderr)
     );
     let token = String::from_utf8(output.stdout).unwrap().trim().to_string();
-    let body: Json = http
-        .post(format!("{}/api/mutation", dev.url))
-        .bearer_auth(&token)
-        .json(&json!({"path": "users:store", "args": [{}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = post_json(
+        &format!("{}/api/mutation", dev.url),
+        &token,
+        json!({"path": "users:store", "args": [{}]}),
+    )
+    .await;
     assert_eq!(body["status"], "success", "{body}");
     // Flip one character in the middle of the signature.
     let mut forged = token.clone().into_bytes();
     let at = forged.len() - 10;
     forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
     let forged = String::from_utf8(forged).unwrap();
-    let bad: Json = http
-        .post(format!("{}/api/query", dev.url))
-        .bearer_auth(&forged)
-        .json(&json!({"path": "users:getCurrentUser", "args": [{}]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let bad = post_json(
+        &format!("{}/api/query", dev.url),
+        &forged,
+        json!({"path": "users:getCurrentUser", "args": [{}]}),
+    )
+    .await;
     assert_eq!(bad["code"], "Unauthenticated");
 
     // `keel check` against the running emulator as if it were Clerk.
@@ -150,17 +131,7 @@ async fn token_names_an_unknown_template_and_the_ones_that_exist() {
     let dir = tempfile::tempdir().unwrap();
     let dev = start_dev(dir.path(), "info");
     let secret = std::fs::read_to_string(dir.path().join("clerk-secret-key")).unwrap();
-    let user: Json = reqwest::Client::new()
-        .post(format!("{}/_clerk/v1/users", dev.url))
-        .bearer_auth(secret.trim())
-        .json(&json!({"email_address": ["template@example.com"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let user_id = user["id"].as_str().unwrap();
+    let user_id = &emulator_user(&dev.url, secret.trim(), "template@example.com").await;
 
     let output = keel(dir.path())
         .args(["token", "--user", user_id, "--template", "nope", "--url"])

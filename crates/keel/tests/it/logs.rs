@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value as Json, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::binary::{keel, start_keel};
+use crate::binary::{emulator_user, keel, post_json, start_keel};
 
 /// What a user might set (`KEEL_LOG`, `KEEL_LOG_FORMAT`): everything, and the libraries that
 /// see frames and headers by name (more specific directives than a plain `trace`).
@@ -34,16 +34,12 @@ async fn no_token_or_secret_reaches_the_log_at_any_filter() {
         let secret = secret.trim();
         let token = token_over_http(&dev.url, secret).await;
 
-        let body: Json = reqwest::Client::new()
-            .post(format!("{}/api/mutation", dev.url))
-            .bearer_auth(&token)
-            .json(&json!({"path": "users:store", "args": [{}]}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = post_json(
+            &format!("{}/api/mutation", dev.url),
+            &token,
+            json!({"path": "users:store", "args": [{}]}),
+        )
+        .await;
         assert_eq!(body["status"], "success", "{body}");
         authenticate_over_websocket(&dev.url, &token).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -82,25 +78,16 @@ fn forms_of(token: &str, secret: &str) -> Vec<(&'static str, String)> {
 /// A user, a session and a `convex` token through the emulator's Backend API, as `keel token`
 /// gets one (so the secret key crosses HTTP too).
 async fn token_over_http(url: &str, secret: &str) -> String {
-    let http = reqwest::Client::new();
-    let post = |path: String, body: Json| {
-        let request = http
-            .post(format!("{url}/_clerk/v1{path}"))
-            .bearer_auth(secret)
-            .json(&body);
-        async move {
-            let answer: Json = request.send().await.unwrap().json().await.unwrap();
-            answer
-        }
-    };
-    let user = post(
-        "/users".into(),
-        json!({"email_address": ["logs@example.com"]}),
+    let api = |path: &str| format!("{url}/_clerk/v1{path}");
+    let user_id = emulator_user(url, secret, "logs@example.com").await;
+    let session = post_json(&api("/sessions"), secret, json!({"user_id": user_id})).await;
+    let sid = session["id"].as_str().unwrap();
+    let token = post_json(
+        &api(&format!("/sessions/{sid}/tokens/convex")),
+        secret,
+        json!({}),
     )
     .await;
-    let session = post("/sessions".into(), json!({"user_id": user["id"]})).await;
-    let sid = session["id"].as_str().unwrap();
-    let token = post(format!("/sessions/{sid}/tokens/convex"), json!({})).await;
     token["jwt"].as_str().unwrap().to_string()
 }
 
