@@ -185,6 +185,18 @@ impl UserIdentity {
     /// `tokenIdentifier`, `subject` or `issuer`. `expires_at`, `issued_at`
     /// and `session_id` are not added (Convex does not expose `exp`/`iat`;
     /// `sid` is already among the other claims).
+    /// SHA-256 of [`Self::to_convex_json`]: equal exactly when functions would see the same
+    /// identity, for keys that should not hold the whole JSON.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let digest = aws_lc_rs::digest::digest(
+            &aws_lc_rs::digest::SHA256,
+            self.to_convex_json().to_string().as_bytes(),
+        );
+        let mut key = [0; 32];
+        key.copy_from_slice(digest.as_ref());
+        key
+    }
+
     pub fn to_convex_json(&self) -> Value {
         let mut out = self.other_claims.clone();
         if let Some(org) = &self.org
@@ -261,6 +273,15 @@ mod tests {
     fn identity(claims: Value) -> UserIdentity {
         let claims = claims.as_object().unwrap().clone();
         UserIdentity::from_claims(&claims, ISS, "user_1", 1_700_000_060)
+    }
+
+    #[test]
+    fn fingerprints_are_equal_exactly_when_functions_see_the_same_identity() {
+        let one = identity(json!({"email": "a@example.com", "name": "A"}));
+        let same = identity(json!({"name": "A", "email": "a@example.com"}));
+        let other = identity(json!({"email": "b@example.com", "name": "A"}));
+        assert_eq!(one.fingerprint(), same.fingerprint());
+        assert_ne!(one.fingerprint(), other.fingerprint());
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod socket;
 
 pub use encode::Published;
 pub use http_answer::HttpAnswer;
-pub use manager::{QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
+pub use manager::{IdentityKey, QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
 pub use outbound::OVERLOADED_REASON;
 pub use session::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUERIES, DEFAULT_MAX_TOTAL_QUEUED_BYTES,

@@ -34,11 +34,23 @@ pub struct SubscriptionKey {
     pub path: String,
     /// Canonical JSON text of the arguments.
     pub args: String,
-    /// The identity as functions see it (empty when signed out).
-    pub identity: String,
+    pub identity: IdentityKey,
     /// Live subscriptions keep each page's first end (growing in place, as Convex's journal
     /// does); one-off HTTP queries read `numItems` fresh each time.
     pub pinned_pages: bool,
+}
+
+/// Whose query it is, as part of its key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum IdentityKey {
+    SignedOut,
+    /// A digest of the identity as functions see it: a refreshed token of the same user lands
+    /// on the same execution. 32 bytes instead of the identity's JSON (a few hundred), in a key
+    /// every per-user subscription holds.
+    Identity([u8; 32]),
+    /// A one-off HTTP query: the verified token's `Arc` (one per token, kept alive by the
+    /// entry), so a hit hashes a pointer instead of serializing the identity.
+    Token(usize),
 }
 
 /// A query's latest outcome, shared by every subscriber.
@@ -332,10 +344,9 @@ impl SubscriptionManager {
         let key = SubscriptionKey {
             path: path.to_string(),
             args: args.to_string(),
-            identity: identity
-                .as_ref()
-                .map(|i| format!("token@{:p}", Arc::as_ptr(i)))
-                .unwrap_or_default(),
+            identity: identity.as_ref().map_or(IdentityKey::SignedOut, |i| {
+                IdentityKey::Token(Arc::as_ptr(i) as usize)
+            }),
             pinned_pages: false,
         };
         let results = {
@@ -461,9 +472,9 @@ fn subscription_key(
     SubscriptionKey {
         path: path.to_string(),
         args: args.to_string(),
-        identity: identity
-            .map(|i| i.to_convex_json().to_string())
-            .unwrap_or_default(),
+        identity: identity.map_or(IdentityKey::SignedOut, |i| {
+            IdentityKey::Identity(i.fingerprint())
+        }),
         pinned_pages,
     }
 }
