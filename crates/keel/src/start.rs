@@ -294,7 +294,7 @@ fn http_limits(settings: &Settings) -> keel_server::HttpLimits {
     tracing::info!(
         open_files = open_files.map_or_else(|| "unlimited".to_string(), |n| n.to_string()),
         max_connections,
-        "open-files limit raised to the hard limit; connection cap set (KEEL_MAX_CONNECTIONS)"
+        "open-files limit (raised to the hard limit where allowed) and connection cap (KEEL_MAX_CONNECTIONS)"
     );
     keel_server::HttpLimits {
         header_timeout: settings.http_header_timeout.into(),
