@@ -6,13 +6,10 @@
 //! not hold up other requests on the async workers.
 
 use bytes::Bytes;
-use keel_values::bounded_json::{BoundedJsonError, parse_bounded};
+use keel_values::bounded_json::{BoundedJsonError, PARSE_INLINE_MAX, parse_bounded};
 use serde_json::Value as Json;
 
 use crate::ApiError;
-
-/// Larger bodies are parsed off the async workers (above this, a parse takes over ~0.1 ms).
-pub(crate) const PARSE_INLINE_MAX: usize = 64 * 1024;
 
 /// Parses a request body, off the async workers when it is large.
 pub(crate) async fn parse_body(bytes: Bytes) -> Result<Json, ApiError> {

@@ -22,11 +22,10 @@ use keel_values::Ts;
 /// A query's result as published to its subscribers.
 pub struct Published {
     outcome: Arc<QueryOutcome>,
-    /// The earliest commit timestamp this result stands for: the commit that made it differ
-    /// from the previous one (or, for a first run, the latest commit processed when it
-    /// started). A session sends it only in a transition at or past this timestamp, so every
-    /// query a commit changed arrives in that commit's one transition.
-    valid_from: Ts,
+    /// The snapshot its run read: the result holds from there on. A session sends it only in
+    /// a transition at or past this timestamp, so every query a commit changed arrives in
+    /// that commit's one transition.
+    current_at: Ts,
     /// Several sessions watched it when it was published: its encodings are kept for reuse.
     /// A result only one session needs keeps none (idle connections should stay small).
     shared: bool,
@@ -44,7 +43,7 @@ impl Published {
     pub fn new(outcome: QueryOutcome, shared: bool) -> Self {
         Published {
             outcome: Arc::new(outcome),
-            valid_from: Ts::ZERO,
+            current_at: Ts::ZERO,
             shared,
             tail: OnceLock::new(),
             alone: Mutex::new(None),
@@ -52,15 +51,15 @@ impl Published {
         }
     }
 
-    /// This result as of commit `ts` (see [`Published::valid_from`]).
-    pub fn valid_from(mut self, ts: Ts) -> Self {
-        self.valid_from = ts;
+    /// This result as read at snapshot `ts`.
+    pub fn with_current_at(mut self, ts: Ts) -> Self {
+        self.current_at = ts;
         self
     }
 
     /// The earliest transition timestamp that may carry this result.
     pub fn current_at(&self) -> Ts {
-        self.valid_from
+        self.current_at
     }
 
     /// The HTTP answer for this result, with its rendered bodies (made once, then shared).

@@ -619,8 +619,9 @@ fn finish_run(
         .is_none_or(|previous| **previous.outcome() != outcome);
     // The result holds from its snapshot on; until then, clients keep the previous one, which
     // holds until the commit that made this run. Between the two is a gap (see `Table::gaps`).
-    let published = changed
-        .then(|| Arc::new(Published::new(outcome, entry.watchers.len() > 1).valid_from(snapshot)));
+    let published = changed.then(|| {
+        Arc::new(Published::new(outcome, entry.watchers.len() > 1).with_current_at(snapshot))
+    });
     entry.snapshot = snapshot;
     let gap = entry
         .stale_since
@@ -690,14 +691,14 @@ fn process_commit(shared: &Arc<Shared>, change: Change) {
     }
     // Runs in flight are checked against `recent` when they finish; a result whose snapshot
     // already holds this commit needs no re-run.
-    let idle = |e: &Entry| e.running_since.is_none() && e.snapshot < ts;
+    let needs_run = |e: &Entry| e.running_since.is_none() && e.snapshot < ts;
     let keys: Vec<Arc<SubscriptionKey>> = match &commit {
         Some(commit) => table
             .reads
             .touched(&commit.writes)
             .into_iter()
             .map(|key| key.0)
-            .filter(|key| table.entries.get(key).is_some_and(idle))
+            .filter(|key| table.entries.get(key).is_some_and(needs_run))
             .collect(),
         None => {
             let running: Vec<Arc<SubscriptionKey>> = table
@@ -713,7 +714,7 @@ fn process_commit(shared: &Arc<Shared>, change: Change) {
             table
                 .entries
                 .iter()
-                .filter(|(_, e)| idle(e))
+                .filter(|(_, e)| needs_run(e))
                 .map(|(k, _)| Arc::clone(k))
                 .collect()
         }

@@ -20,7 +20,7 @@ use futures::StreamExt;
 use keel_auth::{UserIdentity, Verifier};
 use keel_functions::{Call, Caller, FnError, FnResult, FunctionKind, Outcome};
 use keel_values::Ts;
-use keel_values::bounded_json::BoundedJsonError;
+use keel_values::bounded_json::{BoundedJsonError, PARSE_INLINE_MAX};
 use serde_json::{Value as Json, json};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -820,15 +820,13 @@ fn failed_mutation(request_id: u64, err: &FnError) -> ServerMessage {
     }
 }
 
-/// Messages up to this size are parsed straight into their type; larger ones (a big query
-/// set or arguments) first within `bounded_json`'s bounds and off the async workers, as HTTP
-/// bodies are: their parsed form could otherwise cost tens of times their text.
-const DECODE_INLINE_MAX: usize = 64 * 1024;
-
-/// A client message, or why it cannot be one.
+/// A client message, or why it cannot be one. Messages up to `PARSE_INLINE_MAX` are parsed
+/// straight into their type; larger ones (a big query set or arguments) first within
+/// `bounded_json`'s bounds and off the async workers, as HTTP bodies are: their parsed form
+/// could otherwise cost tens of times their text.
 async fn decode(text: Bytes) -> Result<ClientMessage, String> {
     let invalid = |e: serde_json::Error| format!("Invalid client message: {e}");
-    if text.len() <= DECODE_INLINE_MAX {
+    if text.len() <= PARSE_INLINE_MAX {
         return serde_json::from_slice(&text).map_err(invalid);
     }
     let parse = move || match keel_values::bounded_json::parse_bounded(&text) {

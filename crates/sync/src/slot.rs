@@ -133,7 +133,7 @@ mod tests {
         let at = |ts: u64, value: i64| {
             Arc::new(
                 Published::new(QueryOutcome::Value(serde_json::json!(value)), false)
-                    .valid_from(Ts(ts)),
+                    .with_current_at(Ts(ts)),
             )
         };
         let value = |p: Option<Arc<Published>>| match &**p.unwrap().outcome() {
