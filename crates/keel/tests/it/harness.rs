@@ -130,6 +130,24 @@ impl TestServer {
         (status, response.json().await.unwrap())
     }
 
+    /// `GET path`: the status and the JSON body (null when the body is not JSON).
+    pub async fn get(&self, path: &str) -> (u16, Json) {
+        let response = self.http.get(format!("{}{path}", self.url)).send().await;
+        status_and_json(response.unwrap()).await
+    }
+
+    /// `POST path` with `body` as it is (JSON text, possibly malformed on purpose).
+    pub async fn post_text(&self, path: &str, body: &str) -> (u16, Json) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await;
+        status_and_json(response.unwrap()).await
+    }
+
     /// The value of a successful call; panics with the body otherwise.
     pub async fn ok(&self, kind: &str, path: &str, args: Json, token: Option<&str>) -> Json {
         let (status, body) = self.call(kind, path, args, token).await;
@@ -204,4 +222,9 @@ pub fn listening_url(child: &mut std::process::Child) -> String {
     };
     std::thread::spawn(move || for _ in lines {});
     url
+}
+
+async fn status_and_json(response: reqwest::Response) -> (u16, Json) {
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Json::Null))
 }

@@ -24,19 +24,6 @@ fn with_test_functions() -> AppParts {
     AppParts::builtin().with(Schema::new(), functions)
 }
 
-async fn post(server: &TestServer, path: &str, body: &str) -> (u16, Json) {
-    let response = server
-        .http
-        .post(format!("{}{path}", server.url))
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Json::Null))
-}
-
 #[tokio::test]
 async fn results_come_in_both_formats() {
     let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
@@ -44,7 +31,7 @@ async fn results_come_in_both_formats() {
     let echo = |format: &str| {
         let body = format!(r#"{{"path":"test:echo","args":{args},"format":"{format}"}}"#);
         let server = &server;
-        async move { post(server, "/api/query", &body).await }
+        async move { server.post_text("/api/query", &body).await }
     };
     let (status, encoded) = echo("convex_encoded_json").await;
     assert_eq!(status, 200);
@@ -63,12 +50,12 @@ async fn results_come_in_both_formats() {
         encoded_again, encoded,
         "each format keeps its own rendering of the cached result"
     );
-    let (status, body) = post(
-        &server,
-        "/api/query",
-        r#"{"path":"test:echo","args":{},"format":"yaml"}"#,
-    )
-    .await;
+    let (status, body) = server
+        .post_text(
+            "/api/query",
+            r#"{"path":"test:echo","args":{},"format":"yaml"}"#,
+        )
+        .await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "BadFormat");
 }
@@ -77,20 +64,26 @@ async fn results_come_in_both_formats() {
 async fn paths_canonicalize_and_run_routes_work() {
     let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
     for path in ["test", "test.js", "test:default", "test.js:default"] {
-        let (_, body) = post(
-            &server,
-            "/api/query",
-            &format!(r#"{{"path":"{path}","args":[{{}}]}}"#),
-        )
-        .await;
+        let (_, body) = server
+            .post_text(
+                "/api/query",
+                &format!(r#"{{"path":"{path}","args":[{{}}]}}"#),
+            )
+            .await;
         assert_eq!(body["value"], "default export", "{path}");
     }
-    let (_, body) = post(&server, "/api/query", r#"{"path":"dir/sub:fn","args":{}}"#).await;
+    let (_, body) = server
+        .post_text("/api/query", r#"{"path":"dir/sub:fn","args":{}}"#)
+        .await;
     assert_eq!(body["value"], "nested");
-    let (status, body) = post(&server, "/api/run/dir/sub/fn", r#"{"args":{}}"#).await;
+    let (status, body) = server
+        .post_text("/api/run/dir/sub/fn", r#"{"args":{}}"#)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["value"], "nested");
-    let (_, body) = post(&server, "/api/run/test/echo", r#"{"args":{"n":3}}"#).await;
+    let (_, body) = server
+        .post_text("/api/run/test/echo", r#"{"args":{"n":3}}"#)
+        .await;
     assert_eq!(
         body["value"]["big"], "5",
         "/api/run defaults to the json format"
@@ -111,12 +104,9 @@ async fn paths_canonicalize_and_run_routes_work() {
 #[tokio::test]
 async fn unknown_functions_and_wrong_kinds_name_the_path() {
     let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
-    let (status, body) = post(
-        &server,
-        "/api/query",
-        r#"{"path":"nope:missing","args":[{}]}"#,
-    )
-    .await;
+    let (status, body) = server
+        .post_text("/api/query", r#"{"path":"nope:missing","args":[{}]}"#)
+        .await;
     assert_eq!(status, 200);
     assert_eq!(body["status"], "error");
     assert!(
@@ -125,22 +115,16 @@ async fn unknown_functions_and_wrong_kinds_name_the_path() {
             .unwrap()
             .contains("nope:missing")
     );
-    let (_, body) = post(
-        &server,
-        "/api/mutation",
-        r#"{"path":"test:echo","args":[{"n":1}]}"#,
-    )
-    .await;
+    let (_, body) = server
+        .post_text("/api/mutation", r#"{"path":"test:echo","args":[{"n":1}]}"#)
+        .await;
     assert_eq!(
         body["errorMessage"],
         "Trying to execute test:echo as Mutation, but it is defined as Query."
     );
-    let (_, body) = post(
-        &server,
-        "/api/query",
-        r#"{"path":"test:echo","args":[{"n":"x"}]}"#,
-    )
-    .await;
+    let (_, body) = server
+        .post_text("/api/query", r#"{"path":"test:echo","args":[{"n":"x"}]}"#)
+        .await;
     assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT");
     assert!(body["errorMessage"].as_str().unwrap().contains("`n`"));
 }
@@ -148,17 +132,19 @@ async fn unknown_functions_and_wrong_kinds_name_the_path() {
 #[tokio::test]
 async fn malformed_and_oversized_bodies_are_refused() {
     let server = TestServer::dev_with(|s| s.max_body_bytes = 1024, with_test_functions()).await;
-    let (status, body) = post(&server, "/api/query", r#"{"path":"test""#).await;
+    let (status, body) = server.post_text("/api/query", r#"{"path":"test""#).await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "BadJsonBody");
-    let (status, body) = post(&server, "/api/query", r#"{"path":"test","args":[1,2]}"#).await;
+    let (status, body) = server
+        .post_text("/api/query", r#"{"path":"test","args":[1,2]}"#)
+        .await;
     assert_eq!(status, 400, "{body}");
 
     let big = format!(
         r#"{{"path":"test","args":{{"pad":"{}"}}}}"#,
         "x".repeat(2048)
     );
-    let (status, body) = post(&server, "/api/query", &big).await;
+    let (status, body) = server.post_text("/api/query", &big).await;
     assert_eq!(status, 413);
     assert_eq!(body["code"], "PayloadTooLarge");
     assert!(
@@ -193,13 +179,13 @@ async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field() {
         ("/api/action", r#"[{"path":"test"}]"#, "JSON object"),
         ("/api/run/test/echo", r#""args""#, "JSON object"),
     ] {
-        let (status, answer) = post(&server, path, body).await;
+        let (status, answer) = server.post_text(path, body).await;
         assert_eq!(status, 400, "{path} {body}: {answer}");
         assert_eq!(answer["code"], "BadRequest", "{path} {body}: {answer}");
         let message = answer["message"].as_str().unwrap();
         assert!(message.contains(names), "{body}: {message}");
     }
-    let (status, answer) = post(&server, "/api/query", r#"{"args":{}"#).await;
+    let (status, answer) = server.post_text("/api/query", r#"{"args":{}"#).await;
     assert_eq!(status, 400);
     assert_eq!(answer["code"], "BadJsonBody", "{answer}");
 }
@@ -216,11 +202,15 @@ async fn bodies_past_the_json_bounds_are_refused_naming_the_bound() {
         )
     };
     // At the bound, the body reaches the function (which wants a number).
-    let (status, answer) = post(&server, "/api/query", &body(keel_server::MAX_ARRAY_LEN)).await;
+    let (status, answer) = server
+        .post_text("/api/query", &body(keel_server::MAX_ARRAY_LEN))
+        .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["errorData"]["code"], "INVALID_ARGUMENT");
 
-    let (status, answer) = post(&server, "/api/query", &body(keel_server::MAX_ARRAY_LEN + 1)).await;
+    let (status, answer) = server
+        .post_text("/api/query", &body(keel_server::MAX_ARRAY_LEN + 1))
+        .await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["code"], "BodyTooComplex");
     assert!(
@@ -234,7 +224,7 @@ async fn bodies_past_the_json_bounds_are_refused_naming_the_bound() {
     let row = format!("[{}0]", "0,".repeat(keel_server::MAX_ARRAY_LEN - 1));
     let rows = vec![row; keel_server::MAX_VALUES / keel_server::MAX_ARRAY_LEN + 1].join(",");
     let many = format!(r#"{{"path":"test:echo","args":{{"n":[{rows}]}}}}"#);
-    let (status, answer) = post(&server, "/api/mutation", &many).await;
+    let (status, answer) = server.post_text("/api/mutation", &many).await;
     assert_eq!(status, 400, "{answer}");
     assert_eq!(answer["code"], "BodyTooComplex");
     assert!(

@@ -77,17 +77,6 @@ fn existing_database(parent: &Path) -> tempfile::TempDir {
     dir
 }
 
-async fn get(server: &TestServer, path: &str) -> (u16, Json) {
-    let response = server
-        .http
-        .get(format!("{}{path}", server.url))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Json::Null))
-}
-
 #[tokio::test]
 async fn a_read_only_database_is_reported_and_named_to_clients() {
     // The server's folder lies inside `outer`, which is removed last: after the files are
@@ -112,8 +101,8 @@ async fn a_read_only_database_is_reported_and_named_to_clients() {
     .await;
     let (_, token) = server.user("readonly@example.com").await;
 
-    assert_eq!(get(&server, "/healthz").await.0, 200, "the process is up");
-    let (status, ready) = get(&server, "/readyz").await;
+    assert_eq!(server.get("/healthz").await.0, 200, "the process is up");
+    let (status, ready) = server.get("/readyz").await;
     assert_eq!(status, 503, "{ready}");
     assert_eq!(ready["database"], true, "reads still work: {ready}");
     assert_eq!(ready["writable"], false, "{ready}");
