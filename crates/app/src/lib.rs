@@ -11,6 +11,7 @@ mod reconcile;
 mod roles;
 mod time;
 mod users;
+mod viewer;
 
 use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
@@ -47,6 +48,7 @@ pub fn schema() -> Schema {
 pub fn functions() -> Registry {
     let mut registry = Registry::new();
     users::register(&mut registry);
+    viewer::register(&mut registry);
     chats::register(&mut registry);
     clerk_sync::register(&mut registry);
     organizations::register(&mut registry);

@@ -3,8 +3,11 @@
 //! Organization operations are in [`organizations`], webhook delivery in
 //! [`webhooks`].
 
+mod browser;
 mod organizations;
 mod webhooks;
+
+pub use browser::{BrowserSession, ChoiceUser, SignInChoices};
 
 use std::fmt;
 use std::path::PathBuf;

@@ -89,6 +89,26 @@ impl EmulatorError {
         )
     }
 
+    /// A browser without a live session (Clerk's Frontend API says `signed_out`).
+    pub(crate) fn signed_out() -> Self {
+        Self::clerk(
+            StatusCode::UNAUTHORIZED,
+            "signed_out",
+            "Signed out",
+            "This browser is not signed in, or its session has ended.".into(),
+        )
+    }
+
+    /// A browser call from another site's page.
+    pub(crate) fn cross_origin() -> Self {
+        Self::clerk(
+            StatusCode::FORBIDDEN,
+            "origin_invalid",
+            "Invalid origin",
+            "This request must come from a page of the same origin.".into(),
+        )
+    }
+
     /// A request body that is not JSON at all.
     pub(crate) fn malformed(long_message: impl Into<String>) -> Self {
         Self::clerk(

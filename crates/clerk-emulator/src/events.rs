@@ -18,6 +18,8 @@ pub enum ChangeKind {
     /// Its user was deleted.
     SessionRemoved,
     SessionRevoked,
+    /// Signed out (Clerk's sign-out ends the session).
+    SessionEnded,
     OrganizationCreated,
     OrganizationUpdated,
     OrganizationDeleted,
@@ -36,6 +38,7 @@ impl ChangeKind {
             Self::SessionCreated => "session.created",
             Self::SessionRemoved => "session.removed",
             Self::SessionRevoked => "session.revoked",
+            Self::SessionEnded => "session.ended",
             Self::OrganizationCreated => "organization.created",
             Self::OrganizationUpdated => "organization.updated",
             Self::OrganizationDeleted => "organization.deleted",

@@ -18,6 +18,10 @@
 //!   `PATCH|DELETE /v1/organizations/{id}/memberships/{user_id}`,
 //!   `GET /v1/organization_memberships`;
 //!   and the emulator's own `GET /v1/webhook_deliveries` (the delivery log).
+//! - Browser sign-in, a miniature of Clerk's Frontend API (see `frontend/`), authorized by the
+//!   `__keel_client` cookie instead of the secret key: `GET|POST /sign-in` (the page),
+//!   `GET /v1/client`, `POST /v1/client/sessions/{id}/tokens[/{template}]`,
+//!   `POST /v1/client/sessions/{id}/end`.
 //!
 //! Organization roles are Clerk's defaults, `org:admin` and `org:member`,
 //! with Clerk's system permissions (see `roles.rs`). With an active
@@ -31,7 +35,7 @@
 //!   The `kid` (`ins_…`) is derived from it, so it survives restarts and so
 //!   do the tokens it signed. Delete the file to rotate.
 //! - `state.json`: `{"version":1,"users":[…],"sessions":[…],"organizations":[…],
-//!   "memberships":[…]}`, rewritten whole (temp file + rename) after every
+//!   "memberships":[…],"browser_clients":[…]}`, rewritten whole (temp file + rename) after every
 //!   change. Delete it to start empty.
 //!
 //! Changes are announced through [`ChangeListener`] (see [`events`]);
@@ -67,12 +71,14 @@
 //! ```
 
 mod auth;
+mod browser_client;
 pub mod delivery;
 mod emulator;
 mod error;
 pub mod events;
 mod extract;
 mod files;
+mod frontend;
 mod ids;
 mod keys;
 mod membership;
@@ -94,7 +100,7 @@ pub use delivery::{
     FaultsError, SVIX_RETRY_SCHEDULE,
 };
 pub use emulator::{
-    CreateSession, DATA_SUBDIR, DEFAULT_AUTHORIZED_PARTY, Emulator, EmulatorConfig,
+    BrowserSession, CreateSession, DATA_SUBDIR, DEFAULT_AUTHORIZED_PARTY, Emulator, EmulatorConfig,
     SIGNING_KEY_FILE, STATE_FILE,
 };
 pub use error::{ClerkError, EmulatorError};

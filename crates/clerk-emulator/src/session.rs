@@ -15,6 +15,8 @@ const ABANDON_AFTER_MS: i64 = 30 * 24 * 3600 * 1000;
 pub(crate) enum SessionStatus {
     Active,
     Revoked,
+    /// Signed out.
+    Ended,
     /// Its user was deleted.
     Removed,
 }
@@ -24,6 +26,7 @@ impl SessionStatus {
         match self {
             Self::Active => "active",
             Self::Revoked => "revoked",
+            Self::Ended => "ended",
             Self::Removed => "removed",
         }
     }
@@ -67,7 +70,7 @@ impl Session {
     pub(crate) fn is_active(&self, now: i64) -> bool {
         match self.status {
             SessionStatus::Active => now < self.expire_at,
-            SessionStatus::Revoked | SessionStatus::Removed => false,
+            SessionStatus::Revoked | SessionStatus::Ended | SessionStatus::Removed => false,
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
+use crate::browser_client::BrowserClient;
 use crate::error::EmulatorError;
 use crate::events::{ChangeEvent, Listeners};
 use crate::files;
@@ -35,6 +36,9 @@ pub(crate) struct State {
     pub organizations: Vec<Organization>,
     #[serde(default)]
     pub memberships: Vec<Membership>,
+    /// Browsers signed in through the sign-in page, oldest first.
+    #[serde(default)]
+    pub browser_clients: Vec<BrowserClient>,
 }
 
 impl Default for State {
@@ -45,6 +49,7 @@ impl Default for State {
             sessions: Vec::new(),
             organizations: Vec::new(),
             memberships: Vec::new(),
+            browser_clients: Vec::new(),
         }
     }
 }

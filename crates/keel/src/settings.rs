@@ -122,6 +122,12 @@ pub struct Settings {
     #[arg(long, env = "CLERK_API_URL")]
     pub clerk_api_url: Option<String>,
 
+    /// `keel serve`: the publishable key (`pk_…`) the web app at `/` signs in with, through
+    /// Clerk's components. Without it the app says sign-in is not configured. `keel dev`
+    /// signs in through its emulator instead.
+    #[arg(long, env = "CLERK_PUBLISHABLE_KEY")]
+    pub clerk_publishable_key: Option<String>,
+
     /// Reconcile with Clerk's Backend API this often (for example `1h`); `keel dev` does so
     /// every 5 minutes against its emulator by default.
     #[arg(long, env = "KEEL_RECONCILE_EVERY")]

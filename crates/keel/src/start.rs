@@ -253,6 +253,9 @@ pub async fn start(
         Some(emulator) => axum::Router::new().nest("/_clerk", emulator.router()),
         None => axum::Router::new(),
     };
+    let web = keel_web::router(keel_web::WebConfig {
+        sign_in: web_sign_in(emulator.as_ref(), settings),
+    });
     let router = keel_server::router(
         executor,
         verifier,
@@ -266,7 +269,9 @@ pub async fn start(
             },
         },
         extra,
-    );
+    )
+    // The web app takes every GET no server route took (client-side routes reload).
+    .fallback_service(web);
     let limits = http_limits(settings);
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(keel_server::serve(listener, router, limits, async {
@@ -282,6 +287,23 @@ pub async fn start(
         shutdown,
         task,
     })
+}
+
+/// How the web app signs people in: the emulator's pages in `keel dev`, Clerk's components
+/// with a publishable key, otherwise not at all (the app says what to set).
+fn web_sign_in(emulator: Option<&Arc<Emulator>>, settings: &Settings) -> keel_web::SignIn {
+    match (
+        emulator,
+        settings.clerk_publishable_key.as_deref().map(str::trim),
+    ) {
+        (Some(_), _) => keel_web::SignIn::Emulator {
+            frontend_api: "/_clerk".to_owned(),
+        },
+        (None, Some(key)) if !key.is_empty() => keel_web::SignIn::Clerk {
+            publishable_key: key.to_owned(),
+        },
+        (None, _) => keel_web::SignIn::NotConfigured,
+    }
 }
 
 /// The HTTP deadlines and the connection cap. Raises the open-files limit first, since the

@@ -28,6 +28,7 @@ async fn notes_are_served_beside_the_built_in_app() {
         clerk_webhook_secret: None,
         clerk_secret_key: None,
         clerk_api_url: None,
+        clerk_publishable_key: None,
         reconcile_every: None,
         emulator_webhook_url: None,
         emulator_faults: None,

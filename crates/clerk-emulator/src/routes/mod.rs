@@ -55,13 +55,15 @@ pub(crate) fn router(emulator: Arc<Emulator>) -> Router {
             patch(memberships::update).delete(memberships::delete),
         )
         .route("/organization_memberships", get(memberships::list_all))
-        .route("/webhook_deliveries", get(deliveries::list));
+        .route("/webhook_deliveries", get(deliveries::list))
+        .merge(crate::frontend::client_routes());
     Router::new()
         .route(
             "/.well-known/openid-configuration",
             get(oidc::openid_configuration),
         )
         .route("/.well-known/jwks.json", get(oidc::jwks))
+        .merge(crate::frontend::page_routes())
         .nest("/v1", v1)
         .fallback(not_found)
         .with_state(emulator)

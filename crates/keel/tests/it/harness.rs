@@ -35,6 +35,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         clerk_webhook_secret: None,
         clerk_secret_key: None,
         clerk_api_url: None,
+        clerk_publishable_key: None,
         reconcile_every: None,
         emulator_webhook_url: None,
         emulator_faults: None,

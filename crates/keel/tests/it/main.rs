@@ -18,4 +18,5 @@ mod storage;
 mod sync;
 mod sync_consistency;
 mod sync_limits;
+mod web_app;
 mod webhooks;
