@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::time::now_millis;
+use crate::user_search::{insert_user, patch_user};
 use crate::users::find_by_clerk_id;
 
 pub(crate) const LEDGER: &str = "clerkEvents";
@@ -132,8 +133,9 @@ async fn apply(
             {
                 return Ok(Outcome::Stale);
             }
-            db.patch(user.id(), json!({ "lastSignInAt": signed_in }))
-                .await?;
+            let mut changes = Map::new();
+            changes.insert("lastSignInAt".into(), json!(signed_in));
+            patch_user(db, &user, changes).await?;
             Ok(Outcome::Applied)
         }
         EventPayload::SessionEnded(_)
@@ -202,7 +204,7 @@ pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> F
             fields.insert("isActive".into(), json!(true));
             fields.insert("deletedAt".into(), Json::Null);
             fields.insert("lastSignInAt".into(), json!(last_sign_in));
-            db.insert("users", fields).await?;
+            insert_user(db, fields).await?;
             Ok(Outcome::Applied)
         }
         Some(existing) => {
@@ -226,7 +228,7 @@ pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> F
                 (a, b) => a.or(b),
             };
             fields.insert("lastSignInAt".into(), json!(newest_sign_in));
-            db.patch(existing.id(), fields).await?;
+            patch_user(db, &existing, fields).await?;
             Ok(Outcome::Applied)
         }
     }
@@ -245,11 +247,10 @@ async fn delete_user(
     let existing = find_by_clerk_id(db, id).await?;
     match (policy, existing) {
         (OnUserDeleted::Mark, Some(user)) => {
-            db.patch(
-                user.id(),
-                json!({ "isActive": false, "deletedAt": at as f64 }),
-            )
-            .await?;
+            let mut changes = Map::new();
+            changes.insert("isActive".into(), json!(false));
+            changes.insert("deletedAt".into(), json!(at as f64));
+            patch_user(db, &user, changes).await?;
         }
         (OnUserDeleted::Purge, Some(user)) => {
             for chat in db

@@ -10,6 +10,7 @@ mod profile_hints;
 mod reconcile;
 mod roles;
 mod time;
+mod user_search;
 mod users;
 
 use keel_functions::Registry;
@@ -19,6 +20,7 @@ pub use clerk_sync::OnUserDeleted;
 pub use org_roles::{OrgScoped, with_org_role};
 pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;
+pub use user_search::BackfillResult;
 
 /// The tables the app declares.
 pub fn schema() -> Schema {
@@ -26,7 +28,16 @@ pub fn schema() -> Schema {
         .table(
             TableDef::new("users")
                 .index("by_clerk_user_id", &["clerkUserId"])
-                .index("by_email", &["email"]),
+                .index("by_email", &["email"])
+                // The admin list (`user_search.rs`): filters and prefix searches by index.
+                .index(user_search::BY_STATUS, &["status"])
+                .index(user_search::BY_STATUS_ROLE, &["status", "role"])
+                .index(user_search::BY_STATUS_EMAIL, &["status", "email"])
+                .index(user_search::BY_STATUS_NAME, &["status", "nameLower"])
+                .index(
+                    user_search::BY_STATUS_LAST_NAME,
+                    &["status", "lastNameLower"],
+                ),
         )
         .table(TableDef::new("chats").index("by_user_created", &["userId", "createdAt"]))
         .table(TableDef::new("organizations").index("by_clerk_org_id", &["clerkOrgId"]))
