@@ -2,6 +2,7 @@
 //! private chats. Everything here is ordinary Keel function code; a crate embedding Keel
 //! registers its own functions the same way.
 
+mod admin_users;
 mod chats;
 mod clerk_sync;
 mod org_roles;
@@ -58,6 +59,7 @@ pub fn schema() -> Schema {
 pub fn functions() -> Registry {
     let mut registry = Registry::new();
     users::register(&mut registry);
+    admin_users::register(&mut registry);
     chats::register(&mut registry);
     clerk_sync::register(&mut registry);
     organizations::register(&mut registry);
