@@ -253,7 +253,7 @@ pub struct ListUsersArgs {
 /// on a search can discard many entries, and the page then comes back short (`isDone: false`)
 /// rather than reading on. Without a role filter a search discards at most two entries per
 /// user kept (the same user found by another field).
-const LIST_EXTRA_READS: usize = 1_000;
+const LIST_EXTRA_READS: usize = 500;
 
 /// Admins: users in Convex's page shape, by index ranges only (see `user_search.rs`):
 /// - without `search`, newest first, filtered by status and role;
