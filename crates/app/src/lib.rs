@@ -5,6 +5,7 @@
 mod admin_users;
 mod chats;
 mod clerk_sync;
+mod data_browser;
 mod org_roles;
 mod organizations;
 mod profile_hints;
@@ -13,6 +14,7 @@ mod roles;
 mod time;
 mod user_search;
 mod users;
+mod webhook_log;
 
 use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
@@ -41,7 +43,12 @@ pub fn schema() -> Schema {
                 ),
         )
         .table(TableDef::new("chats").index("by_user_created", &["userId", "createdAt"]))
-        .table(TableDef::new("organizations").index("by_clerk_org_id", &["clerkOrgId"]))
+        .table(
+            TableDef::new("organizations")
+                .index("by_clerk_org_id", &["clerkOrgId"])
+                // `organizations:list`: active (or all) newest first.
+                .index("by_active_created", &["isActive", "createdAt"]),
+        )
         .table(
             TableDef::new("memberships")
                 .index("by_clerk_membership_id", &["clerkMembershipId"])
@@ -51,7 +58,14 @@ pub fn schema() -> Schema {
         .table(
             TableDef::new(clerk_sync::LEDGER)
                 .index("by_svix_id", &["svixId"])
-                .index("by_object", &["objectId", "type"]),
+                .index("by_object", &["objectId", "type"])
+                // `webhooks:recent` with an outcome filter, newest first.
+                .index("by_outcome", &["outcome"]),
+        )
+        .table(
+            TableDef::new(clerk_sync::ISSUES)
+                .index("by_outcome", &["outcome"])
+                .index("by_slot", &["outcome", "slot"]),
         )
 }
 
@@ -64,5 +78,7 @@ pub fn functions() -> Registry {
     clerk_sync::register(&mut registry);
     organizations::register(&mut registry);
     org_roles::register(&mut registry);
+    webhook_log::register(&mut registry);
+    data_browser::register(&mut registry);
     registry
 }

@@ -264,6 +264,7 @@ pub async fn start(
             webhooks: keel_server::WebhookConfig {
                 secrets: webhook_secrets,
                 on_user_deleted: settings.on_user_deleted.as_str().to_string(),
+                ..keel_server::WebhookConfig::default()
             },
         },
         extra,
