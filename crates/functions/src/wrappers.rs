@@ -6,7 +6,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::{ActionCtx, Auth, FnError, FnResult, MutationCtx, QueryCtx};
+use serde::de::DeserializeOwned;
+
+use crate::{ActionCtx, Auth, DeferredArgs, FnError, FnResult, MutationCtx, QueryCtx};
 use futures::future::BoxFuture;
 use keel_auth::UserIdentity;
 
@@ -74,25 +76,29 @@ where
 }
 
 /// Runs `f` only for a signed-in caller holding `role`: `UNAUTHENTICATED` when signed out,
-/// `FORBIDDEN` without the role.
+/// `FORBIDDEN` without the role. Both come before the arguments are decoded ([`DeferredArgs`]),
+/// so a caller without the role gets the same answer whatever it sends; a caller with it gets
+/// `INVALID_ARGUMENT` for arguments that do not decode.
 pub fn with_role<C, A, R, F, Fut>(
     role: &'static str,
     f: F,
-) -> impl Fn(C, A) -> BoxFuture<'static, FnResult<R>> + Send + Sync + 'static
+) -> impl Fn(C, DeferredArgs<A>) -> BoxFuture<'static, FnResult<R>> + Send + Sync + 'static
 where
     C: HasAuth,
-    A: Send + 'static,
+    A: DeserializeOwned + Send + 'static,
     F: Fn(C, Arc<UserIdentity>, A) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = FnResult<R>> + Send + 'static,
 {
     let f = Arc::new(f);
-    authenticated(move |ctx: C, identity: Arc<UserIdentity>, args: A| {
-        let f = Arc::clone(&f);
-        async move {
-            if !ctx.holds_role(role).await? {
-                return Err(FnError::forbidden());
+    authenticated(
+        move |ctx: C, identity: Arc<UserIdentity>, args: DeferredArgs<A>| {
+            let f = Arc::clone(&f);
+            async move {
+                if !ctx.holds_role(role).await? {
+                    return Err(FnError::forbidden());
+                }
+                f(ctx, identity, args.decode()?).await
             }
-            f(ctx, identity, args).await
-        }
-    })
+        },
+    )
 }
