@@ -1,6 +1,7 @@
 //! Integration tests: the real server on an ephemeral port with a temporary SQLite file, and
 //! the emulator as the issuer, driven over HTTP.
 
+mod admin_clerk;
 mod admin_users;
 mod auth;
 mod binary;
