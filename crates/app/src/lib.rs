@@ -19,7 +19,7 @@ mod webhook_log;
 use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
 
-pub use clerk_sync::OnUserDeleted;
+pub use clerk_sync::{ISSUES_KEPT, OnUserDeleted};
 pub use org_roles::{OrgScoped, with_org_role};
 pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;

@@ -3,6 +3,7 @@
 
 mod admin_clerk;
 mod admin_users;
+mod admin_webhooks;
 mod auth;
 mod binary;
 mod clerk_sync;
