@@ -2,6 +2,7 @@
 //! the emulator as the issuer, driven over HTTP.
 
 mod admin_clerk;
+mod admin_data;
 mod admin_users;
 mod admin_webhooks;
 mod auth;
