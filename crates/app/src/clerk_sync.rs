@@ -5,7 +5,7 @@
 //! - an event older than the stored record (by Clerk's `updated_at`) never overwrites it;
 //! - a deleted object never comes back: a later create or update for it is recorded as stale.
 
-use keel_functions::{FnError, FnResult, MutationCtx, Reader, Registry, Writer};
+use keel_functions::{FnError, FnResult, MutationCtx, Order, Reader, Registry, Writer};
 use keel_webhooks::{
     ClerkEvent, DeletedObject, EventPayload, MembershipData, OrganizationData, UserData,
 };
@@ -13,12 +13,23 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use crate::time::now_millis;
+use crate::user_search::{insert_user, patch_user};
 use crate::users::find_by_clerk_id;
 
 pub(crate) const LEDGER: &str = "clerkEvents";
 
+/// Deliveries that changed nothing and are shown to admins anyway: duplicates (a `svix-id`
+/// seen before) and rejected ones (refused by the endpoint). Not the ledger, so they never
+/// count for deduplication or ordering; and bounded, since rejected deliveries come from
+/// anyone: each outcome keeps its newest [`ISSUES_KEPT`] rows, in a ring of slots.
+pub(crate) const ISSUES: &str = "clerkWebhookIssues";
+/// How many rows of each outcome [`ISSUES`] keeps.
+pub const ISSUES_KEPT: u64 = 1_000;
+
 pub(crate) fn register(registry: &mut Registry) {
-    registry.internal_mutation("clerk:applyWebhook", apply_webhook);
+    registry
+        .internal_mutation("clerk:applyWebhook", apply_webhook)
+        .internal_mutation("clerk:recordRejected", record_rejected);
 }
 
 /// What `user.deleted` does to the user's data (`KEEL_ON_USER_DELETED`).
@@ -86,10 +97,16 @@ async fn apply_webhook(ctx: MutationCtx, args: ApplyArgs) -> FnResult<Json> {
         .with_index("by_svix_id", |r| r.eq("svixId", args.svix_id.as_str()))
         .first()
         .await?;
+    let event = args.event;
     if seen.is_some() {
+        let mut issue = Map::new();
+        issue.insert("svixId".into(), json!(args.svix_id));
+        issue.insert("type".into(), json!(event.event_type()));
+        issue.insert("objectId".into(), json!(event.object_id()));
+        issue.insert("reason".into(), json!("this svix-id was processed before"));
+        record_issue(db, Outcome::Duplicate.as_str(), issue).await?;
         return Ok(json!({ "status": Outcome::Duplicate.as_str() }));
     }
-    let event = args.event;
     let outcome = apply(db, &event, args.on_user_deleted).await?;
     db.insert(
         LEDGER,
@@ -107,6 +124,75 @@ async fn apply_webhook(ctx: MutationCtx, args: ApplyArgs) -> FnResult<Json> {
     .await?;
     Ok(json!({ "status": outcome.as_str() }))
 }
+
+/// Writes an [`ISSUES`] row for `outcome`: into the next slot of that outcome's ring, removing
+/// the row that held the slot (the oldest), so the table never holds more than
+/// [`ISSUES_KEPT`] rows per outcome. The row is inserted anew (not replaced) so that its
+/// `_creationTime` is its arrival and the table reads newest first by creation.
+async fn record_issue(db: &Writer, outcome: &str, mut fields: Map<String, Json>) -> FnResult<()> {
+    let newest = db
+        .query(ISSUES)
+        .with_index("by_outcome", |r| r.eq("outcome", outcome))
+        .order(Order::Desc)
+        .first()
+        .await?;
+    let seq = newest
+        .and_then(|row| row.get("seq").and_then(Json::as_u64))
+        .map_or(0, |seq| seq + 1);
+    let slot = seq % ISSUES_KEPT;
+    if let Some(oldest) = db
+        .query(ISSUES)
+        .with_index("by_slot", |r| r.eq("outcome", outcome).eq("slot", slot))
+        .first()
+        .await?
+    {
+        db.delete(oldest.id()).await?;
+    }
+    fields.insert("outcome".into(), json!(outcome));
+    fields.insert("seq".into(), json!(seq));
+    fields.insert("slot".into(), json!(slot));
+    fields.insert("receivedAt".into(), json!(now_millis()));
+    db.insert(ISSUES, fields).await?;
+    Ok(())
+}
+
+/// `clerk:recordRejected`: what the webhook endpoint keeps of a delivery it refused. Only
+/// these fields, never the body or the signature; the endpoint truncates the sender's values.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RejectedArgs {
+    /// The `svix-id` header as sent (unverified), if any.
+    #[serde(default)]
+    svix_id: Option<String>,
+    /// The event type, only when the signature checked out.
+    #[serde(default, rename = "type")]
+    event_type: Option<String>,
+    /// Why, in Keel's own words.
+    reason: String,
+    /// The HTTP status it was answered with.
+    status: u16,
+    /// Refusals the endpoint did not record before this one (it records a few per second).
+    #[serde(default)]
+    unrecorded: u64,
+}
+
+/// Field lengths kept of a sender's values.
+const MAX_KEPT_CHARS: usize = 128;
+
+async fn record_rejected(ctx: MutationCtx, args: RejectedArgs) -> FnResult<Json> {
+    let cut = |text: String| text.chars().take(MAX_KEPT_CHARS).collect::<String>();
+    let mut issue = Map::new();
+    issue.insert("svixId".into(), json!(args.svix_id.map(cut)));
+    issue.insert("type".into(), json!(args.event_type.map(cut)));
+    issue.insert("reason".into(), json!(cut(args.reason)));
+    issue.insert("httpStatus".into(), json!(args.status));
+    issue.insert("unrecordedBefore".into(), json!(args.unrecorded));
+    record_issue(&ctx.db, REJECTED, issue).await?;
+    Ok(json!({ "status": REJECTED }))
+}
+
+/// The outcome of a delivery the endpoint refused (never a ledger outcome).
+pub(crate) const REJECTED: &str = "rejected";
 
 async fn apply(
     db: &Writer,
@@ -132,8 +218,9 @@ async fn apply(
             {
                 return Ok(Outcome::Stale);
             }
-            db.patch(user.id(), json!({ "lastSignInAt": signed_in }))
-                .await?;
+            let mut changes = Map::new();
+            changes.insert("lastSignInAt".into(), json!(signed_in));
+            patch_user(db, &user, changes).await?;
             Ok(Outcome::Applied)
         }
         EventPayload::SessionEnded(_)
@@ -202,7 +289,7 @@ pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> F
             fields.insert("isActive".into(), json!(true));
             fields.insert("deletedAt".into(), Json::Null);
             fields.insert("lastSignInAt".into(), json!(last_sign_in));
-            db.insert("users", fields).await?;
+            insert_user(db, fields).await?;
             Ok(Outcome::Applied)
         }
         Some(existing) => {
@@ -226,7 +313,7 @@ pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> F
                 (a, b) => a.or(b),
             };
             fields.insert("lastSignInAt".into(), json!(newest_sign_in));
-            db.patch(existing.id(), fields).await?;
+            patch_user(db, &existing, fields).await?;
             Ok(Outcome::Applied)
         }
     }
@@ -245,11 +332,10 @@ async fn delete_user(
     let existing = find_by_clerk_id(db, id).await?;
     match (policy, existing) {
         (OnUserDeleted::Mark, Some(user)) => {
-            db.patch(
-                user.id(),
-                json!({ "isActive": false, "deletedAt": at as f64 }),
-            )
-            .await?;
+            let mut changes = Map::new();
+            changes.insert("isActive".into(), json!(false));
+            changes.insert("deletedAt".into(), json!(at as f64));
+            patch_user(db, &user, changes).await?;
         }
         (OnUserDeleted::Purge, Some(user)) => {
             for chat in db

@@ -2,24 +2,29 @@
 //! private chats. Everything here is ordinary Keel function code; a crate embedding Keel
 //! registers its own functions the same way.
 
+mod admin_users;
 mod chats;
 mod clerk_sync;
+mod data_browser;
 mod org_roles;
 mod organizations;
 mod profile_hints;
 mod reconcile;
 mod roles;
 mod time;
+mod user_search;
 mod users;
 mod viewer;
+mod webhook_log;
 
 use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
 
-pub use clerk_sync::OnUserDeleted;
+pub use clerk_sync::{ISSUES_KEPT, OnUserDeleted};
 pub use org_roles::{OrgScoped, with_org_role};
 pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;
+pub use user_search::BackfillResult;
 
 /// The tables the app declares.
 pub fn schema() -> Schema {
@@ -27,10 +32,24 @@ pub fn schema() -> Schema {
         .table(
             TableDef::new("users")
                 .index("by_clerk_user_id", &["clerkUserId"])
-                .index("by_email", &["email"]),
+                .index("by_email", &["email"])
+                // The admin list (`user_search.rs`): filters and prefix searches by index.
+                .index(user_search::BY_STATUS, &["status"])
+                .index(user_search::BY_STATUS_ROLE, &["status", "role"])
+                .index(user_search::BY_STATUS_EMAIL, &["status", "email"])
+                .index(user_search::BY_STATUS_NAME, &["status", "nameLower"])
+                .index(
+                    user_search::BY_STATUS_LAST_NAME,
+                    &["status", "lastNameLower"],
+                ),
         )
         .table(TableDef::new("chats").index("by_user_created", &["userId", "createdAt"]))
-        .table(TableDef::new("organizations").index("by_clerk_org_id", &["clerkOrgId"]))
+        .table(
+            TableDef::new("organizations")
+                .index("by_clerk_org_id", &["clerkOrgId"])
+                // `organizations:list`: active (or all) newest first.
+                .index("by_active_created", &["isActive", "createdAt"]),
+        )
         .table(
             TableDef::new("memberships")
                 .index("by_clerk_membership_id", &["clerkMembershipId"])
@@ -40,7 +59,14 @@ pub fn schema() -> Schema {
         .table(
             TableDef::new(clerk_sync::LEDGER)
                 .index("by_svix_id", &["svixId"])
-                .index("by_object", &["objectId", "type"]),
+                .index("by_object", &["objectId", "type"])
+                // `webhooks:recent` with an outcome filter, newest first.
+                .index("by_outcome", &["outcome"]),
+        )
+        .table(
+            TableDef::new(clerk_sync::ISSUES)
+                .index("by_outcome", &["outcome"])
+                .index("by_slot", &["outcome", "slot"]),
         )
 }
 
@@ -49,9 +75,12 @@ pub fn functions() -> Registry {
     let mut registry = Registry::new();
     users::register(&mut registry);
     viewer::register(&mut registry);
+    admin_users::register(&mut registry);
     chats::register(&mut registry);
     clerk_sync::register(&mut registry);
     organizations::register(&mut registry);
     org_roles::register(&mut registry);
+    webhook_log::register(&mut registry);
+    data_browser::register(&mut registry);
     registry
 }

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use keel_clerk_api::{ClerkApi, ClerkApiError, OrganizationData};
 use keel_functions::{
-    ActionCtx, Document, FnError, FnResult, MutationCtx, NoArgs, QueryCtx, Reader, Registry,
-    UserIdentity, authenticated,
+    ActionCtx, Document, FnError, FnResult, MutationCtx, NoArgs, Order, PaginationOpts,
+    PaginationResult, QueryCtx, Reader, Registry, UserIdentity, authenticated, with_role,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
 use crate::org_roles::{OrgScoped, with_org_role};
@@ -18,6 +18,7 @@ pub(crate) fn register(registry: &mut Registry) {
     registry
         .action("organizations:update", with_org_role("org:admin", update))
         .internal_mutation("organizations:applyFromClerk", apply_from_clerk)
+        .query("organizations:list", with_role("admin", list))
         .query("organizations:listMine", authenticated(list_mine))
         .query("organizations:get", authenticated(get))
         .query("organizations:members", authenticated(members));
@@ -114,8 +115,27 @@ async fn get(ctx: QueryCtx, identity: Arc<UserIdentity>, args: OrgArgs) -> FnRes
         .ok_or_else(|| FnError::not_found(format!("Organization {} not found", args.clerk_org_id)))
 }
 
-/// The organization's members: membership with the member's public profile.
-async fn members(ctx: QueryCtx, identity: Arc<UserIdentity>, args: OrgArgs) -> FnResult<Vec<Json>> {
+/// One member of an organization: the membership and the member's public profile (from
+/// `users`; `null` fields while the user's own webhook has not arrived).
+#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct OrgMember {
+    pub clerk_user_id: String,
+    /// `org:admin`, `org:member`, or a custom role.
+    pub role: Option<String>,
+    pub permissions: Json,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub email: Option<String>,
+    pub image_url: Option<String>,
+}
+
+/// The organization's members (members of it and admins may read them).
+async fn members(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    args: OrgArgs,
+) -> FnResult<Vec<OrgMember>> {
     require_member_or_admin(&ctx, &identity, &args.clerk_org_id).await?;
     let memberships = ctx
         .db
@@ -127,22 +147,53 @@ async fn members(ctx: QueryCtx, identity: Arc<UserIdentity>, args: OrgArgs) -> F
     for m in memberships {
         let user_id = m.get_str("clerkUserId").unwrap_or_default().to_string();
         let user = find_by_clerk_id(&ctx.db, &user_id).await?;
-        let profile = |field: &str| {
-            user.as_ref()
-                .and_then(|u| u.get(field).cloned())
-                .unwrap_or(Json::Null)
+        let text = |doc: Option<&Document>, field: &str| {
+            doc.and_then(|d| d.get_str(field)).map(str::to_string)
         };
-        members.push(json!({
-            "clerkUserId": user_id,
-            "role": m.get("role"),
-            "permissions": m.get("permissions"),
-            "firstName": profile("firstName"),
-            "lastName": profile("lastName"),
-            "email": profile("email"),
-            "imageUrl": profile("imageUrl"),
-        }));
+        members.push(OrgMember {
+            role: text(Some(&m), "role"),
+            permissions: m.get("permissions").cloned().unwrap_or(Json::Null),
+            first_name: text(user.as_ref(), "firstName"),
+            last_name: text(user.as_ref(), "lastName"),
+            email: text(user.as_ref(), "email"),
+            image_url: text(user.as_ref(), "imageUrl"),
+            clerk_user_id: user_id,
+        });
     }
     Ok(members)
+}
+
+/// `organizations:list` arguments.
+#[derive(Deserialize, Serialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListOrganizationsArgs {
+    /// Also organizations deleted in Clerk (kept inactive here).
+    #[serde(default)]
+    pub include_deleted: bool,
+    pub pagination_opts: PaginationOpts,
+}
+
+/// Admins: organizations newest first (by Clerk's `createdAt`), in Convex's page shape.
+async fn list(
+    ctx: QueryCtx,
+    _: Arc<UserIdentity>,
+    args: ListOrganizationsArgs,
+) -> FnResult<PaginationResult> {
+    let states: &[bool] = if args.include_deleted {
+        &[true, false]
+    } else {
+        &[true]
+    };
+    let mut union = ctx.db.union();
+    for &active in states {
+        union = union.range("organizations", "by_active_created", move |r| {
+            r.eq("isActive", active)
+        });
+    }
+    Ok(union
+        .order(Order::Desc)
+        .paginate(args.pagination_opts)
+        .await?)
 }
 
 #[derive(Deserialize)]

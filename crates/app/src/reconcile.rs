@@ -13,6 +13,7 @@ use serde_json::{Value as Json, json};
 
 use crate::clerk_sync::{Outcome, upsert_membership, upsert_organization, upsert_user};
 use crate::time::now_millis;
+use crate::user_search::patch_user;
 
 /// Everything Clerk has, as its Backend API lists it.
 #[derive(Default)]
@@ -105,7 +106,17 @@ pub async fn reconcile(
         })
         .await?;
     let deleted_at = now_millis();
-    drift.written += batches.apply(&extra_users, deactivate(deleted_at)).await?;
+    drift.written += batches
+        .apply(&extra_users, |tx, user| {
+            Box::pin(async move {
+                let mut changes = serde_json::Map::new();
+                changes.insert("isActive".into(), json!(false));
+                changes.insert("deletedAt".into(), json!(deleted_at));
+                patch_user(tx, user, changes).await?;
+                Ok(true)
+            })
+        })
+        .await?;
     drift.written += batches.apply(&extra_orgs, deactivate(deleted_at)).await?;
     drift.written += batches
         .apply(&org_work, |tx, org| {
@@ -131,7 +142,7 @@ pub async fn reconcile(
     Ok(drift)
 }
 
-/// Marks what Clerk no longer has as inactive (users, organizations).
+/// Marks organizations Clerk no longer has as inactive.
 fn deactivate(
     deleted_at: f64,
 ) -> impl for<'t> Fn(&'t Writer, &'t Document) -> BoxFuture<'t, FnResult<bool>> {

@@ -7,11 +7,15 @@ use keel_functions::{
     Document, FnError, FnResult, MutationCtx, NoArgs, Order, PaginationOpts, PaginationResult,
     QueryCtx, Reader, Registry, UserIdentity, authenticated, with_role,
 };
-use serde::Deserialize;
+use keel_store::BY_CREATION_TIME;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
 use crate::profile_hints::{ProfileHints, fill_names};
 use crate::time::now_millis;
+use crate::user_search::{
+    self, ACTIVE, BY_STATUS, BY_STATUS_ROLE, DELETED, SEARCHED, insert_user, normalize, patch_user,
+};
 
 pub(crate) fn register(registry: &mut Registry) {
     registry
@@ -20,6 +24,7 @@ pub(crate) fn register(registry: &mut Registry) {
         .query("users:getByClerkId", authenticated(get_by_clerk_id))
         .query("users:getByEmail", authenticated(get_by_email))
         .query("users:list", with_role("admin", list))
+        .internal_mutation("users:backfillSearchFields", user_search::backfill)
         .mutation("users:store", authenticated(store))
         .mutation("users:syncUserProfile", authenticated(sync_user_profile));
 }
@@ -143,7 +148,7 @@ async fn provision(
         record.insert("createdAt".into(), json!(now));
         record.entry("updatedAt").or_insert(json!(now));
         record.insert("source".into(), json!("first-login"));
-        let id = ctx.db.insert("users", record).await?;
+        let id = insert_user(&ctx.db, record).await?;
         return Ok(id.encode());
     };
     let from_clerk = user.get_str("source") != Some("first-login");
@@ -162,7 +167,7 @@ async fn provision(
         fill_names(names, Some(user.fields()), &mut changes);
     }
     if !changes.is_empty() {
-        ctx.db.patch(user.id(), changes).await?;
+        patch_user(&ctx.db, &user, changes).await?;
     }
     Ok(user.id().encode())
 }
@@ -208,57 +213,103 @@ fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
     }
 }
 
-#[derive(Deserialize, Clone, Copy, Default, PartialEq, Eq)]
+/// Which users the admin list shows.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
-enum Status {
+pub enum UserStatus {
     #[default]
     Active,
     Deleted,
     All,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct ListArgs {
-    #[serde(default)]
-    search: Option<String>,
-    #[serde(default)]
-    status: Status,
-    #[serde(default)]
-    role: Option<String>,
-    pagination_opts: PaginationOpts,
+impl UserStatus {
+    /// The `status` values this filter covers.
+    fn values(self) -> &'static [&'static str] {
+        match self {
+            UserStatus::Active => &[ACTIVE],
+            UserStatus::Deleted => &[DELETED],
+            UserStatus::All => &[ACTIVE, DELETED],
+        }
+    }
 }
 
-/// Admins: every user, newest first, filtered by a case-insensitive search over email, names
-/// and username, by status and by role; in Convex's page shape.
-async fn list(ctx: QueryCtx, _: Arc<UserIdentity>, args: ListArgs) -> FnResult<PaginationResult> {
+/// `users:list` arguments.
+#[derive(Deserialize, Serialize, Debug)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ListUsersArgs {
+    /// A prefix of the email, the full name ("ada lo") or the last name, in any case.
+    #[serde(default)]
+    pub search: Option<String>,
+    #[serde(default)]
+    pub status: UserStatus,
+    /// Only users whose `role` is this.
+    #[serde(default)]
+    pub role: Option<String>,
+    pub pagination_opts: PaginationOpts,
+}
+
+/// How many index entries one `users:list` page may read beyond four per item: a role filter
+/// on a search can discard many entries, and the page then comes back short (`isDone: false`)
+/// rather than reading on. Without a role filter a search discards at most two entries per
+/// user kept (the same user found by another field).
+const LIST_EXTRA_READS: usize = 500;
+
+/// Admins: users in Convex's page shape, by index ranges only (see `user_search.rs`):
+/// - without `search`, newest first, filtered by status and role;
+/// - with `search`, users whose email, full name or last name starts with it (any case), in
+///   the order of the matching text, each user once.
+async fn list(
+    ctx: QueryCtx,
+    _: Arc<UserIdentity>,
+    args: ListUsersArgs,
+) -> FnResult<PaginationResult> {
     let search = args
         .search
-        .map(|s| s.trim().to_lowercase())
+        .as_deref()
+        .map(normalize)
         .filter(|s| !s.is_empty());
-    let (status, role) = (args.status, args.role);
-    Ok(ctx
-        .db
-        .query("users")
+    let statuses = args.status.values();
+    let budget = args
+        .pagination_opts
+        .num_items
+        .saturating_mul(4)
+        .saturating_add(LIST_EXTRA_READS);
+    let mut union = ctx.db.union().max_reads(budget);
+    match (search, args.role) {
+        (None, None) if args.status == UserStatus::All => {
+            union = union.range("users", BY_CREATION_TIME, |r| r);
+        }
+        (None, None) => {
+            for &status in statuses {
+                union = union.range("users", BY_STATUS, move |r| r.eq("status", status));
+            }
+        }
+        (None, Some(role)) => {
+            for &status in statuses {
+                let role = role.clone();
+                union = union.range("users", BY_STATUS_ROLE, move |r| {
+                    r.eq("status", status).eq("role", role)
+                });
+            }
+        }
+        (Some(search), role) => {
+            for &status in statuses {
+                for (index, field) in SEARCHED {
+                    let prefix = search.clone();
+                    union = union.range("users", index, move |r| {
+                        r.eq("status", status).prefix(field, prefix)
+                    });
+                }
+            }
+            if let Some(role) = role {
+                union = union.filter(move |user| user.get_str("role") == Some(role.as_str()));
+            }
+            return Ok(union.paginate(args.pagination_opts).await?);
+        }
+    }
+    Ok(union
         .order(Order::Desc)
-        .filter(move |user| {
-            let active = user.get("isActive") != Some(&Json::Bool(false));
-            let status_ok = match status {
-                Status::Active => active,
-                Status::Deleted => !active,
-                Status::All => true,
-            };
-            let role_ok = role
-                .as_deref()
-                .is_none_or(|r| user.get_str("role") == Some(r));
-            let search_ok = search.as_deref().is_none_or(|needle| {
-                ["email", "firstName", "lastName", "username"]
-                    .iter()
-                    .filter_map(|f| user.get_str(f))
-                    .any(|v| v.to_lowercase().contains(needle))
-            });
-            status_ok && role_ok && search_ok
-        })
         .paginate(args.pagination_opts)
         .await?)
 }

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 use keel_webhooks::{MembershipData, OrganizationData, UserData};
 use reqwest::header::{ACCEPT, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
-use crate::error::{ClerkApiError, describe_transport, error_message, redact};
+use crate::error::{ClerkApiError, describe_transport, error_code, error_message, redact};
 use crate::retry::{RetryPolicy, parse_retry_after};
 
 /// The most a Clerk list endpoint returns per page.
@@ -60,6 +60,39 @@ struct TotalCount {
 struct Paginated<T> {
     data: Vec<T>,
     total_count: u64,
+}
+
+/// `POST /v1/users`: a user made by an administrator. Clerk marks the address verified, and
+/// the user signs in without a password (`skip_password_requirement`): by an email code, a
+/// social connection or a password reset, as the instance allows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NewUser {
+    #[serde(rename = "email_address")]
+    pub email_addresses: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    pub skip_password_requirement: bool,
+}
+
+/// `PATCH /v1/users/{id}`: the fields to change (absent ones are left alone, `Some("")` clears
+/// a name, as Clerk does). An email address cannot be changed here: Clerk's PATCH only picks
+/// the primary one among the user's verified addresses.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UserChanges {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+}
+
+/// Whether a request may be sent again after a network error or a 5xx: not when Clerk may
+/// have acted on it already and a second one would act again (creating a user).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    Safe,
+    Unsafe,
 }
 
 /// How one attempt ended.
@@ -230,6 +263,40 @@ impl ClerkApi {
         self.decode(&Method::PATCH, &url, &bytes)
     }
 
+    /// Creates a user: `POST /v1/users`. Returns the user as Clerk made it. Not retried
+    /// after a network error or a 5xx (Clerk may have created it); a 429 is waited out as
+    /// usual, since Clerk did nothing then.
+    pub async fn create_user(&self, user: &NewUser) -> Result<UserData, ClerkApiError> {
+        let body = serde_json::to_value(user).map_err(|e| ClerkApiError::Decode(e.to_string()))?;
+        let url = self.url(&["users"], &[])?;
+        let bytes = self
+            .send_with(&Method::POST, &url, Some(&body), Repeat::Unsafe)
+            .await?;
+        self.decode(&Method::POST, &url, &bytes)
+    }
+
+    /// Changes a user's names: `PATCH /v1/users/{user_id}`. An unknown user is
+    /// [`ClerkApiError::NotFound`].
+    pub async fn update_user(
+        &self,
+        user_id: &str,
+        changes: &UserChanges,
+    ) -> Result<UserData, ClerkApiError> {
+        let body =
+            serde_json::to_value(changes).map_err(|e| ClerkApiError::Decode(e.to_string()))?;
+        let url = self.url(&["users", user_id], &[])?;
+        let bytes = self.send(&Method::PATCH, &url, Some(&body)).await?;
+        self.decode(&Method::PATCH, &url, &bytes)
+    }
+
+    /// Deletes a user: `DELETE /v1/users/{user_id}`. An unknown (or already deleted) user is
+    /// [`ClerkApiError::NotFound`].
+    pub async fn delete_user(&self, user_id: &str) -> Result<(), ClerkApiError> {
+        let url = self.url(&["users", user_id], &[])?;
+        self.send(&Method::DELETE, &url, None).await?;
+        Ok(())
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         segments: &[&str],
@@ -274,6 +341,16 @@ impl ClerkApi {
         url: &Url,
         body: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, ClerkApiError> {
+        self.send_with(method, url, body, Repeat::Safe).await
+    }
+
+    async fn send_with(
+        &self,
+        method: &Method,
+        url: &Url,
+        body: Option<&serde_json::Value>,
+        repeat: Repeat,
+    ) -> Result<Vec<u8>, ClerkApiError> {
         let mut transient_retries = 0u32;
         let mut rate_limited = 0u32;
         let mut rate_limit_waited = Duration::ZERO;
@@ -303,7 +380,9 @@ impl ClerkApi {
                     wait
                 }
                 Attempt::Transient { error, retry_after } => {
-                    if transient_retries >= self.retry.max_transient_retries {
+                    if repeat == Repeat::Unsafe
+                        || transient_retries >= self.retry.max_transient_retries
+                    {
                         return Err(error);
                     }
                     let asked = retry_after
@@ -378,6 +457,7 @@ impl ClerkApi {
         }
         let http_error = || ClerkApiError::Http {
             status: status.as_u16(),
+            code: error_code(&bytes),
             message: redact(error_message(status, &bytes), &self.secret_key),
         };
         match status {

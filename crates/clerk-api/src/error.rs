@@ -27,6 +27,9 @@ pub enum ClerkApiError {
     #[error("Clerk answered {status}: {message}")]
     Http {
         status: u16,
+        /// Clerk's `errors[0].code` (`form_identifier_exists`, `form_param_value_invalid`,
+        /// …), when the body is Clerk's error JSON.
+        code: Option<String>,
         /// Clerk's `errors[0].long_message` (or `message`); otherwise the
         /// start of the body, or the status's reason phrase.
         message: String,
@@ -50,6 +53,18 @@ struct ClerkErrors {
 struct ClerkError {
     message: Option<String>,
     long_message: Option<String>,
+    code: Option<String>,
+}
+
+/// Clerk's `errors[0].code` of an unsuccessful answer, when its body is Clerk's error JSON.
+pub fn error_code(body: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ClerkErrors>(body)
+        .ok()?
+        .errors
+        .into_iter()
+        .next()?
+        .code
+        .filter(|code| !code.trim().is_empty())
 }
 
 /// How much of a body that is not Clerk's error JSON goes into a message.
@@ -123,6 +138,14 @@ mod tests {
             error_message(StatusCode::UNPROCESSABLE_ENTITY, body),
             "limit must be between 1 and 500."
         );
+    }
+
+    #[test]
+    fn reads_clerks_error_code() {
+        let body = br#"{"errors":[{"message":"is taken","long_message":"That email address is taken. Please try another.","code":"form_identifier_exists","meta":{"param_name":"email_address"}}]}"#;
+        assert_eq!(error_code(body).as_deref(), Some("form_identifier_exists"));
+        assert_eq!(error_code(br#"{"errors":[{"message":"x"}]}"#), None);
+        assert_eq!(error_code(b"upstream went away"), None);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! keel-clerk-api: a small client for the part of Clerk's Backend API that
-//! Keel's backfill, reconcile and organization admin actions use: listing and
-//! counting users, listing organizations and their memberships, and renaming
-//! an organization.
+//! Keel's backfill, reconcile and admin actions use: listing and counting
+//! users, creating, updating and deleting a user, listing organizations and
+//! their memberships, and renaming an organization.
 //!
 //! The answers are decoded into the same types the webhooks arrive as
 //! ([`UserData`], [`OrganizationData`], [`MembershipData`] from
@@ -12,7 +12,9 @@
 //! - 429 answers are waited out (`Retry-After`, seconds or an HTTP-date, each
 //!   wait capped at 60 s, all waits of one call at 10 minutes) and the same
 //!   request is sent again; network errors and 5xx are retried with
-//!   exponential backoff. See [`RetryPolicy`].
+//!   exponential backoff. See [`RetryPolicy`]. Creating a user is the one
+//!   request that is not repeated after a network error or a 5xx: Clerk may
+//!   have created the user already.
 //! - The secret key travels only in `Authorization: Bearer`, is never
 //!   followed through a redirect, and never appears in `Debug`, errors or logs.
 //!
@@ -38,7 +40,7 @@ mod client;
 mod error;
 mod retry;
 
-pub use client::{ClerkApi, MAX_PAGE_SIZE};
-pub use error::{ClerkApiError, error_message};
+pub use client::{ClerkApi, MAX_PAGE_SIZE, NewUser, UserChanges};
+pub use error::{ClerkApiError, error_code, error_message};
 pub use keel_webhooks::{MembershipData, OrganizationData, UserData};
 pub use retry::RetryPolicy;

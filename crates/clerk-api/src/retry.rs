@@ -16,8 +16,9 @@ use std::time::{Duration, SystemTime};
 ///   exponential backoff from [`initial_backoff`](Self::initial_backoff),
 ///   doubling up to [`max_backoff`](Self::max_backoff).
 ///
-/// Every request this crate sends is safe to repeat (reads, and a PATCH that
-/// sets a name), so a retry never does anything twice.
+/// Reads, PATCHes that set names and a DELETE are safe to repeat: a retry never
+/// does anything twice (a DELETE repeated after Clerk acted answers 404). Creating a
+/// user is not, so `create_user` never retries a network error or a 5xx.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// The longest single wait for a 429, whatever `Retry-After` says.

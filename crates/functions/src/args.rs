@@ -2,8 +2,11 @@
 //! Convex encoding first, then maps `$integer` to a plain integer so serde sees ordinary JSON,
 //! and reports the path of the offending field.
 
+use std::marker::PhantomData;
+
 use keel_values::Value;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
 use serde_json::Value as Json;
 
 use crate::FnError;
@@ -13,6 +16,31 @@ use crate::FnError;
 #[serde(deny_unknown_fields)]
 pub struct NoArgs {}
 
+/// Arguments kept as they came (plain JSON: Convex-valid, `$integer` mapped) until a wrapper
+/// has checked the caller, then decoded into `A` with [`DeferredArgs::decode`]. `with_role`
+/// registers its functions with these, so a caller without the role gets `FORBIDDEN` whatever
+/// arguments it sends, and learns nothing of their shape.
+pub struct DeferredArgs<A> {
+    json: Json,
+    _args: PhantomData<fn() -> A>,
+}
+
+impl<A: DeserializeOwned> DeferredArgs<A> {
+    /// The arguments as `A`; `INVALID_ARGUMENT` naming the field otherwise.
+    pub fn decode(self) -> Result<A, FnError> {
+        from_plain(self.json)
+    }
+}
+
+impl<'de, A> Deserialize<'de> for DeferredArgs<A> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(DeferredArgs {
+            json: Json::deserialize(deserializer)?,
+            _args: PhantomData,
+        })
+    }
+}
+
 pub(crate) fn decode_args<A: DeserializeOwned>(args: Json) -> Result<A, FnError> {
     Value::from_encoded_json(&args).map_err(|e| FnError::invalid_argument(e.to_string()))?;
     if !args.is_object() {
@@ -20,7 +48,12 @@ pub(crate) fn decode_args<A: DeserializeOwned>(args: Json) -> Result<A, FnError>
             "Function arguments must be an object",
         ));
     }
-    serde_path_to_error::deserialize(plain_json(args)).map_err(|e| {
+    from_plain(plain_json(args))
+}
+
+/// Plain JSON (after [`plain_json`]) into `A`, naming the offending field.
+fn from_plain<A: DeserializeOwned>(args: Json) -> Result<A, FnError> {
+    serde_path_to_error::deserialize(args).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if path == "." {
@@ -84,6 +117,17 @@ mod tests {
         assert!(message(err).contains("extra"));
         let err = decode_args::<Args>(json!({})).unwrap_err();
         assert!(message(err).contains("title"));
+    }
+
+    #[test]
+    fn deferred_arguments_decode_later_with_the_same_errors() {
+        let deferred: DeferredArgs<Args> =
+            decode_args(json!({"title": 5, "count": {"$integer": "BQAAAAAAAAA="}})).unwrap();
+        let err = deferred.decode().unwrap_err();
+        assert!(message(err).contains("`title`"));
+        let deferred: DeferredArgs<Args> =
+            decode_args(json!({"title": "a", "count": {"$integer": "BQAAAAAAAAA="}})).unwrap();
+        assert_eq!(deferred.decode().unwrap().count, Some(5));
     }
 
     #[test]

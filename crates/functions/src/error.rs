@@ -16,6 +16,14 @@ pub enum ErrorCode {
     NotFound,
     InvalidArgument,
     Conflict,
+    /// What the call would create exists already (an email address another user has).
+    AlreadyExists,
+    /// An upstream service (Clerk) asks to slow down; retry later.
+    RateLimited,
+    /// An upstream service (Clerk) could not be reached or failed; retry later.
+    UpstreamUnavailable,
+    /// The server is not set up for this call (no `CLERK_SECRET_KEY`, or a refused one).
+    NotConfigured,
     StorageUnavailable,
 }
 
@@ -27,6 +35,10 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::InvalidArgument => "INVALID_ARGUMENT",
             ErrorCode::Conflict => "CONFLICT",
+            ErrorCode::AlreadyExists => "ALREADY_EXISTS",
+            ErrorCode::RateLimited => "RATE_LIMITED",
+            ErrorCode::UpstreamUnavailable => "UPSTREAM_UNAVAILABLE",
+            ErrorCode::NotConfigured => "NOT_CONFIGURED",
             ErrorCode::StorageUnavailable => "STORAGE_UNAVAILABLE",
         }
     }

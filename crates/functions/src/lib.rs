@@ -13,7 +13,7 @@ mod path;
 mod registry;
 mod wrappers;
 
-pub use args::NoArgs;
+pub use args::{DeferredArgs, NoArgs};
 pub use auth::{Auth, NoRoles, RoleResolver};
 pub use context::{ActionCtx, MutationCtx, QueryCtx};
 pub use error::{ErrorCode, FnError, FnResult};

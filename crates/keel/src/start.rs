@@ -233,6 +233,7 @@ pub async fn start(
         extensions.insert(api);
     }
     let executor = Executor::with_extensions(parts.functions, database, roles, extensions);
+    backfill_search_fields(&executor).await?;
     let manager = SubscriptionManager::start(executor.clone())
         .await
         .context("starting live queries")?;
@@ -266,6 +267,7 @@ pub async fn start(
             webhooks: keel_server::WebhookConfig {
                 secrets: webhook_secrets,
                 on_user_deleted: settings.on_user_deleted.as_str().to_string(),
+                ..keel_server::WebhookConfig::default()
             },
         },
         extra,
@@ -343,6 +345,47 @@ pub(crate) async fn open_database(
     Database::open(Arc::new(engine), &schema)
         .await
         .context("preparing the database schema")
+}
+
+/// Fills the admin list's search fields of users written before they existed (once: later
+/// starts find none by index), before anything is served, so `users:list` finds every user.
+/// An embedding app without the built-in users functions skips it.
+async fn backfill_search_fields(executor: &Executor) -> anyhow::Result<()> {
+    let mut filled = 0;
+    loop {
+        let call = keel_functions::Call {
+            path: "users:backfillSearchFields".into(),
+            kind: Some(keel_functions::FunctionKind::Mutation),
+            args: serde_json::json!({}),
+            identity: None,
+            caller: keel_functions::Caller::Server,
+        };
+        let outcome = match executor.call(call).await {
+            Ok(outcome) => outcome,
+            Err(keel_functions::FnError::UnknownFunction(_)) => return Ok(()),
+            Err(err) => {
+                return Err(anyhow::anyhow!(
+                    "filling the users' search fields: {err}{}",
+                    err.log_detail()
+                        .map(|d| format!(" ({d})"))
+                        .unwrap_or_default()
+                ));
+            }
+        };
+        let batch: keel_app::BackfillResult = serde_json::from_value(outcome.value)
+            .context("the users:backfillSearchFields answer")?;
+        filled += batch.filled;
+        if !batch.more {
+            break;
+        }
+    }
+    if filled > 0 {
+        tracing::info!(
+            users = filled,
+            "filled the search fields of users stored before them"
+        );
+    }
+    Ok(())
 }
 
 /// How often `keel dev` reconciles with its emulator unless told otherwise.

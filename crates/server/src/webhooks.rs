@@ -7,9 +7,14 @@
 //! ids are empty or missing (nothing is stored); 413 over the size limit;
 //! 503 when no `CLERK_WEBHOOK_SECRET` is configured, or storage refuses writes (full, read-only);
 //! 500 when storing fails otherwise.
+//!
+//! A delivery answered 4xx is recorded for admins (`webhooks:recent`) through the internal
+//! mutation `clerk:recordRejected`: its `svix-id`, its type when the signature checked out,
+//! the status and Keel's reason, never the body or the signature; at most a few per second
+//! ([`RejectionLog`]), and the app keeps only the newest ones.
 
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Body;
@@ -18,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use keel_functions::{Call, Caller, FnError, FunctionKind};
-use keel_webhooks::{ClerkEvent, HeaderLookup, WebhookSecrets};
+use keel_webhooks::{ClerkEvent, HeaderLookup, WebhookHeader, WebhookSecrets};
 use serde_json::json;
 
 use crate::AppState;
@@ -41,6 +46,111 @@ pub struct WebhookConfig {
     pub secrets: Option<WebhookSecrets>,
     /// `mark` (default) or `purge`: what `user.deleted` does (`KEEL_ON_USER_DELETED`).
     pub on_user_deleted: String,
+    /// Paces the records of refused deliveries.
+    pub rejections: Arc<RejectionLog>,
+}
+
+/// Refused deliveries come from anyone, so recording each would let any sender turn garbage
+/// into a stream of writes: at most [`Self::PER_SECOND`] are recorded (bursts of
+/// [`Self::BURST`]), and the next record counts those skipped (`unrecordedBefore`).
+pub struct RejectionLog {
+    bucket: Mutex<Bucket>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+    unrecorded: u64,
+}
+
+impl RejectionLog {
+    pub const PER_SECOND: f64 = 5.0;
+    pub const BURST: f64 = 20.0;
+
+    /// `Some(skipped before)` when this refusal may be recorded now.
+    fn admit(&self) -> Option<u64> {
+        let mut bucket = self
+            .bucket
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.at).as_secs_f64() * Self::PER_SECOND;
+        bucket.tokens = (bucket.tokens + refill).min(Self::BURST);
+        bucket.at = now;
+        if bucket.tokens < 1.0 {
+            bucket.unrecorded += 1;
+            return None;
+        }
+        bucket.tokens -= 1.0;
+        Some(std::mem::take(&mut bucket.unrecorded))
+    }
+}
+
+impl Default for RejectionLog {
+    fn default() -> Self {
+        RejectionLog {
+            bucket: Mutex::new(Bucket {
+                tokens: Self::BURST,
+                at: Instant::now(),
+                unrecorded: 0,
+            }),
+        }
+    }
+}
+
+/// Answers a refused delivery, recording it (in the background, so the answer never waits)
+/// when the pace allows. `reason` is Keel's own text; `event_type` only from a verified body.
+fn refuse(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    message: String,
+    reason: &str,
+    event_type: Option<&str>,
+) -> Response {
+    if let Some(unrecorded) = state.webhooks.rejections.admit() {
+        let lookup = Headers(headers);
+        let svix_id = lookup
+            .get(WebhookHeader::Id.svix_name())
+            .or_else(|| lookup.get(WebhookHeader::Id.standard_name()))
+            .map(|id| id.chars().take(128).collect::<String>());
+        let call = Call {
+            path: "clerk:recordRejected".into(),
+            kind: Some(FunctionKind::Mutation),
+            args: json!({
+                "svixId": svix_id,
+                "type": event_type.map(|t| t.chars().take(128).collect::<String>()),
+                "reason": reason,
+                "status": status.as_u16(),
+                "unrecorded": unrecorded,
+            }),
+            identity: None,
+            caller: Caller::Server,
+        };
+        let executor = state.executor.clone();
+        tokio::spawn(async move {
+            match executor.call(call).await {
+                // An embedding app without the built-in sync functions records nothing.
+                Ok(_) | Err(FnError::UnknownFunction(_)) => {}
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not record a refused webhook delivery")
+                }
+            }
+        });
+    }
+    error(status, message)
+}
+
+/// The `type` of a signed body that is not a valid event, when it has one.
+fn declared_type(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Typed {
+        #[serde(rename = "type")]
+        event_type: String,
+    }
+    serde_json::from_slice::<Typed>(body)
+        .ok()
+        .map(|t| t.event_type)
 }
 
 pub(crate) fn routes() -> Router<Arc<AppState>> {
@@ -70,6 +180,11 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     let body = match read_limited(&headers, body, &state.bodies).await {
         Ok(body) => body,
+        // A 503 is the server's load, not the delivery's fault: not recorded.
+        Err(err) if err.status.is_client_error() => {
+            let reason = format!("the body could not be read ({})", err.code);
+            return refuse(&state, &headers, err.status, err.message, &reason, None);
+        }
         Err(err) => return error(err.status, err.message),
     };
     let now = SystemTime::now()
@@ -80,7 +195,16 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Ok(delivery) => delivery,
         Err(err) => {
             tracing::info!(reason = err.code(), "rejected a webhook delivery");
-            return error(StatusCode::BAD_REQUEST, err.to_string());
+            // The message is a fixed text: never a secret, a signature or the body.
+            let message = err.to_string();
+            return refuse(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                message.clone(),
+                &message,
+                None,
+            );
         }
     };
     // Parsed here to answer malformed bodies with 400; applied from the same bytes.
@@ -89,11 +213,28 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Err(err) => {
             // Signed, so it came from Clerk or from someone holding the secret: worth a look.
             tracing::warn!(svix_id = %delivery.id, reason = err.message(), "refused a signed webhook that is not a valid Clerk event");
-            return error(StatusCode::BAD_REQUEST, err.message());
+            // Its reason may quote the body, so the record says only what kind of refusal.
+            let declared = declared_type(&body);
+            return refuse(
+                &state,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                err.message().to_string(),
+                "signed, but not a valid Clerk event (the server log has the details)",
+                declared.as_deref(),
+            );
         }
     };
     let Ok(text) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "the body is not UTF-8");
+        let message = "the body is not UTF-8".to_string();
+        return refuse(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            message.clone(),
+            &message,
+            Some(event.event_type()),
+        );
     };
     let call = Call {
         path: "clerk:applyWebhook".into(),
@@ -112,7 +253,14 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             tracing::info!(svix_id = %delivery.id, event = event.event_type(), %status, "webhook processed");
             (StatusCode::OK, axum::Json(json!({ "status": status }))).into_response()
         }
-        Err(FnError::Coded { message, .. }) => error(StatusCode::BAD_REQUEST, message),
+        Err(FnError::Coded { message, .. }) => refuse(
+            &state,
+            &headers,
+            StatusCode::BAD_REQUEST,
+            message,
+            "signed, but could not be applied (the server log has the details)",
+            Some(event.event_type()),
+        ),
         // Storage refused (full, read-only): 503 names it, and Svix retries later.
         Err(err @ FnError::Storage { .. }) => {
             tracing::error!(svix_id = %delivery.id, error = ?err, "webhook could not be stored");

@@ -44,6 +44,10 @@ impl EngineRead for SqliteRead {
         scan(&self.conn, index, range, order, limit)
     }
 
+    async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
+        count(&self.conn, index, range, limit)
+    }
+
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
         table_documents(&self.conn, table)
     }
@@ -91,6 +95,36 @@ pub(crate) fn scan(
             Ok((key, doc?))
         })
         .collect()
+}
+
+/// Index entries in `range`, up to `limit`, stepping over the primary key's B-tree alone
+/// (no document is read, and no bound `LIMIT`, as for scans).
+pub(crate) fn count(
+    conn: &Connection,
+    index: IndexNumber,
+    range: &KeyRange,
+    limit: usize,
+) -> Result<usize> {
+    let sql = match range.end {
+        Some(_) => {
+            "SELECT 1 FROM keel_index_entries
+             WHERE index_number = ?1 AND key >= ?2 AND key < ?3"
+        }
+        None => "SELECT 1 FROM keel_index_entries WHERE index_number = ?1 AND key >= ?2",
+    };
+    let mut statement = conn.prepare_cached(sql).map_err(fault::sqlite)?;
+    let index_number = index.0 as i64;
+    let start = range.start.as_slice();
+    let mut rows = match &range.end {
+        Some(end) => statement.query(params![index_number, start, end.as_slice()]),
+        None => statement.query(params![index_number, start]),
+    }
+    .map_err(fault::sqlite)?;
+    let mut counted = 0;
+    while counted < limit && rows.next().map_err(fault::sqlite)?.is_some() {
+        counted += 1;
+    }
+    Ok(counted)
 }
 
 /// The scan statement for a range with or without an end, in `order`.

@@ -123,6 +123,10 @@ impl EngineRead for SqliteWrite {
         read::scan(self.conn(), index, range, order, limit)
     }
 
+    async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
+        read::count(self.conn(), index, range, limit)
+    }
+
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
         read::table_documents(self.conn(), table)
     }

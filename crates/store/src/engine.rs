@@ -90,6 +90,10 @@ pub trait EngineRead: Send {
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>>;
 
+    /// How many index entries `range` holds, counting no further than `limit`: the keys
+    /// only, without reading a document.
+    async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize>;
+
     /// Every document of a table, for index rebuilds.
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>>;
 }

@@ -16,6 +16,7 @@ mod range;
 mod readset;
 mod schema;
 mod tx;
+mod union;
 
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
@@ -29,5 +30,6 @@ pub use range::{IndexRange, KeyRange};
 pub use readset::{IndexWrite, ReadSet, WriteSet};
 pub use schema::{BY_CREATION_TIME, BY_ID, IndexDef, Schema, TableDef};
 pub use tx::{Reader, Writer};
+pub use union::{MAX_UNION_RANGES, Union};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

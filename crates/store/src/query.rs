@@ -138,6 +138,21 @@ impl Query {
         Ok(docs.pop())
     }
 
+    /// How many documents the index range holds, counting no further than `limit` (a count
+    /// that reaches it means "at least `limit`"). Only index keys are read; a `filter` cannot
+    /// be counted that way and is refused.
+    pub async fn count(self, limit: usize) -> Result<usize> {
+        if self.filter.is_some() {
+            return Err(StoreError::InvalidArgument(
+                "count() reads index keys only and cannot apply filter()".into(),
+            ));
+        }
+        let table = self.reader.table(&self.table)?;
+        let index = table.index(&self.index)?;
+        let range = self.range.to_key_range(index)?;
+        self.reader.count(index.number, range, limit).await
+    }
+
     pub async fn paginate(self, opts: PaginationOpts) -> Result<PaginationResult> {
         if opts.num_items == 0 || opts.num_items > MAX_PAGE_ITEMS {
             return Err(StoreError::InvalidArgument(format!(
@@ -267,11 +282,11 @@ impl Query {
     }
 }
 
-fn encode_cursor(key: &[u8]) -> String {
+pub(crate) fn encode_cursor(key: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(key)
 }
 
-fn decode_cursor(cursor: &str) -> Result<Vec<u8>> {
+pub(crate) fn decode_cursor(cursor: &str) -> Result<Vec<u8>> {
     URL_SAFE_NO_PAD.decode(cursor).map_err(|_| {
         StoreError::InvalidArgument("paginationOpts.cursor is not a valid cursor".into())
     })

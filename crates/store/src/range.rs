@@ -2,7 +2,7 @@
 //! and the byte intervals they become.
 
 use keel_values::Value;
-use keel_values::key::{encode_key_part, prefix_successor};
+use keel_values::key::{encode_key_part, encode_string_prefix, prefix_successor};
 use serde_json::Value as Json;
 
 use crate::schema::ResolvedIndex;
@@ -48,6 +48,8 @@ enum Bound {
     Gte(Json),
     Lt(Json),
     Lte(Json),
+    /// Strings starting with this text (both bounds at once).
+    Prefix(String),
 }
 
 /// Built by function code inside `with_index(name, |r| r.eq("userId", id).gte("createdAt", t))`.
@@ -79,6 +81,13 @@ impl IndexRange {
         self.bound(field, Bound::Lte(value.into()))
     }
 
+    /// String values of `field` that start with `prefix` (case-sensitive, by bytes): the
+    /// lower and the upper bound at once, so no other bound may be set on the field. Other
+    /// types (numbers, null, a missing field) are outside every prefix range.
+    pub fn prefix(self, field: &str, prefix: impl Into<String>) -> Self {
+        self.bound(field, Bound::Prefix(prefix.into()))
+    }
+
     fn bound(mut self, field: &str, bound: Bound) -> Self {
         self.bounds.push((field.to_string(), bound));
         self
@@ -87,6 +96,15 @@ impl IndexRange {
     /// Checks the range against the index (fields in index order, bounds only on the field
     /// after the equalities) and turns it into a key interval.
     pub(crate) fn to_key_range(&self, index: &ResolvedIndex) -> Result<KeyRange> {
+        Ok(self.to_key_range_and_prefix(index)?.0)
+    }
+
+    /// [`Self::to_key_range`], and the bytes every key in it starts with: the encoded `eq`
+    /// values (empty without any).
+    pub(crate) fn to_key_range_and_prefix(
+        &self,
+        index: &ResolvedIndex,
+    ) -> Result<(KeyRange, Vec<u8>)> {
         // Every index ends with `_creationTime`, which ranges may use like a declared field.
         let mut field_names: Vec<String> = index.fields.iter().map(|f| f.join(".")).collect();
         field_names.push("_creationTime".to_string());
@@ -108,33 +126,45 @@ impl IndexRange {
             if field_names.get(bound_position) != Some(field) {
                 return Err(out_of_order(index, &field_names, field, bound_position));
             }
-            let (value, is_lower) = match bound {
-                Bound::Gt(v) | Bound::Gte(v) => (v, true),
-                Bound::Lt(v) | Bound::Lte(v) => (v, false),
+            let sides: &[bool] = match bound {
+                Bound::Gt(_) | Bound::Gte(_) => &[true],
+                Bound::Lt(_) | Bound::Lte(_) => &[false],
+                Bound::Prefix(_) => &[true, false],
             };
-            let already = if is_lower {
-                &mut lower_set
-            } else {
-                &mut upper_set
-            };
-            if *already {
-                return Err(StoreError::InvalidArgument(format!(
-                    "Index range on {} sets two {} bounds for `{field}`",
-                    index.name,
-                    if is_lower { "lower" } else { "upper" }
-                )));
+            for &is_lower in sides {
+                let already = if is_lower {
+                    &mut lower_set
+                } else {
+                    &mut upper_set
+                };
+                if *already {
+                    return Err(StoreError::InvalidArgument(format!(
+                        "Index range on {} sets two {} bounds for `{field}`",
+                        index.name,
+                        if is_lower { "lower" } else { "upper" }
+                    )));
+                }
+                *already = true;
             }
-            *already = true;
             let mut with_value = prefix.clone();
-            encode_key_part(Some(&decode(field, value)?), &mut with_value);
+            match bound {
+                Bound::Gt(v) | Bound::Gte(v) | Bound::Lt(v) | Bound::Lte(v) => {
+                    encode_key_part(Some(&decode(field, v)?), &mut with_value)
+                }
+                Bound::Prefix(text) => encode_string_prefix(text, &mut with_value),
+            }
             match bound {
                 Bound::Gte(_) => start = with_value,
                 Bound::Gt(_) => start = prefix_successor(&with_value).unwrap_or(with_value),
                 Bound::Lt(_) => end = Some(with_value),
                 Bound::Lte(_) => end = prefix_successor(&with_value),
+                Bound::Prefix(_) => {
+                    end = prefix_successor(&with_value);
+                    start = with_value;
+                }
             }
         }
-        Ok(KeyRange { start, end })
+        Ok((KeyRange { start, end }, prefix))
     }
 }
 

@@ -223,6 +223,18 @@ impl Catalog {
             .ok_or_else(|| invalid(format!("Table `{name}` is not declared in the schema")))
     }
 
+    /// Declared tables' names, sorted; system tables only when `system` access is asked for.
+    pub fn names(&self, system: bool) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .by_name
+            .values()
+            .filter(|t| system || !t.system)
+            .map(|t| t.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
     pub fn table_by_number(
         &self,
         number: TableNumber,

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value as Json, json};
 
 use crate::engine::Engine;
 use crate::engine::IndexNumber;
@@ -27,7 +27,11 @@ macro_rules! engine_contract_tests {
             writes_are_visible_to_their_own_transaction_only, snapshots_do_not_see_later_commits,
             commit_timestamps_increase_across_reopen, read_sets_match_the_writes_that_touch_them,
             a_new_index_is_built_from_existing_documents, concurrent_writers_are_serialized,
-            commits_are_published_in_timestamp_order, ids_name_their_table, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes);
+            commits_are_published_in_timestamp_order, ids_name_their_table, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes,
+            prefix_ranges_hold_the_strings_that_start_with_the_prefix,
+            unions_merge_ranges_in_order_and_return_each_document_once,
+            union_pages_hold_with_filters_budgets_and_pinned_ends,
+            unions_merge_tables_newest_first, counts_stop_at_their_limit);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -666,4 +670,358 @@ pub async fn a_savepoint_undoes_only_its_own_writes(open: OpenEngine) {
         1,
         "index entries rolled back too"
     );
+}
+
+fn people_schema() -> Schema {
+    Schema::new()
+        .table(
+            TableDef::new("people")
+                .index("by_group_first", &["group", "first"])
+                .index("by_group_last", &["group", "last"]),
+        )
+        .table(TableDef::new("notes").index("by_owner", &["owner", "rank"]))
+        .table(TableDef::new("tags"))
+}
+
+fn firsts(docs: &[crate::Document]) -> Vec<String> {
+    docs.iter()
+        .map(|d| d.get_str("first").unwrap_or("?").to_string())
+        .collect()
+}
+
+pub async fn prefix_ranges_hold_the_strings_that_start_with_the_prefix(open: OpenEngine) {
+    let db = database(&open, &people_schema()).await;
+    let tx = db.writer().await.unwrap();
+    for first in [
+        json!("ada"),
+        json!("Ada"),
+        json!("adam"),
+        json!("ad"),
+        json!("a"),
+        json!("b"),
+        json!("ad\u{0}x"),
+        json!("adé"),
+        json!(5),
+        Json::Null,
+    ] {
+        tx.insert("people", json!({"group": "g", "first": first}))
+            .await
+            .unwrap();
+    }
+    tx.insert("people", json!({"group": "g"})).await.unwrap();
+    tx.insert("people", json!({"group": "h", "first": "adam"}))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let r = db.reader().await.unwrap();
+    let with_prefix = |prefix: &'static str| {
+        r.query("people")
+            .with_index("by_group_first", move |q| {
+                q.eq("group", "g").prefix("first", prefix)
+            })
+            .collect()
+    };
+    let ad = with_prefix("ad").await.unwrap();
+    assert_eq!(firsts(&ad), ["ad", "ad\u{0}x", "ada", "adam", "adé"]);
+    assert_eq!(firsts(&with_prefix("ada").await.unwrap()), ["ada", "adam"]);
+    assert_eq!(firsts(&with_prefix("adé").await.unwrap()), ["adé"]);
+    assert_eq!(firsts(&with_prefix("ad\u{0}").await.unwrap()), ["ad\u{0}x"]);
+    assert!(with_prefix("z").await.unwrap().is_empty());
+    let all_strings = with_prefix("").await.unwrap();
+    assert_eq!(all_strings.len(), 8, "strings only: not 5, null or missing");
+    let descending = r
+        .query("people")
+        .with_index("by_group_first", |q| {
+            q.eq("group", "g").prefix("first", "ad")
+        })
+        .order(Order::Desc)
+        .take(2)
+        .await
+        .unwrap();
+    assert_eq!(firsts(&descending), ["adé", "adam"]);
+    let two_bounds = r
+        .query("people")
+        .with_index("by_group_first", |q| {
+            q.eq("group", "g").prefix("first", "a").gt("first", "b")
+        })
+        .collect()
+        .await;
+    assert!(
+        matches!(&two_bounds, Err(StoreError::InvalidArgument(m)) if m.contains("two lower")),
+        "{two_bounds:?}"
+    );
+    let reads = r.finish().await.unwrap();
+
+    let inside = insert_and_commit(&db, "people", json!({"group": "g", "first": "adz"})).await;
+    assert!(reads.intersects(&inside), "a new string with the prefix");
+    let outside = insert_and_commit(&db, "people", json!({"group": "g", "first": "ae"})).await;
+    let r = db.reader().await.unwrap();
+    r.query("people")
+        .with_index("by_group_first", |q| {
+            q.eq("group", "g").prefix("first", "ad")
+        })
+        .collect()
+        .await
+        .unwrap();
+    let reads = r.finish().await.unwrap();
+    assert!(!reads.intersects(&outside), "a string without the prefix");
+}
+
+/// Forty people in two groups with distinct first and last names; some match "a" on both.
+async fn seed_people(db: &Database) {
+    let tx = db.writer().await.unwrap();
+    for i in 0..40 {
+        let first = format!("{}{i:02}", ["a", "b", "ab"][i % 3]);
+        let last = format!("{}{:02}", ["a", "c"][i % 2], 99 - i);
+        let group = ["x", "y"][i % 4 / 3];
+        tx.insert(
+            "people",
+            json!({"group": group, "first": first, "last": last, "i": i}),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+/// The union the people tests read: names starting with "a", first or last, in both groups.
+fn people_union(r: &crate::Reader, order: Order) -> crate::Union {
+    let mut union = r.union().order(order);
+    for group in ["x", "y"] {
+        union = union
+            .range("people", "by_group_first", move |q| {
+                q.eq("group", group).prefix("first", "a")
+            })
+            .range("people", "by_group_last", move |q| {
+                q.eq("group", group).prefix("last", "a")
+            });
+    }
+    union
+}
+
+/// What the union must return: each matching person once, at the first of its matching names
+/// in `order`.
+fn expected_people(order: Order) -> Vec<i64> {
+    let mut keyed: Vec<(String, i64)> = (0..40usize)
+        .filter_map(|i| {
+            let first = format!("{}{i:02}", ["a", "b", "ab"][i % 3]);
+            let last = format!("{}{:02}", ["a", "c"][i % 2], 99 - i);
+            let names: Vec<String> = [first, last]
+                .into_iter()
+                .filter(|n| n.starts_with('a'))
+                .collect();
+            let pick = match order {
+                Order::Asc => names.iter().min(),
+                Order::Desc => names.iter().max(),
+            };
+            pick.map(|name| (name.clone(), i as i64))
+        })
+        .collect();
+    keyed.sort();
+    if order == Order::Desc {
+        keyed.reverse();
+    }
+    keyed.into_iter().map(|(_, i)| i).collect()
+}
+
+fn numbers(docs: &[crate::Document]) -> Vec<i64> {
+    docs.iter()
+        .map(|d| d.get("i").and_then(Json::as_i64).unwrap_or(-1))
+        .collect()
+}
+
+/// Every page of `make()`'s union, `size` at a time; also checks that a pinned end (a live
+/// query's re-run) returns each page again exactly.
+async fn union_pages(
+    make: impl Fn() -> crate::Union,
+    size: usize,
+) -> (Vec<crate::Document>, usize) {
+    let mut cursor: Option<String> = None;
+    let mut all = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = make()
+            .paginate(PaginationOpts {
+                cursor: cursor.clone(),
+                ..PaginationOpts::first(size)
+            })
+            .await
+            .unwrap();
+        assert!(page.page.len() <= size);
+        let pinned = make()
+            .paginate(PaginationOpts {
+                cursor: cursor.clone(),
+                end_cursor: Some(page.continue_cursor.clone()),
+                ..PaginationOpts::first(size)
+            })
+            .await
+            .unwrap();
+        assert_eq!(numbers(&pinned.page), numbers(&page.page), "a pinned end");
+        pages += 1;
+        all.extend(page.page);
+        if page.is_done {
+            assert_eq!(page.continue_cursor, crate::END_CURSOR);
+            return (all, pages);
+        }
+        assert!(pages < 200, "pages never end");
+        cursor = Some(page.continue_cursor);
+    }
+}
+
+pub async fn unions_merge_ranges_in_order_and_return_each_document_once(open: OpenEngine) {
+    let db = database(&open, &people_schema()).await;
+    seed_people(&db).await;
+    let r = db.reader().await.unwrap();
+    for order in [Order::Asc, Order::Desc] {
+        let expected = expected_people(order);
+        assert!(expected.len() > 20, "{expected:?}");
+        let all = people_union(&r, order).collect().await.unwrap();
+        assert_eq!(numbers(&all), expected, "{order:?}");
+        for size in [1, 3, 7, 100] {
+            let (paged, pages) = union_pages(|| people_union(&r, order), size).await;
+            assert_eq!(numbers(&paged), expected, "{order:?} pages of {size}");
+            assert_eq!(
+                pages,
+                expected.len().div_ceil(size),
+                "{order:?} pages of {size}"
+            );
+        }
+        let first_five = people_union(&r, order).take(5).await.unwrap();
+        assert_eq!(numbers(&first_five), expected[..5]);
+    }
+    let bad = people_union(&r, Order::Asc)
+        .paginate(PaginationOpts {
+            cursor: Some("AAAA_w".into()),
+            ..PaginationOpts::first(3)
+        })
+        .await;
+    assert!(
+        matches!(bad, Err(StoreError::InvalidArgument(_))),
+        "{bad:?}"
+    );
+    assert!(r.union().collect().await.is_err(), "an empty union");
+
+    // A union's read set covers what it read: a new match invalidates it, a non-match not.
+    let r = db.reader().await.unwrap();
+    people_union(&r, Order::Asc).collect().await.unwrap();
+    let reads = r.finish().await.unwrap();
+    let other = insert_and_commit(
+        &db,
+        "people",
+        json!({"group": "x", "first": "b", "last": "c"}),
+    )
+    .await;
+    assert!(!reads.intersects(&other));
+    let matching = insert_and_commit(
+        &db,
+        "people",
+        json!({"group": "y", "first": "b", "last": "a"}),
+    )
+    .await;
+    assert!(reads.intersects(&matching));
+}
+
+pub async fn union_pages_hold_with_filters_budgets_and_pinned_ends(open: OpenEngine) {
+    let db = database(&open, &people_schema()).await;
+    seed_people(&db).await;
+    let r = db.reader().await.unwrap();
+    let even = |d: &crate::Document| {
+        d.get("i")
+            .and_then(Json::as_i64)
+            .is_some_and(|i| i % 2 == 0)
+    };
+    for order in [Order::Asc, Order::Desc] {
+        let expected: Vec<i64> = expected_people(order)
+            .into_iter()
+            .filter(|i| i % 2 == 0)
+            .collect();
+        let (filtered, _) = union_pages(|| people_union(&r, order).filter(even), 4).await;
+        assert_eq!(numbers(&filtered), expected, "{order:?} filtered");
+        // A budget of 3 entries per call: short pages, the same documents in the end.
+        let (budgeted, pages) =
+            union_pages(|| people_union(&r, order).filter(even).max_reads(3), 4).await;
+        assert_eq!(numbers(&budgeted), expected, "{order:?} with a read budget");
+        assert!(
+            pages > expected.len() / 4 + 1,
+            "the budget made pages short"
+        );
+        let page = people_union(&r, order)
+            .filter(even)
+            .paginate(PaginationOpts {
+                maximum_rows_read: Some(1),
+                ..PaginationOpts::first(10)
+            })
+            .await
+            .unwrap();
+        assert!(!page.is_done && page.page.len() <= 1, "{page:?}");
+    }
+
+    // A page pinned to its end grows in place when a document lands inside it.
+    let first = people_union(&r, Order::Asc)
+        .paginate(PaginationOpts::first(5))
+        .await
+        .unwrap();
+    let end = first.continue_cursor.clone();
+    let before = numbers(&first.page);
+    insert_and_commit(
+        &db,
+        "people",
+        json!({"group": "x", "first": "a", "last": "z", "i": 100}),
+    )
+    .await;
+    let r = db.reader().await.unwrap();
+    let pinned = people_union(&r, Order::Asc)
+        .paginate(PaginationOpts {
+            end_cursor: Some(end.clone()),
+            ..PaginationOpts::first(5)
+        })
+        .await
+        .unwrap();
+    assert_eq!(numbers(&pinned.page)[0], 100, "\"a\" sorts first");
+    assert_eq!(numbers(&pinned.page)[1..], before);
+    assert_eq!(pinned.continue_cursor, end);
+}
+
+pub async fn unions_merge_tables_newest_first(open: OpenEngine) {
+    let db = database(&open, &people_schema()).await;
+    for i in 0..12 {
+        let table = if i % 3 == 0 { "tags" } else { "notes" };
+        insert_and_commit(&db, table, json!({"i": i})).await;
+    }
+    let r = db.reader().await.unwrap();
+    let union = || {
+        r.union()
+            .range("notes", crate::BY_CREATION_TIME, |q| q)
+            .range("tags", crate::BY_CREATION_TIME, |q| q)
+            .order(Order::Desc)
+    };
+    let (all, _) = union_pages(union, 5).await;
+    assert_eq!(numbers(&all), (0..12).rev().collect::<Vec<_>>());
+}
+
+pub async fn counts_stop_at_their_limit(open: OpenEngine) {
+    let db = database(&open, &schema()).await;
+    let tx = db.writer().await.unwrap();
+    for rank in 0..30 {
+        let owner = if rank < 20 { "a" } else { "b" };
+        tx.insert("notes", json!({"owner": owner, "rank": rank}))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let r = db.reader().await.unwrap();
+    assert_eq!(r.query("notes").count(1000).await.unwrap(), 30);
+    assert_eq!(r.query("notes").count(7).await.unwrap(), 7);
+    let owner_a = || {
+        r.query("notes")
+            .with_index("by_owner", |q| q.eq("owner", "a").gte("rank", 5))
+    };
+    assert_eq!(owner_a().count(100).await.unwrap(), 15);
+    assert!(owner_a().filter(|_| true).count(100).await.is_err());
+    assert_eq!(r.query("tags").count(10).await.unwrap(), 0);
+    assert_eq!(r.table_names(), ["notes", "tags"]);
+    let reads = r.finish().await.unwrap();
+    let added = insert_and_commit(&db, "notes", json!({"owner": "a", "rank": 50})).await;
+    assert!(reads.intersects(&added), "a count reads its whole range");
 }

@@ -17,6 +17,7 @@ use crate::query::{Order, Query};
 use crate::range::key_after;
 use crate::readset::{IndexWrite, ReadSet, WriteSet};
 use crate::schema::{Catalog, ResolvedTable};
+use crate::union::Union;
 use crate::{Commit, KeyRange, Result, StoreError};
 
 /// Convex's limit on one document's encoded size.
@@ -166,6 +167,30 @@ impl Reader {
     /// Starts a query over a table, by default in `by_creation_time` order.
     pub fn query(&self, table: &str) -> Query {
         Query::new(self.clone(), table)
+    }
+
+    /// Starts a union of index ranges read as one ordered stream (see [`Union`]).
+    pub fn union(&self) -> Union {
+        Union::new(self.clone())
+    }
+
+    /// The names of the declared tables, sorted; system tables only through [`Self::system`].
+    pub fn table_names(&self) -> Vec<String> {
+        self.catalog.names(self.system)
+    }
+
+    /// Counts the entries of `range` in an index, at most `limit`, and records the range as
+    /// read (all of it: a count changes with any entry in it).
+    pub(crate) async fn count(
+        &self,
+        index: IndexNumber,
+        range: KeyRange,
+        limit: usize,
+    ) -> Result<usize> {
+        let mut state = self.state.lock().await;
+        let counted = state.engine()?.read().count(index, &range, limit).await?;
+        state.reads.record_range(index, range);
+        Ok(counted)
     }
 
     /// Reads index entries in `range` and records the part of the range that was read: all of
@@ -430,12 +455,22 @@ impl Writer {
 
 /// The key of a document in an index: its field values, then `_creationTime` and the id.
 pub(crate) fn index_key(fields: &[Vec<String>], doc: &StoredDoc) -> Vec<u8> {
+    index_key_of(fields, &doc.body, doc.creation_time, &doc.id)
+}
+
+/// [`index_key`] from a document's parts (a [`Document`] read earlier, say).
+pub(crate) fn index_key_of(
+    fields: &[Vec<String>],
+    body: &Map<String, Json>,
+    creation_time: f64,
+    id: &DocumentId,
+) -> Vec<u8> {
     let values: Vec<Option<Value>> = fields
         .iter()
-        .map(|path| lookup(&doc.body, path).and_then(|j| Value::from_encoded_json(j).ok()))
+        .map(|path| lookup(body, path).and_then(|j| Value::from_encoded_json(j).ok()))
         .collect();
-    let creation = Value::Float64(doc.creation_time);
-    let id = Value::Bytes(doc.id.internal.to_vec());
+    let creation = Value::Float64(creation_time);
+    let id = Value::Bytes(id.internal.to_vec());
     let mut parts: Vec<Option<&Value>> = values.iter().map(Option::as_ref).collect();
     parts.push(Some(&creation));
     parts.push(Some(&id));

@@ -60,6 +60,17 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     Some(successor)
 }
 
+/// Appends the start of the key of every string that begins with `prefix`: the tag and the
+/// escaped bytes, without the terminator. A string's key starts with these bytes exactly when
+/// the string starts with `prefix` (escaping maps byte by byte, and an escaped run never ends
+/// inside a terminator), so `[start, prefix_successor(start))` is the range of such strings.
+pub fn encode_string_prefix(prefix: &str, out: &mut Vec<u8>) {
+    out.push(STRING);
+    escape_bytes(prefix.as_bytes(), out);
+    // `escape_bytes` ends every run with the terminator: a prefix has none.
+    out.truncate(out.len() - 2);
+}
+
 fn encode_value(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.push(NULL),
@@ -303,6 +314,35 @@ mod tests {
             let candidate = index_key(&[b.as_ref(), rest.as_ref()]);
             let inside = start <= candidate && candidate < end;
             prop_assert_eq!(inside, convex_cmp(a.as_ref(), b.as_ref()).is_eq());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn string_prefix_keys_start_exactly_the_strings_with_that_prefix(
+            prefix in arb_text(),
+            text in arb_text(),
+            rest in arb_component(),
+        ) {
+            let mut start = Vec::new();
+            encode_string_prefix(&prefix, &mut start);
+            let end = prefix_successor(&start).expect("the string tag is below FF");
+            let candidate = index_key(&[Some(&Value::String(text.clone())), rest.as_ref()]);
+            let inside = start <= candidate && candidate < end;
+            prop_assert_eq!(inside, text.starts_with(&prefix), "{:?} / {:?}", prefix, text);
+        }
+
+        #[test]
+        fn string_prefix_range_holds_no_other_type(
+            prefix in arb_text(),
+            other in arb_value(),
+        ) {
+            prop_assume!(!matches!(other, Value::String(_)));
+            let mut start = Vec::new();
+            encode_string_prefix(&prefix, &mut start);
+            let end = prefix_successor(&start).expect("the string tag is below FF");
+            let candidate = key(Some(&other));
+            prop_assert!(!(start <= candidate && candidate < end));
         }
     }
 

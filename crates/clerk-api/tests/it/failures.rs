@@ -188,7 +188,10 @@ async fn persistent_500s_give_up_with_clerks_message() {
         ..quick_retries()
     });
     let error = api.count_users().await.unwrap_err();
-    let ClerkApiError::Http { status, message } = &error else {
+    let ClerkApiError::Http {
+        status, message, ..
+    } = &error
+    else {
         panic!("{error:?}");
     };
     assert_eq!(*status, 500);
@@ -251,6 +254,7 @@ async fn a_key_echoed_by_the_server_is_redacted() {
         error,
         ClerkApiError::Http {
             status: 400,
+            code: Some("bad_request".into()),
             message: "unexpected header Authorization: Bearer [redacted]".into()
         }
     );

@@ -85,7 +85,11 @@ impl Fake {
             rate_limited: Mutex::new(HashSet::new()),
         });
         let api = Router::new()
-            .route("/users", get(list_users))
+            .route("/users", get(list_users).post(create_user))
+            .route(
+                "/users/{user_id}",
+                axum::routing::patch(update_user).delete(delete_user),
+            )
             .route("/users/count", get(count_users))
             .route("/organizations", get(list_organizations))
             .route(
@@ -112,6 +116,11 @@ impl Fake {
     /// Every request so far, in order.
     pub fn seen(&self) -> Vec<Seen> {
         self.inner.seen.lock().unwrap().clone()
+    }
+
+    pub fn user(&self, id: &str) -> Option<Value> {
+        let data = self.inner.data.lock().unwrap();
+        data.users.iter().find(|user| user["id"] == id).cloned()
     }
 
     pub fn organization(&self, id: &str) -> Option<Value> {
@@ -332,6 +341,93 @@ async fn update_organization(
     org["name"] = json!(name);
     org["updated_at"] = json!(org["updated_at"].as_i64().unwrap() + 1);
     Json(org.clone()).into_response()
+}
+
+/// The body as a JSON object, or Clerk's 400.
+fn json_object(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Map<String, Value>, Box<Response>> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        == Some("application/json");
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) if is_json => Ok(fields),
+        _ => Err(Box::new(clerk_error(
+            StatusCode::BAD_REQUEST,
+            "request_body_invalid",
+            "The request body is invalid.",
+        ))),
+    }
+}
+
+async fn create_user(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let fields = match json_object(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
+    let Some(email) = fields["email_address"][0].as_str().map(str::to_lowercase) else {
+        return clerk_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "form_param_missing",
+            "email_address must be included.",
+        );
+    };
+    let mut data = inner.data.lock().unwrap();
+    if data
+        .users
+        .iter()
+        .any(|user| user["email_addresses"][0]["email_address"] == email.as_str())
+    {
+        return clerk_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "form_identifier_exists",
+            "That email address is taken. Please try another.",
+        );
+    }
+    let mut user = users(1).remove(0);
+    let id = format!("user_new{}", data.users.len());
+    user["id"] = json!(id);
+    user["email_addresses"][0]["email_address"] = json!(email);
+    user["first_name"] = fields.get("first_name").cloned().unwrap_or(Value::Null);
+    user["last_name"] = fields.get("last_name").cloned().unwrap_or(Value::Null);
+    data.users.push(user.clone());
+    Json(user).into_response()
+}
+
+async fn update_user(
+    State(inner): State<Arc<Inner>>,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fields = match json_object(&headers, &body) {
+        Ok(fields) => fields,
+        Err(refused) => return *refused,
+    };
+    let mut data = inner.data.lock().unwrap();
+    let Some(user) = data
+        .users
+        .iter_mut()
+        .find(|user| user["id"] == user_id.as_str())
+    else {
+        return clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "not found");
+    };
+    for (field, value) in fields {
+        user[field.as_str()] = value;
+    }
+    Json(user.clone()).into_response()
+}
+
+async fn delete_user(State(inner): State<Arc<Inner>>, Path(user_id): Path<String>) -> Response {
+    let mut data = inner.data.lock().unwrap();
+    let before = data.users.len();
+    data.users.retain(|user| user["id"] != user_id.as_str());
+    if data.users.len() == before {
+        return clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "not found");
+    }
+    Json(json!({"object": "user", "id": user_id, "deleted": true})).into_response()
 }
 
 async fn list_memberships(

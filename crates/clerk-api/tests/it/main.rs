@@ -5,6 +5,7 @@ mod failures;
 mod fake;
 mod organizations;
 mod real_json;
+mod user_writes;
 mod users;
 
 use std::time::Duration;

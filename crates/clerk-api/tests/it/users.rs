@@ -143,6 +143,7 @@ async fn a_refused_limit_is_an_http_error_with_clerks_long_message() {
         error,
         ClerkApiError::Http {
             status: 422,
+            code: Some("form_param_value_invalid".into()),
             message: "limit must be between 1 and 500.".into()
         }
     );

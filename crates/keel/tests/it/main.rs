@@ -1,6 +1,10 @@
 //! Integration tests: the real server on an ephemeral port with a temporary SQLite file, and
 //! the emulator as the issuer, driven over HTTP.
 
+mod admin_clerk;
+mod admin_data;
+mod admin_users;
+mod admin_webhooks;
 mod auth;
 mod binary;
 mod clerk_sync;

@@ -7,10 +7,10 @@ use serde_json::{Value as Json, json};
 
 use crate::harness::{TestServer, now, settings};
 
-const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ROTATED: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
 
-fn reference(name: &str) -> Json {
+pub(crate) fn reference(name: &str) -> Json {
     let path = format!(
         "{}/../../../shared/reference/clerk/{name}",
         env!("CARGO_MANIFEST_DIR")
@@ -19,7 +19,7 @@ fn reference(name: &str) -> Json {
 }
 
 /// `keel dev` whose emulator sends its own webhooks nowhere: these tests deliver by hand.
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     TestServer::dev_with(
         |s| {
             s.clerk_webhook_secret = Some(SECRET.into());
@@ -30,16 +30,16 @@ async fn server() -> TestServer {
     .await
 }
 
-struct Delivery {
-    id: String,
-    timestamp: u64,
-    body: String,
-    secret: &'static str,
-    path: &'static str,
+pub(crate) struct Delivery {
+    pub id: String,
+    pub timestamp: u64,
+    pub body: String,
+    pub secret: &'static str,
+    pub path: &'static str,
 }
 
 impl Delivery {
-    fn new(event: &Json) -> Self {
+    pub fn new(event: &Json) -> Self {
         Delivery {
             id: format!("msg_{}", rand_suffix()),
             timestamp: now(),
@@ -49,7 +49,7 @@ impl Delivery {
         }
     }
 
-    async fn send(&self, server: &TestServer) -> (u16, Json) {
+    pub async fn send(&self, server: &TestServer) -> (u16, Json) {
         let signature = WebhookSecrets::parse(self.secret).unwrap().sign(
             &self.id,
             self.timestamp,
@@ -76,7 +76,13 @@ fn rand_suffix() -> String {
     format!("{:x}", rand::random::<u64>())
 }
 
-fn user_event(kind: &str, id: &str, email: &str, first_name: &str, updated_at: i64) -> Json {
+pub(crate) fn user_event(
+    kind: &str,
+    id: &str,
+    email: &str,
+    first_name: &str,
+    updated_at: i64,
+) -> Json {
     let mut event = reference("user.created.json");
     event["type"] = json!(kind);
     let data = &mut event["data"];
