@@ -1,5 +1,5 @@
 // The signed-in app: header with navigation, the live-connection banner, and the pages.
-import { useEffect, useRef } from "react";
+import { useEffect, useRef, type ReactNode } from "react";
 import { Link, Route, Switch, useRoute } from "wouter";
 import { useConvexAuth, useMutation, useQuery } from "convex/react";
 import { api } from "./api";
@@ -9,6 +9,16 @@ import { LoadingScreen } from "./components/Screens";
 import { ChatsPage } from "./pages/ChatsPage";
 import { ChatPage } from "./pages/ChatPage";
 import { NotFoundPage } from "./pages/NotFoundPage";
+import { UsersPage } from "./pages/UsersPage";
+import { OrganizationsPage } from "./pages/OrganizationsPage";
+import { WebhooksPage } from "./pages/WebhooksPage";
+import { DataPage } from "./pages/DataPage";
+import { ErrorBoundary } from "./components/ErrorBoundary";
+
+/** An admin screen: its queries refuse non-admins (`FORBIDDEN`), shown in words. */
+function AdminPage({ children }: { children: ReactNode }) {
+  return <ErrorBoundary>{children}</ErrorBoundary>;
+}
 
 /** Makes sure the signed-in user has a record (Convex's `useStoreUserEffect`); the Clerk
  * webhook creates it too, whichever comes first. */
@@ -47,6 +57,14 @@ export function App() {
         </Link>
         <nav aria-label="Main">
           <NavLink href="/">Chats</NavLink>
+          {viewer?.isAdmin ? (
+            <>
+              <NavLink href="/users">Users</NavLink>
+              <NavLink href="/organizations">Organizations</NavLink>
+              <NavLink href="/webhooks">Webhooks</NavLink>
+              <NavLink href="/data">Data</NavLink>
+            </>
+          ) : null}
         </nav>
         <div className="who">
           <span className="muted" title={session.viewer?.email ?? undefined}>
@@ -63,6 +81,26 @@ export function App() {
         <Switch>
           <Route path="/" component={ChatsPage} />
           <Route path="/chats/:id">{(params) => <ChatPage id={params.id} />}</Route>
+          <Route path="/users">
+            <AdminPage>
+              <UsersPage />
+            </AdminPage>
+          </Route>
+          <Route path="/organizations">
+            <AdminPage>
+              <OrganizationsPage />
+            </AdminPage>
+          </Route>
+          <Route path="/webhooks">
+            <AdminPage>
+              <WebhooksPage />
+            </AdminPage>
+          </Route>
+          <Route path="/data">
+            <AdminPage>
+              <DataPage />
+            </AdminPage>
+          </Route>
           <Route component={NotFoundPage} />
         </Switch>
       </main>

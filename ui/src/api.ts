@@ -12,6 +12,64 @@ export type Chat = {
   updatedAt: number;
 };
 
+export type UserDoc = {
+  _id: string;
+  _creationTime: number;
+  clerkUserId: string;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  username?: string | null;
+  imageUrl?: string | null;
+  role?: string | null;
+  status?: "active" | "deleted";
+  isActive?: boolean;
+  deletedAt?: number | null;
+  createdAt?: number;
+  updatedAt?: number;
+  lastSignInAt?: number | null;
+};
+
+export type UserStatusFilter = "all" | "active" | "deleted";
+
+export type DeliveryOutcome = "applied" | "stale" | "deferred" | "ignored" | "unchanged" | "duplicate" | "rejected";
+
+export type Delivery = {
+  _id: string;
+  _creationTime: number;
+  svixId: string | null;
+  type: string | null;
+  objectId?: string | null;
+  outcome: DeliveryOutcome;
+  reason?: string;
+  httpStatus?: number;
+  receivedAt: number;
+};
+
+export type OrganizationDoc = {
+  _id: string;
+  _creationTime: number;
+  clerkOrgId: string;
+  name: string;
+  slug: string | null;
+  imageUrl?: string | null;
+  createdAt: number;
+  updatedAt: number;
+  isActive: boolean;
+};
+
+export type Member = {
+  clerkUserId: string;
+  role: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  email: string | null;
+};
+
+export type TableSummary = { name: string; count: number; atLeast: boolean };
+
+export type AnyDoc = { _id: string; _creationTime: number; [field: string]: unknown };
+
 export type ViewerInfo = {
   subject: string;
   name: string | null;
@@ -20,6 +78,28 @@ export type ViewerInfo = {
 };
 
 export const api = {
+  webhooks: {
+    recent: makeFunctionReference<
+      "query",
+      { outcome?: DeliveryOutcome; paginationOpts: PaginationOptions },
+      PaginationResult<Delivery>
+    >("webhooks:recent"),
+  },
+  organizations: {
+    list: makeFunctionReference<
+      "query",
+      { includeDeleted?: boolean; paginationOpts: PaginationOptions },
+      PaginationResult<OrganizationDoc>
+    >("organizations:list"),
+    members: makeFunctionReference<"query", { clerkOrgId: string }, Member[]>("organizations:members"),
+  },
+  data: {
+    tables: makeFunctionReference<"query", Record<string, never>, TableSummary[]>("data:tables"),
+    page: makeFunctionReference<"query", { table: string; paginationOpts: PaginationOptions }, PaginationResult<AnyDoc>>(
+      "data:page",
+    ),
+    get: makeFunctionReference<"query", { id: string }, AnyDoc | null>("data:get"),
+  },
   chats: {
     listUserChats: makeFunctionReference<"query", { paginationOpts: PaginationOptions }, PaginationResult<Chat>>(
       "chats:listUserChats",
@@ -32,5 +112,22 @@ export const api = {
   users: {
     store: makeFunctionReference<"mutation", Record<string, never>, unknown>("users:store"),
     viewer: makeFunctionReference<"query", Record<string, never>, ViewerInfo | null>("users:viewer"),
+    list: makeFunctionReference<
+      "query",
+      { search?: string; status?: UserStatusFilter; role?: string; paginationOpts: PaginationOptions },
+      PaginationResult<UserDoc>
+    >("users:list"),
+    getByClerkId: makeFunctionReference<"query", { clerkUserId: string }, UserDoc | null>("users:getByClerkId"),
+    adminCreate: makeFunctionReference<
+      "action",
+      { email: string; firstName?: string | null; lastName?: string | null },
+      { userId: string }
+    >("users:adminCreate"),
+    adminUpdate: makeFunctionReference<
+      "action",
+      { userId: string; firstName?: string | null; lastName?: string | null },
+      { userId: string }
+    >("users:adminUpdate"),
+    adminDelete: makeFunctionReference<"action", { userId: string }, { userId: string }>("users:adminDelete"),
   },
 };
