@@ -14,7 +14,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keel_clerk_api::{ClerkApi, ClerkApiError, NewUser, RetryPolicy, UserChanges};
-use keel_functions::{ActionCtx, ErrorCode, FnError, FnResult, Registry, UserIdentity, with_role};
+use keel_functions::{
+    ActionCtx, ErrorCode, FnError, FnResult, Registry, TS, UserIdentity, with_role,
+};
 use serde::{Deserialize, Serialize};
 
 pub(crate) fn register(registry: &mut Registry) {
@@ -26,8 +28,9 @@ pub(crate) fn register(registry: &mut Registry) {
 
 /// `users:adminCreate` arguments. Clerk marks the address verified; the user signs in without
 /// a password (email code, social connection or a reset, as the instance allows).
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 pub struct AdminCreateUserArgs {
     pub email: String,
     #[serde(default)]
@@ -39,8 +42,9 @@ pub struct AdminCreateUserArgs {
 /// `users:adminUpdate` arguments: the names to set (absent or `null` leaves one alone, `""`
 /// clears it). The email address is out of scope: Clerk's `PATCH /v1/users/{id}` cannot
 /// change an address, only choose the primary one among the user's verified addresses.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 pub struct AdminUpdateUserArgs {
     pub user_id: String,
     #[serde(default)]
@@ -50,14 +54,14 @@ pub struct AdminUpdateUserArgs {
 }
 
 /// `users:adminDelete` arguments.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct AdminDeleteUserArgs {
     pub user_id: String,
 }
 
 /// What each of the three returns: the Clerk user id it acted on (the new one for create).
-#[derive(Deserialize, Serialize, Debug, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Debug, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminUserResult {
     pub user_id: String,

@@ -4,12 +4,13 @@
 use std::sync::Arc;
 
 use keel_functions::{
-    Document, DocumentId, FnError, FnResult, MutationCtx, Order, PaginationOpts, QueryCtx, Reader,
-    Registry, UserIdentity, authenticated,
+    Doc, Document, DocumentId, FnError, FnResult, Id, MutationCtx, Order, PaginationOpts,
+    PaginationResult, QueryCtx, Reader, Registry, TS, UserIdentity, authenticated,
 };
-use serde::Deserialize;
-use serde_json::{Value as Json, json};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use crate::documents::ChatDoc;
 use crate::time::now_millis;
 
 const MAX_TITLE_CHARS: usize = 200;
@@ -17,17 +18,35 @@ const MAX_TITLE_CHARS: usize = 200;
 pub(crate) fn register(registry: &mut Registry) {
     registry
         .query("chats:listUserChats", authenticated(list_user_chats))
+        .query("chats:pageUserChats", authenticated(page_user_chats))
         .query("chats:get", authenticated(get))
         .mutation("chats:createUserChat", authenticated(create_user_chat))
         .mutation("chats:update", authenticated(update))
         .mutation("chats:remove", authenticated(remove));
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 struct ListArgs {
     #[serde(default)]
     pagination_opts: Option<PaginationOpts>,
+}
+
+/// `chats:listUserChats` answers in the shape it was asked for: the product brief calls it
+/// without arguments for the whole list; `usePaginatedQuery` passes `paginationOpts`.
+#[derive(Serialize, TS)]
+#[serde(untagged)]
+#[ts(rename = "UserChats")]
+enum UserChats {
+    All(Vec<Doc<ChatDoc>>),
+    Page(PaginationResult<Doc<ChatDoc>>),
+}
+
+#[derive(Deserialize, TS)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct PageArgs {
+    pagination_opts: PaginationOpts,
 }
 
 /// The caller's chats, newest first: the whole list, or a Convex page with `paginationOpts`.
@@ -35,7 +54,7 @@ async fn list_user_chats(
     ctx: QueryCtx,
     identity: Arc<UserIdentity>,
     args: ListArgs,
-) -> FnResult<Json> {
+) -> FnResult<UserChats> {
     let query = ctx
         .db
         .query("chats")
@@ -44,24 +63,42 @@ async fn list_user_chats(
         })
         .order(Order::Desc);
     Ok(match args.pagination_opts {
-        Some(opts) => json!(query.paginate(opts).await?),
-        None => json!(query.collect().await?),
+        Some(opts) => UserChats::Page(query.paginate(opts).await?.map(Doc::new)),
+        None => UserChats::All(query.collect().await?.into_iter().map(Doc::new).collect()),
     })
 }
 
-#[derive(Deserialize)]
+/// The same list, always in pages: the typed form `usePaginatedQuery` takes.
+async fn page_user_chats(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    args: PageArgs,
+) -> FnResult<PaginationResult<Doc<ChatDoc>>> {
+    let page = ctx
+        .db
+        .query("chats")
+        .with_index("by_user_created", |r| {
+            r.eq("userId", identity.subject.as_str())
+        })
+        .order(Order::Desc)
+        .paginate(args.pagination_opts)
+        .await?;
+    Ok(page.map(Doc::new))
+}
+
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 struct IdArgs {
-    id: String,
+    id: Id<ChatDoc>,
 }
 
-async fn get(ctx: QueryCtx, identity: Arc<UserIdentity>, args: IdArgs) -> FnResult<Document> {
-    owned_chat(&ctx.db, &identity, &args.id)
+async fn get(ctx: QueryCtx, identity: Arc<UserIdentity>, args: IdArgs) -> FnResult<Doc<ChatDoc>> {
+    owned_chat(&ctx.db, &identity, args.id.as_str())
         .await
-        .map(|(_, chat)| chat)
+        .map(|(_, chat)| Doc::new(chat))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 struct CreateArgs {
     title: String,
@@ -71,7 +108,7 @@ async fn create_user_chat(
     ctx: MutationCtx,
     identity: Arc<UserIdentity>,
     args: CreateArgs,
-) -> FnResult<String> {
+) -> FnResult<Id<ChatDoc>> {
     let title = valid_title(&args.title)?;
     let now = now_millis();
     let id = ctx
@@ -81,19 +118,19 @@ async fn create_user_chat(
             json!({ "userId": identity.subject, "title": title, "createdAt": now, "updatedAt": now }),
         )
         .await?;
-    Ok(id.encode())
+    Ok(Id::from(id.encode()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 struct UpdateArgs {
-    id: String,
+    id: Id<ChatDoc>,
     title: String,
 }
 
 async fn update(ctx: MutationCtx, identity: Arc<UserIdentity>, args: UpdateArgs) -> FnResult<()> {
     let title = valid_title(&args.title)?;
-    let (id, _) = owned_chat(&ctx.db, &identity, &args.id).await?;
+    let (id, _) = owned_chat(&ctx.db, &identity, args.id.as_str()).await?;
     ctx.db
         .patch(id, json!({ "title": title, "updatedAt": now_millis() }))
         .await?;
@@ -101,7 +138,7 @@ async fn update(ctx: MutationCtx, identity: Arc<UserIdentity>, args: UpdateArgs)
 }
 
 async fn remove(ctx: MutationCtx, identity: Arc<UserIdentity>, args: IdArgs) -> FnResult<()> {
-    let (id, _) = owned_chat(&ctx.db, &identity, &args.id).await?;
+    let (id, _) = owned_chat(&ctx.db, &identity, args.id.as_str()).await?;
     ctx.db.delete(id).await?;
     Ok(())
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use keel_functions::{
     Document, DocumentId, FnError, FnResult, NoArgs, Order, PaginationOpts, PaginationResult,
-    QueryCtx, Registry, UserIdentity, with_role,
+    QueryCtx, Registry, TS, UserIdentity, with_role,
 };
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,7 @@ pub(crate) fn register(registry: &mut Registry) {
 pub const COUNT_CAP: usize = 10_000;
 
 /// One table in `data:tables`.
-#[derive(Serialize, Deserialize, Debug, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, PartialEq, Eq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct TableSummary {
     pub name: String,
@@ -50,7 +50,7 @@ async fn tables(ctx: QueryCtx, _: Arc<UserIdentity>, _: NoArgs) -> FnResult<Vec<
 }
 
 /// `data:page` arguments.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DataPageArgs {
     pub table: String,
@@ -80,7 +80,7 @@ async fn page(
 }
 
 /// `data:get` arguments.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields)]
 pub struct DataGetArgs {
     pub id: String,

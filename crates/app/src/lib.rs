@@ -6,6 +6,7 @@ mod admin_users;
 mod chats;
 mod clerk_sync;
 mod data_browser;
+mod documents;
 mod org_roles;
 mod organizations;
 mod profile_hints;
@@ -21,6 +22,9 @@ use keel_functions::Registry;
 use keel_store::{Schema, TableDef};
 
 pub use clerk_sync::{ISSUES_KEPT, OnUserDeleted};
+pub use documents::{
+    ChatDoc, ClerkEventDoc, ClerkWebhookIssueDoc, MembershipDoc, OrganizationDoc, UserDoc,
+};
 pub use org_roles::{OrgScoped, with_org_role};
 pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;
@@ -31,6 +35,7 @@ pub fn schema() -> Schema {
     Schema::new()
         .table(
             TableDef::new("users")
+                .document::<UserDoc>()
                 .index("by_clerk_user_id", &["clerkUserId"])
                 .index("by_email", &["email"])
                 // The admin list (`user_search.rs`): filters and prefix searches by index.
@@ -43,21 +48,28 @@ pub fn schema() -> Schema {
                     &["status", "lastNameLower"],
                 ),
         )
-        .table(TableDef::new("chats").index("by_user_created", &["userId", "createdAt"]))
+        .table(
+            TableDef::new("chats")
+                .document::<ChatDoc>()
+                .index("by_user_created", &["userId", "createdAt"]),
+        )
         .table(
             TableDef::new("organizations")
+                .document::<OrganizationDoc>()
                 .index("by_clerk_org_id", &["clerkOrgId"])
                 // `organizations:list`: active (or all) newest first.
                 .index("by_active_created", &["isActive", "createdAt"]),
         )
         .table(
             TableDef::new("memberships")
+                .document::<MembershipDoc>()
                 .index("by_clerk_membership_id", &["clerkMembershipId"])
                 .index("by_org", &["clerkOrgId", "clerkUserId"])
                 .index("by_user", &["clerkUserId", "clerkOrgId"]),
         )
         .table(
             TableDef::new(clerk_sync::LEDGER)
+                .document::<ClerkEventDoc>()
                 .index("by_svix_id", &["svixId"])
                 .index("by_object", &["objectId", "type"])
                 // `webhooks:recent` with an outcome filter, newest first.
@@ -65,6 +77,7 @@ pub fn schema() -> Schema {
         )
         .table(
             TableDef::new(clerk_sync::ISSUES)
+                .document::<ClerkWebhookIssueDoc>()
                 .index("by_outcome", &["outcome"])
                 .index("by_slot", &["outcome", "slot"]),
         )

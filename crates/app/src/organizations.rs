@@ -5,12 +5,14 @@ use std::sync::Arc;
 
 use keel_clerk_api::{ClerkApi, ClerkApiError, OrganizationData};
 use keel_functions::{
-    ActionCtx, Document, FnError, FnResult, MutationCtx, NoArgs, Order, PaginationOpts,
-    PaginationResult, QueryCtx, Reader, Registry, UserIdentity, authenticated, with_role,
+    ActionCtx, Doc, Document, FnError, FnResult, MutationCtx, NoArgs, Order, PaginationOpts,
+    PaginationResult, QueryCtx, Reader, Registry, TS, UserIdentity, authenticated, typescript,
+    with_role,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 
+use crate::documents::OrganizationDoc;
 use crate::org_roles::{OrgScoped, with_org_role};
 use crate::users::find_by_clerk_id;
 
@@ -78,8 +80,19 @@ async fn require_member_or_admin(
     }
 }
 
+/// An organization with the caller's role in it: the document's fields plus `role`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct MyOrganization(Json);
+
+typescript!(MyOrganization => r#"Doc<"organizations"> & { role: string | null }"#);
+
 /// The caller's organizations, each with the caller's role.
-async fn list_mine(ctx: QueryCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnResult<Vec<Json>> {
+async fn list_mine(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    _: NoArgs,
+) -> FnResult<Vec<MyOrganization>> {
     let memberships = ctx
         .db
         .query("memberships")
@@ -96,33 +109,39 @@ async fn list_mine(ctx: QueryCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnR
         if let Some(org) = find_org(&ctx.db, org_id).await? {
             let mut entry = org.to_json();
             entry["role"] = m.get("role").cloned().unwrap_or(Json::Null);
-            organizations.push(entry);
+            organizations.push(MyOrganization(entry));
         }
     }
     Ok(organizations)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct OrgArgs {
     clerk_org_id: String,
 }
 
-async fn get(ctx: QueryCtx, identity: Arc<UserIdentity>, args: OrgArgs) -> FnResult<Document> {
+async fn get(
+    ctx: QueryCtx,
+    identity: Arc<UserIdentity>,
+    args: OrgArgs,
+) -> FnResult<Doc<OrganizationDoc>> {
     require_member_or_admin(&ctx, &identity, &args.clerk_org_id).await?;
     find_org(&ctx.db, &args.clerk_org_id)
         .await?
+        .map(Doc::new)
         .ok_or_else(|| FnError::not_found(format!("Organization {} not found", args.clerk_org_id)))
 }
 
 /// One member of an organization: the membership and the member's public profile (from
 /// `users`; `null` fields while the user's own webhook has not arrived).
-#[derive(Serialize, Deserialize, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Debug, PartialEq, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct OrgMember {
     pub clerk_user_id: String,
     /// `org:admin`, `org:member`, or a custom role.
     pub role: Option<String>,
+    #[ts(type = "Array<string> | null")]
     pub permissions: Json,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -164,11 +183,12 @@ async fn members(
 }
 
 /// `organizations:list` arguments.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ListOrganizationsArgs {
     /// Also organizations deleted in Clerk (kept inactive here).
     #[serde(default)]
+    #[ts(as = "Option<bool>", optional)]
     pub include_deleted: bool,
     pub pagination_opts: PaginationOpts,
 }
@@ -178,7 +198,7 @@ async fn list(
     ctx: QueryCtx,
     _: Arc<UserIdentity>,
     args: ListOrganizationsArgs,
-) -> FnResult<PaginationResult> {
+) -> FnResult<PaginationResult<Doc<OrganizationDoc>>> {
     let states: &[bool] = if args.include_deleted {
         &[true, false]
     } else {
@@ -193,10 +213,11 @@ async fn list(
     Ok(union
         .order(Order::Desc)
         .paginate(args.pagination_opts)
-        .await?)
+        .await?
+        .map(Doc::new))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct UpdateArgs {
     clerk_org_id: String,
@@ -212,7 +233,20 @@ impl OrgScoped for UpdateArgs {
 /// Renames the organization in Clerk (the source of truth) through the Backend API, then
 /// applies Clerk's answer here at once; the `organization.updated` webhook that follows
 /// finds it already applied.
-async fn update(ctx: ActionCtx, _: Arc<UserIdentity>, args: UpdateArgs) -> FnResult<Json> {
+/// What `organizations:update` returns: the organization as Clerk now has it.
+#[derive(Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+struct UpdatedOrganization {
+    clerk_org_id: String,
+    name: String,
+    slug: Option<String>,
+}
+
+async fn update(
+    ctx: ActionCtx,
+    _: Arc<UserIdentity>,
+    args: UpdateArgs,
+) -> FnResult<UpdatedOrganization> {
     let name = args.name.trim();
     if name.is_empty() || name.chars().count() > 256 {
         return Err(FnError::invalid_argument(
@@ -237,7 +271,11 @@ async fn update(ctx: ActionCtx, _: Arc<UserIdentity>, args: UpdateArgs) -> FnRes
         json!({ "organization": org_json.to_string() }),
     )
     .await?;
-    Ok(json!({ "clerkOrgId": org.id, "name": org.name, "slug": org.slug }))
+    Ok(UpdatedOrganization {
+        clerk_org_id: org.id,
+        name: org.name,
+        slug: org.slug,
+    })
 }
 
 #[derive(Deserialize)]

@@ -14,13 +14,14 @@
 use serde::Deserialize;
 use serde_json::{Map, Value as Json};
 
-use keel_functions::{FnError, FnResult};
+use keel_functions::{FnError, FnResult, TS};
 
 /// Clerk's own limit on a first or last name is in this range; anything longer is not a name.
 const MAX_NAME_CHARS: usize = 256;
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 pub(crate) struct ProfileHints {
     #[serde(default, rename = "email")]
     _email: Option<String>,

@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use keel_functions::{
-    Document, FnError, FnResult, MutationCtx, NoArgs, Order, PaginationOpts, PaginationResult,
-    QueryCtx, Reader, Registry, UserIdentity, authenticated, with_role,
+    Doc, Document, FnError, FnResult, Id, MutationCtx, NoArgs, Order, PaginationOpts,
+    PaginationResult, QueryCtx, Reader, Registry, TS, UserIdentity, authenticated, with_role,
 };
 use keel_store::BY_CREATION_TIME;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 
+use crate::documents::UserDoc;
 use crate::profile_hints::{ProfileHints, fill_names};
 use crate::time::now_millis;
 use crate::user_search::{
@@ -44,10 +45,17 @@ async fn is_admin(ctx: &QueryCtx) -> FnResult<bool> {
     ctx.auth.has_role(&ctx.db, "admin").await
 }
 
+/// A user record as functions return it.
+type UserRecord = Option<Doc<UserDoc>>;
+
+async fn find_user(db: &Reader, clerk_user_id: &str) -> FnResult<UserRecord> {
+    Ok(find_by_clerk_id(db, clerk_user_id).await?.map(Doc::new))
+}
+
 /// The caller's record; `null` when signed out or not stored yet.
-async fn get_current_user(ctx: QueryCtx, _: NoArgs) -> FnResult<Option<Document>> {
+async fn get_current_user(ctx: QueryCtx, _: NoArgs) -> FnResult<UserRecord> {
     match ctx.auth.identity() {
-        Some(identity) => find_by_clerk_id(&ctx.db, &identity.subject).await,
+        Some(identity) => find_user(&ctx.db, &identity.subject).await,
         None => Ok(None),
     }
 }
@@ -57,11 +65,11 @@ async fn get_my_profile(
     ctx: QueryCtx,
     identity: Arc<UserIdentity>,
     _: NoArgs,
-) -> FnResult<Option<Document>> {
-    find_by_clerk_id(&ctx.db, &identity.subject).await
+) -> FnResult<UserRecord> {
+    find_user(&ctx.db, &identity.subject).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct ByClerkId {
     clerk_user_id: String,
@@ -72,14 +80,14 @@ async fn get_by_clerk_id(
     ctx: QueryCtx,
     identity: Arc<UserIdentity>,
     args: ByClerkId,
-) -> FnResult<Option<Document>> {
+) -> FnResult<UserRecord> {
     if args.clerk_user_id != identity.subject && !is_admin(&ctx).await? {
         return Err(FnError::forbidden());
     }
-    find_by_clerk_id(&ctx.db, &args.clerk_user_id).await
+    find_user(&ctx.db, &args.clerk_user_id).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 struct ByEmail {
     email: String,
@@ -91,7 +99,7 @@ async fn get_by_email(
     ctx: QueryCtx,
     identity: Arc<UserIdentity>,
     args: ByEmail,
-) -> FnResult<Option<Document>> {
+) -> FnResult<UserRecord> {
     let email = args.email.trim().to_lowercase();
     let found = ctx
         .db
@@ -104,15 +112,17 @@ async fn get_by_email(
         None => identity.email.as_deref().map(str::to_lowercase) == Some(email),
     };
     if own || is_admin(&ctx).await? {
-        Ok(found)
+        Ok(found.map(Doc::new))
     } else {
         Err(FnError::forbidden())
     }
 }
 
 /// First-login provisioning, as Convex's guide calls it (no arguments): see [`provision`].
-async fn store(ctx: MutationCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnResult<String> {
-    provision(ctx, identity, ProfileHints::default()).await
+async fn store(ctx: MutationCtx, identity: Arc<UserIdentity>, _: NoArgs) -> FnResult<Id<UserDoc>> {
+    provision(ctx, identity, ProfileHints::default())
+        .await
+        .map(Id::from)
 }
 
 /// The product brief's call: the same provisioning, taking the profile the browser shows
@@ -121,8 +131,8 @@ async fn sync_user_profile(
     ctx: MutationCtx,
     identity: Arc<UserIdentity>,
     hints: ProfileHints,
-) -> FnResult<String> {
-    provision(ctx, identity, hints).await
+) -> FnResult<Id<UserDoc>> {
+    provision(ctx, identity, hints).await.map(Id::from)
 }
 
 /// Creates the caller's record from the verified token's claims, or refreshes one that
@@ -214,7 +224,7 @@ fn split_name(name: Option<&str>) -> (Option<String>, Option<String>) {
 }
 
 /// Which users the admin list shows.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum UserStatus {
     #[default]
@@ -235,13 +245,15 @@ impl UserStatus {
 }
 
 /// `users:list` arguments.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 pub struct ListUsersArgs {
     /// A prefix of the email, the full name ("ada lo") or the last name, in any case.
     #[serde(default)]
     pub search: Option<String>,
     #[serde(default)]
+    #[ts(as = "Option<UserStatus>", optional)]
     pub status: UserStatus,
     /// Only users whose `role` is this.
     #[serde(default)]
@@ -263,7 +275,7 @@ async fn list(
     ctx: QueryCtx,
     _: Arc<UserIdentity>,
     args: ListUsersArgs,
-) -> FnResult<PaginationResult> {
+) -> FnResult<PaginationResult<Doc<UserDoc>>> {
     let search = args
         .search
         .as_deref()
@@ -305,11 +317,12 @@ async fn list(
             if let Some(role) = role {
                 union = union.filter(move |user| user.get_str("role") == Some(role.as_str()));
             }
-            return Ok(union.paginate(args.pagination_opts).await?);
+            return Ok(union.paginate(args.pagination_opts).await?.map(Doc::new));
         }
     }
     Ok(union
         .order(Order::Desc)
         .paginate(args.pagination_opts)
-        .await?)
+        .await?
+        .map(Doc::new))
 }

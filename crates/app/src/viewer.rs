@@ -2,14 +2,14 @@
 //! and email, and whether the caller holds the `admin` role (which the client cannot work
 //! out for itself: roles also come from the stored record and `KEEL_ADMIN_USER_IDS`).
 
-use keel_functions::{FnResult, NoArgs, QueryCtx, Registry};
+use keel_functions::{FnResult, NoArgs, QueryCtx, Registry, TS};
 use serde::Serialize;
 
 pub(crate) fn register(registry: &mut Registry) {
     registry.query("users:viewer", viewer);
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 struct Viewer {
     subject: String,

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use keel_functions::{
-    FnResult, Order, PaginationOpts, PaginationResult, QueryCtx, Registry, UserIdentity, with_role,
+    Document, FnResult, Order, PaginationOpts, PaginationResult, QueryCtx, Registry, TS,
+    UserIdentity, typescript, with_role,
 };
 use keel_store::BY_CREATION_TIME;
 use serde::{Deserialize, Serialize};
@@ -18,7 +19,7 @@ pub(crate) fn register(registry: &mut Registry) {
 }
 
 /// A delivery's outcome, as `webhooks:recent` filters by it.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, TS)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliveryOutcome {
     /// Applied to the synced tables.
@@ -64,14 +65,22 @@ impl DeliveryOutcome {
 }
 
 /// `webhooks:recent` arguments.
-#[derive(Deserialize, Serialize, Debug)]
+#[derive(Deserialize, Serialize, Debug, TS)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[ts(optional_fields = nullable)]
 pub struct RecentWebhooksArgs {
     /// Only deliveries with this outcome (all when absent).
     #[serde(default)]
     pub outcome: Option<DeliveryOutcome>,
     pub pagination_opts: PaginationOpts,
 }
+
+/// A row of either table: the ledger's (processed) or the issues' (duplicate, rejected).
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Delivery(Document);
+
+typescript!(Delivery => r#"Doc<"clerkEvents"> | Doc<"clerkWebhookIssues">"#);
 
 /// Deliveries newest first, in Convex's page shape. Each is a stored document: a ledger row
 /// (`svixId`, `type`, `objectId`, `eventTime`, `updatedAt`, `receivedAt`, `processedAt`,
@@ -81,7 +90,7 @@ async fn recent(
     ctx: QueryCtx,
     _: Arc<UserIdentity>,
     args: RecentWebhooksArgs,
-) -> FnResult<PaginationResult> {
+) -> FnResult<PaginationResult<Delivery>> {
     let union = match args.outcome {
         None => ctx.db.union().range(LEDGER, BY_CREATION_TIME, |r| r).range(
             ISSUES,
@@ -98,5 +107,6 @@ async fn recent(
     Ok(union
         .order(Order::Desc)
         .paginate(args.pagination_opts)
-        .await?)
+        .await?
+        .map(Delivery))
 }

@@ -8,6 +8,7 @@ use keel_values::Value;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer};
 use serde_json::Value as Json;
+use ts_rs::{Config, TS, TypeVisitor};
 
 use crate::FnError;
 
@@ -23,6 +24,42 @@ pub struct NoArgs {}
 pub struct DeferredArgs<A> {
     json: Json,
     _args: PhantomData<fn() -> A>,
+}
+
+/// `{}` in TypeScript as Convex writes it, so a client may leave the arguments out.
+impl TS for NoArgs {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name(_: &Config) -> String {
+        "Record<string, never>".to_string()
+    }
+    fn inline(cfg: &Config) -> String {
+        Self::name(cfg)
+    }
+}
+
+/// Clients send the arguments `A` describes; when they are decoded is the server's business.
+impl<A: TS> TS for DeferredArgs<A> {
+    type WithoutGenerics = Self;
+    type OptionInnerType = Self;
+    fn name(cfg: &Config) -> String {
+        A::name(cfg)
+    }
+    fn inline(cfg: &Config) -> String {
+        A::inline(cfg)
+    }
+    fn visit_dependencies(v: &mut impl TypeVisitor)
+    where
+        Self: 'static,
+    {
+        A::visit_dependencies(v);
+    }
+    fn visit_generics(v: &mut impl TypeVisitor)
+    where
+        Self: 'static,
+    {
+        A::visit_generics(v);
+    }
 }
 
 impl<A: DeserializeOwned> DeferredArgs<A> {

@@ -20,9 +20,32 @@ pub use error::{ErrorCode, FnError, FnResult};
 pub use executor::{Call, Caller, Executor, Extensions, Outcome, QueryRun};
 pub use mutation_log::system_schema;
 pub use path::canonicalize_path;
-pub use registry::{FunctionKind, Registry, Visibility};
+pub use registry::{FunctionKind, FunctionSignature, FunctionTypes, Registry, Visibility};
 pub use wrappers::{HasAuth, authenticated, with_role};
 
 pub use keel_auth::UserIdentity;
-pub use keel_store::{Database, Document, Order, PaginationOpts, PaginationResult, Reader, Writer};
+pub use keel_store::{
+    Database, Doc, Document, Id, Order, PaginationOpts, PaginationResult, Reader, TableDocument,
+    Writer,
+};
+/// Derive `TS` beside serde on argument and result types.
+pub use ts_rs::{self, TS};
+
+/// Gives a Rust type a TypeScript type written by hand, for a value whose shape serde derives
+/// cannot describe (a flattened document, a union of tables).
+#[macro_export]
+macro_rules! typescript {
+    ($ty:ty => $ts:expr) => {
+        impl $crate::ts_rs::TS for $ty {
+            type WithoutGenerics = Self;
+            type OptionInnerType = Self;
+            fn name(_: &$crate::ts_rs::Config) -> String {
+                String::from($ts)
+            }
+            fn inline(cfg: &$crate::ts_rs::Config) -> String {
+                <Self as $crate::ts_rs::TS>::name(cfg)
+            }
+        }
+    };
+}
 pub use keel_values::DocumentId;

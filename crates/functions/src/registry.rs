@@ -6,9 +6,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use keel_store::TsType;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
+use ts_rs::TS;
 
 use crate::args::decode_args;
 use crate::context::{ActionCtx, MutationCtx, QueryCtx};
@@ -77,6 +79,45 @@ impl Function {
 pub(crate) struct Entry {
     pub function: Function,
     pub visibility: Visibility,
+    /// The TypeScript of its arguments and result, for `keel codegen`.
+    pub types: fn() -> FunctionTypes,
+}
+
+/// A function's arguments (written out, as a client passes them) and result in TypeScript.
+#[derive(Clone, Debug)]
+pub struct FunctionTypes {
+    pub args: TsType,
+    pub returns: TsType,
+}
+
+impl FunctionTypes {
+    /// An internal function's: `any` both ways (codegen leaves internal functions out).
+    fn untyped() -> Self {
+        let any = || TsType {
+            expr: "any".to_string(),
+            declarations: Default::default(),
+        };
+        FunctionTypes {
+            args: any(),
+            returns: any(),
+        }
+    }
+}
+
+fn types_of<A: TS + 'static, R: TS + 'static>() -> FunctionTypes {
+    FunctionTypes {
+        args: TsType::inline::<A>(),
+        returns: TsType::named::<R>(),
+    }
+}
+
+/// One registered function as `keel codegen` sees it.
+#[derive(Clone, Debug)]
+pub struct FunctionSignature {
+    pub path: String,
+    pub kind: FunctionKind,
+    pub visibility: Visibility,
+    pub types: FunctionTypes,
 }
 
 #[derive(Clone, Default)]
@@ -125,8 +166,30 @@ where
 }
 
 macro_rules! register {
-    ($(#[$doc:meta])* $name:ident, $variant:ident, $ctx:ty, $visibility:ident, $make:ident) => {
+    ($(#[$doc:meta])* $name:ident, $variant:ident, $ctx:ty, $make:ident) => {
         $(#[$doc])*
+        ///
+        /// `A` and `R` derive `TS` (ts-rs) beside serde, so `keel codegen` types the function
+        /// for clients.
+        pub fn $name<A, R, F, Fut>(&mut self, path: &str, f: F) -> &mut Self
+        where
+            A: DeserializeOwned + TS + Send + 'static,
+            R: Serialize + TS + 'static,
+            F: Fn($ctx, A) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = FnResult<R>> + Send + 'static,
+        {
+            let entry = Entry {
+                function: Function::$variant($make(f)),
+                visibility: Visibility::Public,
+                types: types_of::<A, R>,
+            };
+            self.insert(path, entry)
+        }
+    };
+    ($(#[$doc:meta])* internal $name:ident, $variant:ident, $ctx:ty, $make:ident) => {
+        $(#[$doc])*
+        ///
+        /// Clients never see it, so its types need no TypeScript.
         pub fn $name<A, R, F, Fut>(&mut self, path: &str, f: F) -> &mut Self
         where
             A: DeserializeOwned + Send + 'static,
@@ -134,7 +197,12 @@ macro_rules! register {
             F: Fn($ctx, A) -> Fut + Send + Sync + 'static,
             Fut: Future<Output = FnResult<R>> + Send + 'static,
         {
-            self.insert(path, Function::$variant($make(f)), Visibility::$visibility)
+            let entry = Entry {
+                function: Function::$variant($make(f)),
+                visibility: Visibility::Internal,
+                types: FunctionTypes::untyped,
+            };
+            self.insert(path, entry)
         }
     };
 }
@@ -145,17 +213,17 @@ impl Registry {
     }
 
     register!(/// A public query: reads one snapshot, callable by clients.
-        query, Query, QueryCtx, Public, handler);
+        query, Query, QueryCtx, handler);
     register!(/// A query only other server code may run.
-        internal_query, Query, QueryCtx, Internal, handler);
+        internal internal_query, Query, QueryCtx, handler);
     register!(/// A public mutation: one atomic transaction, callable by clients.
-        mutation, Mutation, MutationCtx, Public, prepare);
+        mutation, Mutation, MutationCtx, prepare);
     register!(/// A mutation only other server code may run.
-        internal_mutation, Mutation, MutationCtx, Internal, prepare);
+        internal internal_mutation, Mutation, MutationCtx, prepare);
     register!(/// A public action: may call other functions and the outside world.
-        action, Action, ActionCtx, Public, handler);
+        action, Action, ActionCtx, handler);
     register!(/// An action only other server code may run.
-        internal_action, Action, ActionCtx, Internal, handler);
+        internal internal_action, Action, ActionCtx, handler);
 
     /// Registers `alias` as a second path for an already registered function.
     pub fn alias(&mut self, alias: &str, path: &str) -> &mut Self {
@@ -164,31 +232,25 @@ impl Registry {
             .get(&canonicalize_path(path))
             .unwrap_or_else(|| panic!("alias {alias}: no function registered at {path}"))
             .clone();
-        self.insert(alias, entry.function, entry.visibility)
+        self.insert(alias, entry)
     }
 
     /// Adds every function of `other` (a crate's own functions beside the app's).
     pub fn merge(&mut self, other: Registry) -> &mut Self {
         for (path, entry) in other.functions {
-            self.insert(&path, entry.function, entry.visibility);
+            self.insert(&path, entry);
         }
         self
     }
 
-    fn insert(&mut self, path: &str, function: Function, visibility: Visibility) -> &mut Self {
+    fn insert(&mut self, path: &str, entry: Entry) -> &mut Self {
         let path = canonicalize_path(path);
         // Registration happens at start-up from code: a clash is a programming error.
         assert!(
             !self.functions.contains_key(&path),
             "function {path} is registered twice"
         );
-        self.functions.insert(
-            path,
-            Entry {
-                function,
-                visibility,
-            },
-        );
+        self.functions.insert(path, entry);
         self
     }
 
@@ -204,6 +266,22 @@ impl Registry {
             .map(|(path, e)| (path.clone(), e.function.kind(), e.visibility))
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Every function with its TypeScript types, sorted by path.
+    pub fn signatures(&self) -> Vec<FunctionSignature> {
+        let mut all: Vec<_> = self
+            .functions
+            .iter()
+            .map(|(path, e)| FunctionSignature {
+                path: path.clone(),
+                kind: e.function.kind(),
+                visibility: e.visibility,
+                types: (e.types)(),
+            })
+            .collect();
+        all.sort_by(|a, b| a.path.cmp(&b.path));
         all
     }
 }

@@ -1,5 +1,6 @@
-//! The `keel` command line: `dev`, `serve`, `check`, `token`.
+//! The `keel` command line: `dev`, `serve`, `check`, `token`, `backfill`, `codegen`.
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -74,6 +75,16 @@ enum Command {
         /// Print the drift (missing, stale, extra) without writing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Write the typed client API (`convex/_generated/`: api.d.ts, api.js, dataModel.d.ts)
+    /// from the registered functions and tables.
+    Codegen {
+        /// The folder to write, as in a Convex project.
+        #[arg(long, default_value = "convex/_generated")]
+        out: PathBuf,
+        /// Write nothing; fail when the files there differ from what would be written.
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -156,6 +167,7 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             print!("{}", crate::backfill::describe(&drift, dry_run));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Codegen { out, check } => codegen(&parts, &out, check),
         Command::Token {
             user,
             template,
@@ -183,6 +195,30 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `keel codegen`: writes the generated API, or with `--check` compares it with what is there.
+fn codegen(parts: &AppParts, out: &Path, check: bool) -> anyhow::Result<ExitCode> {
+    let files = keel_codegen::generate(&parts.functions, &parts.schema)?;
+    if !check {
+        keel_codegen::write(out, &files)
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        println!("wrote the typed API to {}", out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let stale = keel_codegen::check(out, &files);
+    if stale.is_empty() {
+        println!("{} is current", out.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    for path in &stale {
+        eprintln!("out of date: {}", path.display());
+    }
+    eprintln!(
+        "the functions or tables changed since the API was generated: run `keel codegen --out {}`",
+        out.display()
+    );
+    Ok(ExitCode::FAILURE)
 }
 
 /// The Backend API to reconcile with: `CLERK_SECRET_KEY` and `CLERK_API_URL` (default Clerk's),

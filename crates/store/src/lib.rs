@@ -16,6 +16,7 @@ mod range;
 mod readset;
 mod schema;
 mod tx;
+mod typed;
 mod union;
 
 #[cfg(any(test, feature = "testing"))]
@@ -30,6 +31,7 @@ pub use range::{IndexRange, KeyRange};
 pub use readset::{IndexWrite, ReadSet, WriteSet};
 pub use schema::{BY_CREATION_TIME, BY_ID, IndexDef, Schema, TableDef};
 pub use tx::{Reader, Writer};
+pub use typed::{Doc, Id, TableDocument, TsType};
 pub use union::{MAX_UNION_RANGES, Union};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -55,13 +55,25 @@ impl PaginationOpts {
 /// The cursor of the end of a query's results.
 pub const END_CURSOR: &str = "_end";
 
-/// Convex's page shape.
+/// Convex's page shape: documents, or (after [`PaginationResult::map`]) what a function made of
+/// them.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PaginationResult {
-    pub page: Vec<Document>,
+pub struct PaginationResult<T = Document> {
+    pub page: Vec<T>,
     pub is_done: bool,
     pub continue_cursor: String,
+}
+
+impl<T> PaginationResult<T> {
+    /// The same page with each item turned into something else (a typed document, a view).
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> PaginationResult<U> {
+        PaginationResult {
+            page: self.page.into_iter().map(f).collect(),
+            is_done: self.is_done,
+            continue_cursor: self.continue_cursor,
+        }
+    }
 }
 
 /// The most documents one page may ask for.

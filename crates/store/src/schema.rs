@@ -6,6 +6,7 @@ use std::sync::Arc;
 use keel_values::TableNumber;
 
 use crate::engine::{IndexNumber, SyncedCatalog, TableSpec};
+use crate::typed::{TableDocument, TsType};
 use crate::{Result, StoreError};
 
 /// Every table has this index: documents in insertion order.
@@ -28,6 +29,8 @@ pub struct TableDef {
     pub indexes: Vec<IndexDef>,
     /// Keel's own bookkeeping (names start with `_`): invisible to function code.
     pub system: bool,
+    /// The TypeScript of the table's documents, when declared with [`TableDef::document`].
+    pub document: Option<fn() -> TsType>,
 }
 
 impl TableDef {
@@ -36,6 +39,7 @@ impl TableDef {
             name: name.into(),
             indexes: Vec::new(),
             system: false,
+            document: None,
         }
     }
 
@@ -45,6 +49,20 @@ impl TableDef {
             system: true,
             ..TableDef::new(name)
         }
+    }
+
+    /// Declares the fields of the table's documents for the generated TypeScript API
+    /// (`Doc<"table">`). Without it a client sees them as `any`.
+    pub fn document<D: TableDocument>(mut self) -> Self {
+        assert_eq!(
+            D::TABLE,
+            self.name,
+            "the document type of table `{}` names table `{}`",
+            self.name,
+            D::TABLE
+        );
+        self.document = Some(TsType::inline::<D>);
+        self
     }
 
     pub fn index(mut self, name: impl Into<String>, fields: &[&str]) -> Self {

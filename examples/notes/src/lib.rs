@@ -6,16 +6,33 @@
 use std::sync::Arc;
 
 use keel::functions::{
-    Document, FnError, FnResult, MutationCtx, NoArgs, Order, QueryCtx, Registry, UserIdentity,
-    authenticated,
+    Doc, FnError, FnResult, Id, MutationCtx, NoArgs, Order, QueryCtx, Registry, TS, TableDocument,
+    UserIdentity, authenticated,
 };
 use keel::store::{Schema, TableDef};
 use serde::Deserialize;
 use serde_json::json;
 
+/// A note, as `notes:add` writes it (and `keel codegen` types it: `Doc<"notes">`).
+#[derive(TS)]
+#[allow(dead_code)]
+pub struct NoteDoc {
+    /// The author's Clerk user id.
+    owner: String,
+    text: String,
+}
+
+impl TableDocument for NoteDoc {
+    const TABLE: &'static str = "notes";
+}
+
 /// The example's own table.
 pub fn schema() -> Schema {
-    Schema::new().table(TableDef::new("notes").index("by_owner", &["owner"]))
+    Schema::new().table(
+        TableDef::new("notes")
+            .document::<NoteDoc>()
+            .index("by_owner", &["owner"]),
+    )
 }
 
 /// The example's own functions.
@@ -32,13 +49,13 @@ pub fn app() -> keel::AppParts {
     keel::AppParts::builtin().with(schema(), functions())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 #[serde(deny_unknown_fields)]
 struct AddArgs {
     text: String,
 }
 
-async fn add(ctx: MutationCtx, me: Arc<UserIdentity>, args: AddArgs) -> FnResult<String> {
+async fn add(ctx: MutationCtx, me: Arc<UserIdentity>, args: AddArgs) -> FnResult<Id<NoteDoc>> {
     if args.text.trim().is_empty() {
         return Err(FnError::invalid_argument("`text` must not be empty"));
     }
@@ -46,15 +63,16 @@ async fn add(ctx: MutationCtx, me: Arc<UserIdentity>, args: AddArgs) -> FnResult
         .db
         .insert("notes", json!({ "owner": me.subject, "text": args.text }))
         .await?;
-    Ok(id.encode())
+    Ok(Id::from(id.encode()))
 }
 
-async fn list(ctx: QueryCtx, me: Arc<UserIdentity>, _: NoArgs) -> FnResult<Vec<Document>> {
-    Ok(ctx
+async fn list(ctx: QueryCtx, me: Arc<UserIdentity>, _: NoArgs) -> FnResult<Vec<Doc<NoteDoc>>> {
+    let notes = ctx
         .db
         .query("notes")
         .with_index("by_owner", |r| r.eq("owner", me.subject.as_str()))
         .order(Order::Desc)
         .collect()
-        .await?)
+        .await?;
+    Ok(notes.into_iter().map(Doc::new).collect())
 }

@@ -11,7 +11,7 @@ import { LIST_ARGS, useCreateChat, useDeleteChat, useRenameChat } from "./chatMu
 const PAGE_SIZE = 25;
 
 export function ChatsPage() {
-  const { results, status, loadMore } = usePaginatedQuery(api.chats.listUserChats, LIST_ARGS, {
+  const { results, status, loadMore } = usePaginatedQuery(api.chats.pageUserChats, LIST_ARGS, {
     initialNumItems: PAGE_SIZE,
   });
   const createChat = useCreateChat();

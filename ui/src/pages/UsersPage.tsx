@@ -3,7 +3,7 @@
 // comes back, and until then it is marked "pending sync" — the real sync loop, on screen.
 import { useCallback, useEffect, useState } from "react";
 import { useAction, usePaginatedQuery, useQuery } from "convex/react";
-import { api, type UserDoc, type UserStatusFilter } from "../api";
+import { api, type UserDoc, type UserStatus } from "../api";
 import { errorText } from "../errors";
 import { Dialog } from "../components/Dialog";
 import { SkeletonRows } from "../components/Skeleton";
@@ -27,7 +27,7 @@ type DialogState =
 
 export function UsersPage() {
   const [search, setSearch] = useState("");
-  const [status, setStatus] = useState<UserStatusFilter>("all");
+  const [status, setStatus] = useState<UserStatus>("all");
   const [role, setRole] = useState("");
   const [pending, setPending] = useState<Pending[]>([]);
   const [dialog, setDialog] = useState<DialogState>({ kind: "closed" });
@@ -66,7 +66,7 @@ export function UsersPage() {
         </label>
         <label>
           Status
-          <select value={status} onChange={(event) => setStatus(event.target.value as UserStatusFilter)}>
+          <select value={status} onChange={(event) => setStatus(event.target.value as UserStatus)}>
             <option value="all">All</option>
             <option value="active">Active</option>
             <option value="deleted">Deleted</option>

@@ -63,7 +63,7 @@ export function WebhooksPage() {
                   <td className="mono">{d.objectId ?? "—"}</td>
                   <td>
                     <span className={`outcome outcome-${d.outcome}`}>{d.outcome}</span>
-                    {d.reason ? <div className="muted small wrap">{d.reason}</div> : null}
+                    {"reason" in d && d.reason ? <div className="muted small wrap">{d.reason}</div> : null}
                   </td>
                   <td className="mono">{d.svixId ?? "—"}</td>
                 </tr>

@@ -4,6 +4,7 @@ import { useMutation } from "convex/react";
 import type { OptimisticLocalStore } from "convex/browser";
 import { insertAtTop, optimisticallyUpdateValueInPaginatedQuery } from "convex/react";
 import { api } from "../api";
+import type { Id } from "../../convex/_generated/dataModel";
 
 const LIST_ARGS = {};
 
@@ -11,10 +12,11 @@ const LIST_ARGS = {};
 function showCreated(store: OptimisticLocalStore, args: { title: string }) {
   const now = Date.now();
   insertAtTop({
-    paginatedQuery: api.chats.listUserChats,
+    paginatedQuery: api.chats.pageUserChats,
     argsToMatch: LIST_ARGS,
     localQueryStore: store,
-    item: { _id: `optimistic:${now}`, _creationTime: now, userId: "", title: args.title, createdAt: now, updatedAt: now },
+    // Not a real id: the row renders without a link until the server answers.
+    item: { _id: `optimistic:${now}` as Id<"chats">, _creationTime: now, userId: "", title: args.title, createdAt: now, updatedAt: now },
   });
 }
 
@@ -24,7 +26,7 @@ export function useCreateChat() {
 
 export function useRenameChat() {
   return useMutation(api.chats.update).withOptimisticUpdate((store, args) => {
-    optimisticallyUpdateValueInPaginatedQuery(store, api.chats.listUserChats, LIST_ARGS, (chat) =>
+    optimisticallyUpdateValueInPaginatedQuery(store, api.chats.pageUserChats, LIST_ARGS, (chat) =>
       chat._id === args.id ? { ...chat, title: args.title } : chat,
     );
     const single = store.getQuery(api.chats.get, { id: args.id });
@@ -34,9 +36,9 @@ export function useRenameChat() {
 
 export function useDeleteChat() {
   return useMutation(api.chats.remove).withOptimisticUpdate((store, args) => {
-    for (const { args: pageArgs, value } of store.getAllQueries(api.chats.listUserChats)) {
+    for (const { args: pageArgs, value } of store.getAllQueries(api.chats.pageUserChats)) {
       if (!value) continue;
-      store.setQuery(api.chats.listUserChats, pageArgs, {
+      store.setQuery(api.chats.pageUserChats, pageArgs, {
         ...value,
         page: value.page.filter((chat) => chat._id !== args.id),
       });

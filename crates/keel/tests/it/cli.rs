@@ -282,3 +282,46 @@ async fn serve_warns_at_start_about_a_plain_http_issuer_off_loopback() {
     let ready = reqwest::get(format!("{}/readyz", serve.url)).await.unwrap();
     assert_eq!(ready.status(), 200, "{}", ready.text().await.unwrap());
 }
+
+#[test]
+fn codegen_writes_the_typed_api_and_check_fails_when_it_is_stale() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("convex/_generated");
+    let run = |args: &[&str]| keel(dir.path()).args(args).output().unwrap();
+    let out_arg = out.to_str().unwrap();
+
+    let missing = run(&["codegen", "--out", out_arg, "--check"]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("out of date") && stderr.contains("run `keel codegen"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "--check writes nothing");
+
+    let written = run(&["codegen", "--out", out_arg]);
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    let api = std::fs::read_to_string(out.join("api.d.ts")).unwrap();
+    assert!(
+        api.contains(r#"update: FunctionReference<"mutation", "public", { id: Id<"chats">, title: string, }, null>;"#),
+        "{api}"
+    );
+    assert!(
+        !api.contains("applyWebhook"),
+        "internal functions are not in `api`"
+    );
+    assert!(
+        run(&["codegen", "--out", out_arg, "--check"])
+            .status
+            .success()
+    );
+
+    std::fs::write(out.join("dataModel.d.ts"), "// edited by hand\n").unwrap();
+    let stale = run(&["codegen", "--out", out_arg, "--check"]);
+    assert!(!stale.status.success());
+    assert!(String::from_utf8_lossy(&stale.stderr).contains("dataModel.d.ts"));
+}

@@ -1,14 +1,14 @@
 //! The wire details of the Convex HTTP API: shapes, formats, paths, limits, CORS, health.
 
 use keel::AppParts;
-use keel::functions::{NoArgs, QueryCtx, Registry};
+use keel::functions::{NoArgs, QueryCtx, Registry, TS};
 use keel::store::Schema;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use crate::harness::TestServer;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, TS)]
 struct Echo {
     n: i64,
 }

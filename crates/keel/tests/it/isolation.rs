@@ -79,6 +79,28 @@ async fn the_product_brief_flow_works_for_a_signed_in_user() {
         .await;
     assert_eq!(rest["page"][0]["title"], "first");
     assert_eq!(rest["isDone"], true);
+
+    // `pageUserChats`: the same pages, and `paginationOpts` required (its typed signature).
+    let same = server
+        .ok(
+            "query",
+            "chats:pageUserChats",
+            json!({"paginationOpts": {"numItems": 2, "cursor": null}}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(same, page);
+    let (_, body) = server
+        .call("query", "chats:pageUserChats", json!({}), Some(&token))
+        .await;
+    assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT", "{body}");
+    assert!(
+        body["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("paginationOpts"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
