@@ -6,30 +6,61 @@
 //! answered before the batch is durable, but the next batch does not wait for that: it runs
 //! as soon as the engine has written this one (the fsync overlaps it; see the SQLite engine's
 //! `wal_sync.rs`).
+//!
+//! A batch whose transaction loses to a concurrent writer (another instance on the same
+//! database: `StoreError::Conflict`, while running or at commit) is abandoned whole and its
+//! mutations queue again, decoded afresh from their arguments, after a short random pause. A
+//! handler may therefore run more than once; its effects commit once. After
+//! [`MAX_ATTEMPTS`] lost attempts the caller gets `CONFLICT`.
 
 use std::panic::AssertUnwindSafe;
+use std::time::Duration;
 
 use futures::FutureExt;
 use keel_store::Database;
 use keel_values::Ts;
+use rand::Rng;
 use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::MutationCtx;
 use crate::mutation_log::{self, RequestKey};
-use crate::registry::PreparedMutation;
-use crate::{Auth, FnError, FnResult};
+use crate::registry::{MutationHandler, PreparedMutation};
+use crate::{Auth, ErrorCode, FnError, FnResult};
 
 /// The most mutations one transaction carries.
 const MAX_BATCH: usize = 128;
 
+/// How many times a mutation runs before a lost conflict is the caller's answer.
+pub(crate) const MAX_ATTEMPTS: u32 = 5;
+
+/// The pause before attempt `n + 1` is random in `0..BACKOFF_STEP * 2^n` (so two instances
+/// that collided do not collide again in step).
+const BACKOFF_STEP: Duration = Duration::from_millis(2);
+
 pub(crate) struct Job {
     pub path: String,
-    pub run: PreparedMutation,
+    /// Decodes `args` again for a retry (the first run's decoded arguments are consumed).
+    pub handler: MutationHandler,
+    pub args: Json,
+    /// The decoded call for the next run; `None` after a lost attempt.
+    pub prepared: Option<PreparedMutation>,
     pub auth: Auth,
     /// Answer a re-sent mutation from the log instead of re-running it.
     pub once: Option<RequestKey>,
     pub reply: oneshot::Sender<FnResult<Done>>,
+    /// Runs so far that lost to a concurrent writer.
+    pub lost: u32,
+}
+
+impl Job {
+    /// The call ready to run: the prepared one, or the arguments decoded again.
+    fn take_run(&mut self) -> FnResult<PreparedMutation> {
+        match self.prepared.take() {
+            Some(run) => Ok(run),
+            None => (self.handler)(self.args.clone()),
+        }
+    }
 }
 
 /// A committed mutation: its value, the batch's commit timestamp, and whether it was
@@ -42,11 +73,16 @@ pub(crate) struct Done {
 
 pub(crate) fn start(db: Database) -> mpsc::UnboundedSender<Job> {
     let (jobs, queue) = mpsc::unbounded_channel();
-    tokio::spawn(run(db, queue));
+    // Weak, so the committer still stops when the executor (the last real sender) is dropped.
+    tokio::spawn(run(db, queue, jobs.downgrade()));
     jobs
 }
 
-async fn run(db: Database, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    db: Database,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    requeue: mpsc::WeakUnboundedSender<Job>,
+) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -55,13 +91,14 @@ async fn run(db: Database, mut queue: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch).await;
+        commit_batch(&db, batch, &requeue).await;
     }
 }
 
-async fn commit_batch(db: &Database, batch: Vec<Job>) {
+async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboundedSender<Job>) {
     let tx = match db.writer().await {
         Ok(tx) => tx,
+        Err(err) if err.is_conflict() => return retry(batch, &err.to_string(), requeue),
         Err(err) => {
             tracing::error!(error = %err, "a group commit could not begin");
             for job in batch {
@@ -70,36 +107,87 @@ async fn commit_batch(db: &Database, batch: Vec<Job>) {
             return;
         }
     };
-    let mut answered = Vec::with_capacity(batch.len());
-    for job in batch {
-        let Job {
-            path,
-            run,
-            auth,
-            once,
-            reply,
-        } = job;
-        let outcome = run_job(&tx, &path, run, auth, once.as_ref()).await;
-        answered.push((reply, outcome));
+    let mut ran = Vec::with_capacity(batch.len());
+    for mut job in batch {
+        let outcome = match job.take_run() {
+            Ok(run) => run_job(&tx, &job.path, run, job.auth.clone(), job.once.as_ref()).await,
+            Err(err) => Err(err),
+        };
+        if let Err(FnError::WriteConflict(detail)) = &outcome {
+            // The transaction is lost for everyone in it: drop it (a rollback) and queue the
+            // whole batch again, this job included.
+            let detail = detail.clone();
+            drop(tx);
+            let mut again: Vec<Job> = ran.into_iter().map(|(job, _)| job).collect();
+            again.push(job);
+            return retry(again, &detail, requeue);
+        }
+        ran.push((job, outcome));
     }
     // The commit holds the write lock until the engine has written it, so the next batch's
     // `db.writer()` waits exactly that long, not for the fsync.
+    let requeue = requeue.clone();
     tokio::spawn(async move {
         match tx.commit().await {
             Ok(commit) => {
-                for (reply, outcome) in answered {
-                    let _ = reply.send(outcome.map(|(value, replayed)| Done {
+                for (job, outcome) in ran {
+                    let _ = job.reply.send(outcome.map(|(value, replayed)| Done {
                         value,
                         ts: commit.ts,
                         replayed,
                     }));
                 }
             }
+            Err(err) if err.is_conflict() => {
+                let jobs = ran.into_iter().map(|(job, _)| job).collect();
+                retry(jobs, &err.to_string(), &requeue);
+            }
             Err(err) => {
                 tracing::error!(error = %err, "group commit failed");
-                for (reply, _) in answered {
-                    let _ = reply.send(Err(FnError::from(&err)));
+                for (job, _) in ran {
+                    let _ = job.reply.send(Err(FnError::from(&err)));
                 }
+            }
+        }
+    });
+}
+
+/// Queues a lost batch's mutations again after a random pause; those out of attempts are
+/// answered `CONFLICT`.
+fn retry(jobs: Vec<Job>, detail: &str, requeue: &mpsc::WeakUnboundedSender<Job>) {
+    let mut again = Vec::with_capacity(jobs.len());
+    for mut job in jobs {
+        job.lost += 1;
+        job.prepared = None;
+        if job.lost >= MAX_ATTEMPTS {
+            tracing::warn!(function = %job.path, attempts = job.lost, detail, "mutation gave up after write conflicts");
+            let _ = job.reply.send(Err(FnError::coded(
+                ErrorCode::Conflict,
+                format!(
+                    "This mutation conflicted with concurrent writes {} times in a row and was not applied; try again",
+                    job.lost
+                ),
+            )));
+        } else {
+            tracing::debug!(function = %job.path, attempt = job.lost + 1, detail, "mutation runs again after a write conflict");
+            again.push(job);
+        }
+    }
+    let Some(lost) = again.iter().map(|job| job.lost).max() else {
+        return;
+    };
+    let pause = rand::rng().random_range(Duration::ZERO..BACKOFF_STEP * 2u32.pow(lost));
+    let requeue = requeue.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(pause).await;
+        let Some(queue) = requeue.upgrade() else {
+            return;
+        };
+        for job in again {
+            if let Err(mpsc::error::SendError(job)) = queue.send(job) {
+                let _ = job
+                    .reply
+                    .send(Err(FnError::internal("the committer stopped")));
             }
         }
     });
@@ -143,6 +231,8 @@ async fn run_job(
             tx.release_savepoint().await?;
             Ok(kept)
         }
+        // The whole transaction is lost; the caller abandons it without a rollback here.
+        Err(err @ FnError::WriteConflict(_)) => Err(err),
         Err(err) => {
             tx.rollback_to_savepoint().await?;
             if let Some(detail) = err.log_detail() {

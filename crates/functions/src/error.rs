@@ -65,6 +65,11 @@ pub enum FnError {
     /// see the condition's words; the detail is for logs only.
     #[error("{}", fault.message())]
     Storage { fault: StorageFault, detail: String },
+    /// The mutation's transaction lost to a concurrent one. The group committer runs it again
+    /// (a bounded number of times); callers see [`ErrorCode::Conflict`] only when every attempt
+    /// lost. The detail is for logs only.
+    #[error("Server Error")]
+    WriteConflict(String),
     /// Anything else. The detail is for logs only.
     #[error("Server Error")]
     Internal(String),
@@ -113,7 +118,9 @@ impl FnError {
     /// What to log beside the function's path, for failures that are not the caller's.
     pub fn log_detail(&self) -> Option<&str> {
         match self {
-            FnError::Internal(detail) | FnError::Storage { detail, .. } => Some(detail),
+            FnError::Internal(detail)
+            | FnError::WriteConflict(detail)
+            | FnError::Storage { detail, .. } => Some(detail),
             _ => None,
         }
     }
@@ -146,6 +153,7 @@ impl From<StoreError> for FnError {
             StoreError::InvalidArgument(message) => FnError::invalid_argument(message),
             StoreError::NotFound(id) => FnError::not_found(format!("Document {id} not found")),
             StoreError::Storage { fault, detail } => FnError::Storage { fault, detail },
+            StoreError::Conflict(detail) => FnError::WriteConflict(detail),
             other => FnError::Internal(other.to_string()),
         }
     }
@@ -159,6 +167,7 @@ impl From<&StoreError> for FnError {
                 fault: *fault,
                 detail: detail.clone(),
             },
+            StoreError::Conflict(detail) => FnError::WriteConflict(detail.clone()),
             other => FnError::Internal(other.to_string()),
         }
     }

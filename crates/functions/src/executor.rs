@@ -14,7 +14,7 @@ use crate::canonicalize_path;
 use crate::committer;
 use crate::context::{ActionCtx, QueryCtx};
 use crate::mutation_log::{self, RequestKey};
-use crate::registry::{Entry, Function, PreparedMutation};
+use crate::registry::{Entry, Function, MutationHandler};
 use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
 
 /// Who asked: a client over HTTP or WebSocket (public functions only), or server code.
@@ -231,8 +231,9 @@ impl Executor {
         };
         let once = RequestKey::new(session_id, request_id, call.identity.as_deref(), &path);
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
-        let prepared = handler(call.args)?;
-        let done = self.enqueue(path, prepared, auth, Some(once)).await?;
+        let done = self
+            .enqueue(path, handler, call.args, auth, Some(once))
+            .await?;
         let outcome = Outcome {
             value: done.value,
             kind: FunctionKind::Mutation,
@@ -242,21 +243,28 @@ impl Executor {
         Ok((outcome, done.replayed))
     }
 
-    /// Hands a mutation to the group committer and waits until its batch is durable.
+    /// Decodes a mutation's arguments (here, in the caller's task), hands it to the group
+    /// committer and waits until its batch is durable.
     async fn enqueue(
         &self,
         path: String,
-        run: PreparedMutation,
+        handler: MutationHandler,
+        args: Json,
         auth: Auth,
         once: Option<RequestKey>,
     ) -> FnResult<committer::Done> {
+        // The arguments stay with the job: a retry after a write conflict decodes them again.
+        let prepared = handler(args.clone())?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = committer::Job {
             path,
-            run,
+            handler,
+            args,
+            prepared: Some(prepared),
             auth,
             once,
             reply,
+            lost: 0,
         };
         self.inner
             .committer
@@ -309,8 +317,9 @@ impl Executor {
                 })
             }
             Function::Mutation(handler) => {
-                let prepared = handler(args)?;
-                let done = self.enqueue(path.to_string(), prepared, auth, None).await?;
+                let done = self
+                    .enqueue(path.to_string(), handler, args, auth, None)
+                    .await?;
                 Ok(Outcome {
                     value: done.value,
                     kind: FunctionKind::Mutation,

@@ -16,6 +16,10 @@ pub enum StoreError {
     /// The engine recognised why storage refused (its own error codes, not message text).
     #[error("{}: {detail}", fault.message())]
     Storage { fault: StorageFault, detail: String },
+    /// The transaction lost to a concurrent one (another instance on the same database) and
+    /// was rolled back; running it again from the start may succeed. The detail is logged.
+    #[error("write conflict: {0}")]
+    Conflict(String),
     #[error("storage engine error: {0}")]
     Engine(String),
 }
@@ -54,6 +58,15 @@ impl StoreError {
             fault,
             detail: detail.to_string(),
         }
+    }
+
+    pub fn conflict(detail: impl std::fmt::Display) -> Self {
+        StoreError::Conflict(detail.to_string())
+    }
+
+    /// Whether running the whole transaction again may succeed.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, StoreError::Conflict(_))
     }
 
     /// The storage condition behind this error, if it is one.
