@@ -4,8 +4,10 @@
 //      hashed assets with `Cache-Control: … immutable` and `Content-Encoding: gzip`;
 //   2. Users search, keystroke → rendered results (p95 ≤ 100 ms).
 //
-//   node bench.mjs --url http://127.0.0.1:PORT [--samples 300] [--pause-ms 50] [--json FILE]
+//   node bench.mjs --url http://127.0.0.1:PORT [--pid KEEL_PID] [--samples 300] [--pause-ms 50]
+//                  [--json FILE]
 import { writeFileSync } from "node:fs";
+import { cpuShares, cpuSnapshot } from "./cpu.mjs";
 import { launchBrowser, signInAsAdmin, VIEWPORT } from "./browser.mjs";
 import { measureFirstLoad } from "./first_load.mjs";
 import { measureSearch, SAMPLE_TIMEOUT_MS } from "./search.mjs";
@@ -19,6 +21,7 @@ const args = Object.fromEntries(
 const url = args.url ?? "http://127.0.0.1:3210";
 const samples = Number(args.samples ?? 300);
 const pauseMs = Number(args["pause-ms"] ?? 50);
+const keelPid = args.pid ? Number(args.pid) : undefined;
 
 const FIRST_LOAD_TARGET_KIB = 250;
 const SEARCH_P95_TARGET_MS = 100;
@@ -88,13 +91,17 @@ try {
   const page = await context.newPage();
   await signInAsAdmin(page, url, "bench.admin@example.org");
   const firstLoad = await measureFirstLoad(browser, url, await context.storageState());
+  const before = cpuSnapshot(keelPid);
   const search = await measureSearch(page, { samples, pauseMs });
+  const cpu = cpuShares(before, cpuSnapshot(keelPid));
   const summary = [...reportFirstLoad(firstLoad), ...reportSearch(search)];
+  const share = (v) => `${v.toFixed(0)}%`;
+  console.log(`CPU during the search, share of all ${cpu.cpus} CPUs: busy ${share(cpu.busy)} = keel ${share(cpu.keel)} + Chromium and this driver ${share(cpu.bench)} + other work ${share(cpu.other)}`);
   console.log(`\n${"figure".padEnd(66)} ${"measured".padStart(10)}  ${"target".padEnd(10)} verdict`);
   for (const [label, value, target, ok] of summary) {
     console.log(`${label.padEnd(66)} ${value.padStart(10)}  ${target.padEnd(10)} ${verdict(ok)}`);
   }
-  if (args.json) writeFileSync(args.json, JSON.stringify({ firstLoad, search }, null, 1));
+  if (args.json) writeFileSync(args.json, JSON.stringify({ firstLoad, search, cpu }, null, 1));
 } finally {
   await browser.close();
 }

@@ -67,5 +67,5 @@ wait_for "$dir/out.log" 'Keel listening on http://' "$pid"
 url=$(grep -Eo 'Keel listening on http://[^ ]+' "$dir/out.log" | head -1 | sed 's/Keel listening on //')
 say "keel dev at $url (pid $pid), $(git -C "$ROOT" rev-parse --short HEAD), $(date -u '+%Y-%m-%d %H:%M UTC')"
 
-CHROMIUM_PATH=$CHROMIUM node "$HERE/bench.mjs" --url "$url" --samples "$SAMPLES" --pause-ms "$PAUSE_MS" \
+CHROMIUM_PATH=$CHROMIUM node "$HERE/bench.mjs" --url "$url" --pid "$pid" --samples "$SAMPLES" --pause-ms "$PAUSE_MS" \
   ${JSON_OUT:+--json "$JSON_OUT"}
