@@ -9,6 +9,9 @@
 //!
 //! The HTTP query cache is bypassed on purpose: each keystroke of a search is a new query, so
 //! what matters is the cost of running the function, not of answering a cached result.
+//!
+//! `--seed-only --dir D` writes the users to `D/keel.db` and stops: a `keel dev` started with
+//! `KEEL_DATA_DIR=D` then serves them (`bench/ui-users` drives the web app against it).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +40,9 @@ struct Args {
     /// Where the database goes (a fresh temporary folder when unset).
     #[arg(long)]
     dir: Option<std::path::PathBuf>,
+    /// Seed `--dir` and stop, without timing anything.
+    #[arg(long, requires = "dir")]
+    seed_only: bool,
 }
 
 const FIRST: &[&str] = &[
@@ -245,6 +251,9 @@ async fn main() -> Result<()> {
     let schema = keel_app::schema().merge(keel_functions::system_schema());
     let db = Database::open(Arc::new(engine), &schema).await?;
     seed(&db, args.users).await?;
+    if args.seed_only {
+        return Ok(());
+    }
 
     let roles = Arc::new(AppRoles::new(["user_bench_admin".to_string()]));
     let executor = Executor::new(keel_app::functions(), db, roles);
