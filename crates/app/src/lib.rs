@@ -12,6 +12,7 @@ mod organizations;
 mod profile_hints;
 mod reconcile;
 mod roles;
+mod seed;
 mod time;
 mod user_search;
 mod users;
@@ -28,6 +29,7 @@ pub use documents::{
 pub use org_roles::{OrgScoped, with_org_role};
 pub use reconcile::{ClerkSnapshot, Drift, reconcile};
 pub use roles::AppRoles;
+pub use seed::{SeedBatch, SeedChat, write_seed_batch};
 pub use user_search::BackfillResult;
 
 /// The tables the app declares.

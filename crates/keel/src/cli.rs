@@ -76,6 +76,24 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Fill an empty database with generated users (as Clerk's webhooks write them),
+    /// organizations with members, and chats, for trying things out and for benchmarks.
+    Seed {
+        #[command(flatten)]
+        settings: Settings,
+        /// Users to write.
+        #[arg(long, default_value_t = 1000)]
+        users: usize,
+        /// The mean number of chats per user (each gets 0 to twice this).
+        #[arg(long, default_value_t = 5)]
+        chats_per_user: usize,
+        /// One organization (with 5 members) per this many users.
+        #[arg(long, default_value_t = 100)]
+        users_per_organization: usize,
+        /// Records per transaction.
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+    },
     /// Write the typed client API (`convex/_generated/`: api.d.ts, api.js, dataModel.d.ts)
     /// from the registered functions and tables.
     Codegen {
@@ -168,6 +186,21 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
+        Command::Seed {
+            settings,
+            users,
+            chats_per_user,
+            users_per_organization,
+            batch,
+        } => {
+            let options = crate::seed::SeedOptions {
+                users,
+                chats_per_user,
+                users_per_organization,
+                batch: batch.max(1),
+            };
+            seed(&settings, &parts, &options).await
+        }
         Command::Token {
             user,
             template,
@@ -195,6 +228,62 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `keel seed`: refuses a database that already has users (a second run would duplicate the
+/// chats), then writes with a progress bar and reports the rate and the database's size.
+async fn seed(
+    settings: &Settings,
+    parts: &AppParts,
+    options: &crate::seed::SeedOptions,
+) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&settings.data_dir)?;
+    let db = crate::start::open_database(settings, &parts.schema).await?;
+    let reader = db.reader().await?;
+    let existing = reader.query("users").count(1).await?;
+    reader.finish().await?;
+    if existing > 0 {
+        anyhow::bail!(
+            "{} already holds users; `keel seed` fills an empty database (use a fresh --data-dir)",
+            settings.database_location()
+        );
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} seeding: {pos} records ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let report = crate::seed::run(&db, options, |written| bar.set_position(written as u64)).await?;
+    bar.finish_and_clear();
+    println!(
+        "wrote {} users, {} organizations, {} memberships and {} chats ({} records) in {:.1} s: {:.0} records/s",
+        report.users,
+        report.organizations,
+        report.memberships,
+        report.chats,
+        report.records(),
+        report.elapsed.as_secs_f64(),
+        report.records_per_second()
+    );
+    drop(db);
+    if let Some((file, wal)) = sqlite_size(&settings.database_location()) {
+        let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+        println!(
+            "database: {:.1} MiB, plus {:.1} MiB of write-ahead log that the next checkpoint folds in",
+            mib(file),
+            mib(wal)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The SQLite file's size and its WAL's, in bytes (`None` for a database that is not a local
+/// file).
+fn sqlite_size(location: &str) -> Option<(u64, u64)> {
+    let path = location.strip_prefix("sqlite://").unwrap_or(location);
+    let file = std::fs::metadata(path).ok()?.len();
+    let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
+    Some((file, wal))
 }
 
 /// `keel codegen`: writes the generated API, or with `--check` compares it with what is there.

@@ -8,6 +8,7 @@ mod dev_secrets;
 mod fd_limit;
 mod issuer;
 mod logging;
+pub mod seed;
 mod settings;
 mod start;
 mod token;

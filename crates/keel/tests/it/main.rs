@@ -18,6 +18,7 @@ mod issuer;
 mod limits;
 mod logs;
 mod rotation;
+mod seed;
 mod storage;
 mod sync;
 mod sync_consistency;
