@@ -74,6 +74,13 @@ pub(crate) fn open_writer(path: &Path) -> Result<Connection> {
     // Checkpoints run on their own thread (`checkpoint.rs`), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)
         .map_err(fault::sqlite)?;
+    // When the writer restarts the WAL, a file grown past this is cut back to it.
+    conn.pragma_update(
+        None,
+        "journal_size_limit",
+        crate::checkpoint::WAL_LIMIT_BYTES as i64,
+    )
+    .map_err(fault::sqlite)?;
     migrate(&conn)?;
     Ok(conn)
 }

@@ -43,6 +43,11 @@ impl SqliteEngine {
     /// Opens (creating if missing) the database at a `sqlite:` URL or a plain file path, and
     /// applies pending migrations.
     pub async fn open(location: &str) -> Result<Self> {
+        Self::open_with_wal_limit(location, checkpoint::WAL_LIMIT_BYTES).await
+    }
+
+    /// [`SqliteEngine::open`] with another bound on the WAL's size (tests use a small one).
+    pub(crate) async fn open_with_wal_limit(location: &str, wal_limit_bytes: u64) -> Result<Self> {
         let path = connection::path_of(location);
         let writer = {
             let path = path.clone();
@@ -56,10 +61,12 @@ impl SqliteEngine {
         // Open one reader now, so a file the process cannot read fails here, not on a query.
         drop(readers.get()?);
         let wal = WalSync::start(&resolved).map_err(fault::io)?;
-        let checkpointer = Checkpointer::start(path).map_err(StoreError::engine)?;
+        let writer = Arc::new(Mutex::new(writer));
+        let checkpointer = Checkpointer::start(path, wal_limit_bytes, Arc::clone(&writer))
+            .map_err(StoreError::engine)?;
         Ok(SqliteEngine {
             readers,
-            writer: Arc::new(Mutex::new(writer)),
+            writer,
             checkpointer: Arc::new(checkpointer),
             wal: Arc::new(wal),
         })
