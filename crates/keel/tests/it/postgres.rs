@@ -1,0 +1,150 @@
+//! Keel on PostgreSQL (`KEEL_DATABASE_URL=postgres://…`), each test on a fresh database of the
+//! server at `KEEL_TEST_POSTGRES_URL` (see `keel_store_postgres::testing`).
+
+use std::time::{Duration, Instant};
+
+use keel::AppParts;
+use keel_store_postgres::testing::TestDatabase;
+use serde_json::json;
+
+use crate::binary::{keel, output};
+use crate::harness::TestServer;
+
+const SECRET: &str = "pg-pa55word-n0t-shown";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dev_on_postgres_serves_mutations_and_queries() {
+    let database = TestDatabase::create().await;
+    let url = database.url().to_string();
+    let server = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let (status, ready) = server.get("/readyz").await;
+    assert_eq!(status, 200, "{ready}");
+
+    let (_, token) = server.user("pg@example.com").await;
+    server
+        .ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+    let id = server
+        .ok(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "on postgres"}),
+            Some(&token),
+        )
+        .await;
+    server
+        .ok(
+            "mutation",
+            "chats:update",
+            json!({"id": id, "title": "renamed"}),
+            Some(&token),
+        )
+        .await;
+    let chats = server
+        .ok("query", "chats:listUserChats", json!({}), Some(&token))
+        .await;
+    assert_eq!(chats.as_array().unwrap().len(), 1, "{chats}");
+    assert_eq!(chats[0]["title"], "renamed");
+
+    // The rows are PostgreSQL's, not a file's.
+    let mut conn = sqlx_connect(&database).await;
+    let documents: i64 = sqlx::query_scalar("SELECT count(*) FROM keel_documents")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(documents >= 2, "a user and a chat at least: {documents}");
+    assert!(
+        !server.dir.path().join("keel.db").exists(),
+        "no SQLite file"
+    );
+}
+
+async fn sqlx_connect(database: &TestDatabase) -> sqlx::PgConnection {
+    use sqlx::Connection;
+    // The tests' own trust-auth server: the shown URL carries no password to hide.
+    sqlx::PgConnection::connect(&database.url().to_string())
+        .await
+        .unwrap()
+}
+
+/// The test database's URL with a password in it (ignored by the tests' trust-auth server).
+fn url_with_password(database: &TestDatabase) -> String {
+    let mut url = url::Url::parse(&database.url().to_string()).unwrap();
+    url.set_password(Some(SECRET)).unwrap();
+    url.to_string()
+}
+
+/// `keel migrate` applies the migrations and exits 0, also when there is nothing to do, and
+/// several started at once on an empty database all succeed, migrating once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_applies_once_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create().await;
+    let url = url_with_password(&database);
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let mut command = keel(dir.path());
+            command.args(["migrate"]).env("KEEL_DATABASE_URL", &url);
+            output(command)
+        })
+        .collect();
+    let mut applied = 0;
+    for run in runs {
+        let run = run.await;
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(run.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            !stdout.contains(SECRET) && !stderr.contains(SECRET),
+            "{stdout}\n{stderr}"
+        );
+        assert!(stdout.contains(database.name()), "{stdout}");
+        if stdout.contains("applied 1 migration") {
+            applied += 1;
+        } else {
+            assert!(stdout.contains("already at schema version 1"), "{stdout}");
+        }
+    }
+    assert_eq!(applied, 1, "one of them migrated");
+    let mut conn = sqlx_connect(&database).await;
+    let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM keel_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(versions, 1);
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM keel_tables")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(tables > 0, "the app's tables are numbered too");
+}
+
+/// A server that never answers: `keel serve` exits non-zero within 30 s (the default connect
+/// timeout is 10 s), naming the host and not the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exits_naming_the_host_when_postgres_does_not_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let mut command = keel(dir.path());
+    command
+        .args(["serve"])
+        .env(
+            "CLERK_JWT_ISSUER_DOMAIN",
+            "https://example.clerk.accounts.dev",
+        )
+        .env(
+            "KEEL_DATABASE_URL",
+            format!("postgres://keel:{SECRET}@127.0.0.1:{port}/keel"),
+        );
+    let started = Instant::now();
+    let run = output(command).await;
+    let took = started.elapsed();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stderr}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("KEEL_DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains(SECRET), "{stderr}");
+    drop(silent);
+}
