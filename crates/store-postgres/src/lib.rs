@@ -50,7 +50,7 @@ impl PostgresEngine {
         // The migrating connection is not kept: the pool opens its own, lazily.
         let _ = conn.close().await;
         let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_size.max(1))
+            .max_connections(settings.pool_size.max(PostgresSettings::MIN_POOL_SIZE))
             .acquire_timeout(settings.connect_timeout)
             // Pinged before use (a round trip per transaction), so connections that died
             // while idle (the server restarted) are replaced instead of failing a request.

@@ -120,7 +120,8 @@ impl fmt::Debug for DatabaseUrl {
 #[derive(Clone, Debug)]
 pub struct PostgresSettings {
     pub url: DatabaseUrl,
-    /// The most connections the engine keeps open to the server.
+    /// The most connections the engine keeps open to the server (at least
+    /// [`Self::MIN_POOL_SIZE`]).
     pub pool_size: u32,
     /// How long opening a connection (or waiting for a free one) may take.
     pub connect_timeout: Duration,
@@ -131,6 +132,9 @@ pub struct PostgresSettings {
 
 impl PostgresSettings {
     pub const DEFAULT_POOL_SIZE: u32 = 16;
+    /// One connection for the writer and one for readers: an action's role check reads
+    /// while a batch of mutations holds the writer's.
+    pub const MIN_POOL_SIZE: u32 = 2;
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
     pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -148,3 +148,57 @@ async fn serve_exits_naming_the_host_when_postgres_does_not_answer() {
     assert!(!stderr.contains(SECRET), "{stderr}");
     drop(silent);
 }
+
+/// Two instances on one database: a chat created through B reaches a live query that the same
+/// user holds through A (today by A's poll of the commit clock, within about 250 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_through_one_instance_reaches_a_live_query_on_another() {
+    use crate::sync::Client;
+
+    let database = TestDatabase::create().await;
+    let url = database.url().to_string();
+    let a = TestServer::dev_with(|s| s.database_url = Some(url.clone()), AppParts::builtin()).await;
+    let b = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let (user_id, token) = a.user("two@example.com").await;
+    a.ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+
+    let mut live = Client::connect(&a, "live").await;
+    live.send(
+        json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}),
+    )
+    .await;
+    live.expect("Transition").await;
+    live.send(
+        json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+        {"type": "Add", "queryId": 1, "udfPath": "chats:listUserChats", "args": [{}]}]}),
+    )
+    .await;
+    let first = live.expect("Transition").await;
+    assert_eq!(first["modifications"][0]["value"], json!([]), "{first}");
+
+    // The same Clerk user, signed in through B (B's emulator signs for B's issuer).
+    let through_b = b.forged_token(&user_id);
+    let started = Instant::now();
+    b.ok(
+        "mutation",
+        "chats:createUserChat",
+        json!({"title": "from B"}),
+        Some(&through_b),
+    )
+    .await;
+    let update = live.expect("Transition").await;
+    assert_eq!(
+        update["modifications"][0]["value"][0]["title"], "from B",
+        "{update}"
+    );
+    assert!(
+        crate::sync::ts(&update["endVersion"]) > crate::sync::ts(&first["endVersion"]),
+        "timestamps keep increasing across instances"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
