@@ -202,3 +202,34 @@ async fn a_commit_through_one_instance_reaches_a_live_query_on_another() {
         started.elapsed()
     );
 }
+
+/// `keel check` names an unreachable database by host, with the fix, and without the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_an_unreachable_postgres_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let mut command = keel(dir.path());
+    command
+        .args(["check"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", "http://127.0.0.1:1/_clerk")
+        .env(
+            "KEEL_DATABASE_URL",
+            format!("postgres://keel:{SECRET}@127.0.0.1:{port}/keel"),
+        );
+    let run = output(command).await;
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(!run.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|line| line.starts_with("✗ database:"))
+        .unwrap_or_else(|| panic!("no database line in:\n{stdout}"));
+    assert!(line.contains(&format!("127.0.0.1:{port}")), "{line}");
+    assert!(line.contains("check that PostgreSQL"), "{line}");
+    assert!(
+        !stdout.contains(SECRET) && !stderr.contains(SECRET),
+        "{stdout}\n{stderr}"
+    );
+}
