@@ -233,3 +233,95 @@ async fn check_names_an_unreachable_postgres_with_the_fix() {
         "{stdout}\n{stderr}"
     );
 }
+
+/// Runs SQL on the tests' server's maintenance database.
+async fn admin_sql(sql: String) {
+    use sqlx::Connection;
+    let admin = keel_store_postgres::testing::admin_url();
+    let mut conn = sqlx::PgConnection::connect(&admin.to_string())
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+/// The database goes away while Keel serves (renamed: connections end and new ones find no
+/// such database): requests fail as `STORAGE_UNAVAILABLE`, `/readyz` turns 503, and both
+/// recover by themselves once it is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_goes_away_and_comes_back() {
+    let database = TestDatabase::create().await;
+    let name = database.name().to_string();
+    let away = format!("{name}_away");
+    let url = database.url().to_string();
+    let server = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let (_, token) = server.user("away@example.com").await;
+    server
+        .ok("mutation", "users:store", json!({}), Some(&token))
+        .await;
+    assert_eq!(server.get("/readyz").await.0, 200);
+
+    admin_sql(format!(
+        r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS false;
+           SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';
+           ALTER DATABASE "{name}" RENAME TO "{away}";
+           ALTER DATABASE "{away}" ALLOW_CONNECTIONS true;"#
+    ))
+    .await;
+    let code = server
+        .error_code(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "lost"}),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(code, "STORAGE_UNAVAILABLE");
+    let code = server
+        .error_code("query", "chats:listUserChats", json!({}), Some(&token))
+        .await;
+    assert_eq!(code, "STORAGE_UNAVAILABLE");
+    let (status, ready) = server.get("/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert_eq!(ready["database"], false, "{ready}");
+
+    admin_sql(format!(r#"ALTER DATABASE "{away}" RENAME TO "{name}""#)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, ready) = server.get("/readyz").await;
+        if status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still not ready: {ready}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server
+        .ok(
+            "mutation",
+            "chats:createUserChat",
+            json!({"title": "back"}),
+            Some(&token),
+        )
+        .await;
+    // A query that failed while the database was away runs again by itself (within about
+    // a second, `STORE_FAILURE_RETRY`), so its cached error does not outlive the outage.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let chats = loop {
+        let (_, body) = server
+            .call("query", "chats:listUserChats", json!({}), Some(&token))
+            .await;
+        if body["status"] == "success" {
+            break body["value"].clone();
+        }
+        assert!(Instant::now() < deadline, "the query still fails: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(chats[0]["title"], "back", "{chats}");
+    assert_eq!(
+        chats.as_array().unwrap().len(),
+        1,
+        "nothing of the lost one"
+    );
+}
