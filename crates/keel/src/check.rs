@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use keel_auth::{AuthConfig, FetchError, Verifier};
 
-use crate::settings::misnamed_variables;
+use crate::settings::{DatabaseChoice, misnamed_variables};
 use crate::{AppParts, Settings};
 
 /// Prints a line per setting and dependency; the exit code is a failure when any line is ✗.
@@ -89,7 +89,10 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
                 true,
                 format!("database ({}) opened and migrated", db.engine_name()),
             ),
-            Err(err) => report(false, format!("database: {err:#}")),
+            Err(err) => report(
+                false,
+                format!("database: {err:#}{}", database_fix(settings)),
+            ),
         },
         Err(err) => report(
             false,
@@ -100,5 +103,16 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// What to check when the database did not open, for a server Keel connects to.
+fn database_fix(settings: &Settings) -> String {
+    match settings.database() {
+        Ok(DatabaseChoice::Postgres(postgres)) => format!(
+            " — check that PostgreSQL at {} is reachable and that KEEL_DATABASE_URL's user, password and database are right",
+            postgres.url.host()
+        ),
+        _ => String::new(),
     }
 }

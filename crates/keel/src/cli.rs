@@ -1,14 +1,16 @@
-//! The `keel` command line: `dev`, `serve`, `check`, `token`, `backfill`, `codegen`.
+//! The `keel` command line: `dev`, `serve`, `check`, `token`, `migrate`, `backfill`, `seed`,
+//! `codegen`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use keel_store_postgres::PostgresEngine;
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
 use crate::logging::LogFormat;
-use crate::settings::misnamed_variables;
+use crate::settings::{DatabaseChoice, misnamed_variables};
 use crate::{AppParts, Mode, Settings, start};
 
 #[derive(Parser)]
@@ -65,6 +67,13 @@ enum Command {
         /// The running Keel (default: http:// + KEEL_LISTEN).
         #[arg(long, env = "KEEL_URL")]
         url: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Bring the database up to date (the engine's schema, then the app's tables and indexes)
+    /// and exit. `serve` does the same at start; run this first to migrate once before
+    /// starting several instances.
+    Migrate {
         #[command(flatten)]
         settings: Settings,
     },
@@ -172,13 +181,45 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
         Command::Check { settings, issuer } => {
             Ok(crate::check::run(&settings, issuer, &parts).await)
         }
+        Command::Migrate { settings } => {
+            warn_misnamed();
+            let database = settings.database()?;
+            let applied = match &database {
+                DatabaseChoice::Postgres(postgres) => Some(
+                    PostgresEngine::migrate(postgres)
+                        .await
+                        .with_context(|| format!("migrating {database} (KEEL_DATABASE_URL)"))?,
+                ),
+                DatabaseChoice::Sqlite(_) => {
+                    std::fs::create_dir_all(&settings.data_dir)?;
+                    None
+                }
+            };
+            let db = crate::start::open_database(&settings, &parts.schema).await?;
+            match applied {
+                Some(0) => println!(
+                    "{database}: already at schema version {}",
+                    keel_store_postgres::SCHEMA_VERSION
+                ),
+                Some(count) => println!(
+                    "{database}: applied {count} migration(s), now at schema version {}",
+                    keel_store_postgres::SCHEMA_VERSION
+                ),
+                None => println!("{database}: schema up to date"),
+            }
+            println!(
+                "{database}: tables and indexes up to date ({})",
+                db.engine_name()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backfill { settings, dry_run } => {
             let api = backfill_api(&settings)?;
             std::fs::create_dir_all(&settings.data_dir)?;
             let db = crate::start::open_database(&settings, &parts.schema).await?;
             eprintln!(
                 "reconciling {} with Clerk at {}",
-                settings.database_location(),
+                settings.database()?,
                 api.base_url()
             );
             let drift = crate::backfill::run_once(&db, &api, dry_run, true).await?;
@@ -242,10 +283,10 @@ async fn seed(
     let reader = db.reader().await?;
     let existing = reader.query("users").count(1).await?;
     reader.finish().await?;
+    let database = settings.database()?;
     if existing > 0 {
         anyhow::bail!(
-            "{} already holds users; `keel seed` fills an empty database (use a fresh --data-dir)",
-            settings.database_location()
+            "{database} already holds users; `keel seed` fills an empty database (use a fresh --data-dir or database)"
         );
     }
     let bar = indicatif::ProgressBar::new_spinner();
@@ -266,7 +307,9 @@ async fn seed(
         report.records_per_second()
     );
     drop(db);
-    if let Some((file, wal)) = sqlite_size(&settings.database_location()) {
+    if let crate::settings::DatabaseChoice::Sqlite(location) = &database
+        && let Some((file, wal)) = sqlite_size(location)
+    {
         let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
         println!(
             "database: {:.1} MiB, plus {:.1} MiB of write-ahead log that the next checkpoint folds in",

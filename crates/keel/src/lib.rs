@@ -13,7 +13,7 @@ mod settings;
 mod start;
 mod token;
 
-pub use settings::{Mode, OnUserDeletedSetting, Settings};
+pub use settings::{Mode, OnUserDeletedSetting, PostgresArgs, Settings};
 pub use start::{AppParts, Running, start};
 
 pub use keel_clerk_emulator as clerk_emulator;

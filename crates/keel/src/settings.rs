@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use keel_store_postgres::{DatabaseUrl, PostgresSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OnUserDeletedSetting {
@@ -41,9 +42,13 @@ pub struct Settings {
     #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
     pub data_dir: PathBuf,
 
-    /// Database URL: `sqlite://path` (default: `keel.db` in the data folder).
+    /// Database URL: `sqlite://path` (default: `keel.db` in the data folder) or
+    /// `postgres://user:password@host:5432/database`.
     #[arg(long, env = "KEEL_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+
+    #[command(flatten)]
+    pub postgres: PostgresArgs,
 
     /// Required token audience (`aud`); empty means no audience is required.
     #[arg(long, env = "KEEL_APPLICATION_ID", default_value = "convex")]
@@ -152,12 +157,79 @@ pub struct Settings {
     pub admin_user_ids: Vec<String>,
 }
 
-impl Settings {
-    pub fn database_location(&self) -> String {
-        match &self.database_url {
-            Some(url) if !url.is_empty() => url.clone(),
-            _ => self.data_dir.join("keel.db").to_string_lossy().into_owned(),
+/// The PostgreSQL engine's settings; only read when `KEEL_DATABASE_URL` is a `postgres://` URL.
+#[derive(Args, Clone, Debug)]
+pub struct PostgresArgs {
+    /// PostgreSQL: the most connections to the database this instance keeps open.
+    #[arg(long = "pg-pool-size", env = "KEEL_PG_POOL_SIZE", default_value_t = PostgresSettings::DEFAULT_POOL_SIZE)]
+    pub pool_size: u32,
+
+    /// PostgreSQL: how long connecting (or waiting for a free pooled connection) may take.
+    #[arg(
+        long = "pg-connect-timeout",
+        env = "KEEL_PG_CONNECT_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub connect_timeout: humantime::Duration,
+
+    /// PostgreSQL: the server cancels a statement, or a transaction left idle, after this
+    /// long (`0s`: never).
+    #[arg(
+        long = "pg-statement-timeout",
+        env = "KEEL_PG_STATEMENT_TIMEOUT",
+        default_value = "30s"
+    )]
+    pub statement_timeout: humantime::Duration,
+}
+
+impl Default for PostgresArgs {
+    fn default() -> Self {
+        PostgresArgs {
+            pool_size: PostgresSettings::DEFAULT_POOL_SIZE,
+            connect_timeout: PostgresSettings::DEFAULT_CONNECT_TIMEOUT.into(),
+            statement_timeout: PostgresSettings::DEFAULT_STATEMENT_TIMEOUT.into(),
         }
+    }
+}
+
+/// Which engine `KEEL_DATABASE_URL` names.
+#[derive(Clone, Debug)]
+pub enum DatabaseChoice {
+    /// A `sqlite:` URL or a file path.
+    Sqlite(String),
+    Postgres(PostgresSettings),
+}
+
+impl std::fmt::Display for DatabaseChoice {
+    /// Where the database is, safe to print: a PostgreSQL URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseChoice::Sqlite(location) => f.write_str(location),
+            DatabaseChoice::Postgres(settings) => write!(f, "{}", settings.url),
+        }
+    }
+}
+
+impl Settings {
+    /// The engine and where its data is, chosen by the URL's scheme (SQLite by default).
+    pub fn database(&self) -> anyhow::Result<DatabaseChoice> {
+        let location = match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.trim().to_string(),
+            _ => self.data_dir.join("keel.db").to_string_lossy().into_owned(),
+        };
+        if !(location.starts_with("postgres:") || location.starts_with("postgresql:")) {
+            return Ok(DatabaseChoice::Sqlite(location));
+        }
+        // The error never repeats the URL: it may carry a password.
+        let url = DatabaseUrl::parse(&location).map_err(|err| {
+            anyhow::anyhow!("KEEL_DATABASE_URL is not a usable PostgreSQL URL: {err}")
+        })?;
+        Ok(DatabaseChoice::Postgres(PostgresSettings {
+            url,
+            pool_size: self.postgres.pool_size,
+            connect_timeout: self.postgres.connect_timeout.into(),
+            statement_timeout: self.postgres.statement_timeout.into(),
+        }))
     }
 
     pub fn application_id(&self) -> Option<String> {
@@ -196,6 +268,9 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_LISTEN",
     "KEEL_DATA_DIR",
     "KEEL_DATABASE_URL",
+    "KEEL_PG_POOL_SIZE",
+    "KEEL_PG_CONNECT_TIMEOUT",
+    "KEEL_PG_STATEMENT_TIMEOUT",
     "KEEL_APPLICATION_ID",
     "KEEL_AUTHORIZED_PARTIES",
     "KEEL_CLOCK_SKEW_SECS",
@@ -215,6 +290,7 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_LOG_FORMAT",
     "KEEL_URL",
     "KEEL_TEST_DATABASE_URL",
+    "KEEL_TEST_POSTGRES_URL",
 ];
 
 /// Problems with the environment a user most likely made by mistake: a variable from another

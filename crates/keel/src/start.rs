@@ -9,7 +9,9 @@ use keel_app::AppRoles;
 use keel_auth::{AuthConfig, Verifier};
 use keel_clerk_emulator::{Emulator, EmulatorConfig};
 use keel_functions::{Executor, Registry};
+use keel_store::engine::Engine;
 use keel_store::{Database, Schema};
+use keel_store_postgres::PostgresEngine;
 use keel_store_sqlite::SqliteEngine;
 use keel_sync::{SubscriptionManager, SyncConfig, SyncService};
 use tokio::net::TcpListener;
@@ -17,6 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
+use crate::settings::DatabaseChoice;
 use crate::{Mode, Settings};
 
 /// The tables and functions a Keel serves: the built-in app, plus whatever an embedding crate
@@ -332,17 +335,23 @@ pub(crate) async fn open_database(
     settings: &Settings,
     schema: &Schema,
 ) -> anyhow::Result<Database> {
-    let location = settings.database_location();
-    if location.starts_with("postgres:") || location.starts_with("postgresql:") {
-        bail!(
-            "KEEL_DATABASE_URL names PostgreSQL, which this build does not support yet; use a sqlite:// URL or leave it unset"
-        );
-    }
-    let engine = SqliteEngine::open(&location)
-        .await
-        .context("opening the SQLite database (KEEL_DATABASE_URL)")?;
+    let engine: Arc<dyn Engine> = match settings.database()? {
+        DatabaseChoice::Sqlite(location) => Arc::new(
+            SqliteEngine::open(&location)
+                .await
+                .context("opening the SQLite database (KEEL_DATABASE_URL)")?,
+        ),
+        DatabaseChoice::Postgres(postgres) => {
+            Arc::new(PostgresEngine::open(&postgres).await.with_context(|| {
+                format!(
+                    "opening the PostgreSQL database {} (KEEL_DATABASE_URL)",
+                    postgres.url
+                )
+            })?)
+        }
+    };
     let schema = schema.clone().merge(keel_functions::system_schema());
-    Database::open(Arc::new(engine), &schema)
+    Database::open(engine, &schema)
         .await
         .context("preparing the database schema")
 }

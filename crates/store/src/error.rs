@@ -2,7 +2,8 @@ use keel_values::DocumentId;
 
 /// What can go wrong in the store. `InvalidArgument` and `NotFound` are the caller's fault and
 /// their messages are safe to show; `Storage` names a condition of the storage itself (its
-/// detail is only logged); `Engine` is any other internal failure, also only logged.
+/// detail is only logged); `Conflict` is another transaction in the way, which a retry may
+/// get past; `Engine` is any other internal failure, also only logged.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("{0}")]
@@ -16,9 +17,13 @@ pub enum StoreError {
     /// The engine recognised why storage refused (its own error codes, not message text).
     #[error("{}: {detail}", fault.message())]
     Storage { fault: StorageFault, detail: String },
-    /// The transaction lost to a concurrent one (another instance on the same database) and
-    /// was rolled back; running it again from the start may succeed. The detail is logged.
-    #[error("write conflict: {0}")]
+    /// Another transaction got in the way: a serialization failure, a deadlock, a lock that
+    /// could not be had. Nothing was written, and the same work may succeed if run again.
+    /// The SQLite engine never reports it (its writers queue on one lock, and a lock still
+    /// busy after the timeout stays `Engine`); the PostgreSQL engine does, from SQLSTATE
+    /// codes. The detail is only logged.
+    /// The group committer runs the batch again (`functions/src/committer.rs`).
+    #[error("storage conflict: {0}")]
     Conflict(String),
     #[error("storage engine error: {0}")]
     Engine(String),
@@ -64,7 +69,7 @@ impl StoreError {
         StoreError::Conflict(detail.to_string())
     }
 
-    /// Whether running the whole transaction again may succeed.
+    /// Whether running the same transaction again may succeed ([`StoreError::Conflict`]).
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict(_))
     }

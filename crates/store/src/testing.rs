@@ -18,7 +18,8 @@ pub type OpenEngine =
     Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn Engine>> + Send>> + Send + Sync>;
 
 /// Generates one `#[tokio::test]` per contract case. `$factory` is an async expression
-/// returning `(guard, OpenEngine)`; the guard (a temp dir, a test schema) lives for the test.
+/// returning `(guard, OpenEngine)`; the guard (a temp dir, a test database) lives for the
+/// test. Engines it opens may be open at the same time, as two processes would have them.
 #[macro_export]
 macro_rules! engine_contract_tests {
     ($factory:expr) => {
@@ -31,7 +32,8 @@ macro_rules! engine_contract_tests {
             prefix_ranges_hold_the_strings_that_start_with_the_prefix,
             unions_merge_ranges_in_order_and_return_each_document_once,
             union_pages_hold_with_filters_budgets_and_pinned_ends,
-            unions_merge_tables_newest_first, counts_stop_at_their_limit);
+            unions_merge_tables_newest_first, counts_stop_at_their_limit,
+            two_databases_on_one_store_see_each_others_commits);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -1024,4 +1026,78 @@ pub async fn counts_stop_at_their_limit(open: OpenEngine) {
     let reads = r.finish().await.unwrap();
     let added = insert_and_commit(&db, "notes", json!({"owner": "a", "rank": 50})).await;
     assert!(reads.intersects(&added), "a count reads its whole range");
+}
+
+/// Two processes on one database (two instances, or `keel backfill` beside `keel serve`):
+/// each sees the other's commits, takes them as foreign (so live queries re-check), and
+/// commit timestamps keep increasing across both; their writers are serialized together.
+pub async fn two_databases_on_one_store_see_each_others_commits(open: OpenEngine) {
+    let a = database(&open, &schema()).await;
+    let b = database(&open, &schema()).await;
+
+    let tx = a.writer().await.unwrap();
+    let note = tx
+        .insert("notes", json!({"owner": "a", "rank": 1}))
+        .await
+        .unwrap();
+    let first = tx.commit().await.unwrap();
+    assert!(!a.is_foreign_ts(first.ts), "a's own commit");
+
+    let seen_by_b = b.reader().await.unwrap();
+    assert_eq!(seen_by_b.ts(), first.ts, "b's snapshot holds a's commit");
+    assert!(seen_by_b.get(note).await.unwrap().is_some());
+    assert!(
+        b.is_foreign_ts(seen_by_b.ts()),
+        "and knows it is not its own"
+    );
+
+    let tx = b.writer().await.unwrap();
+    tx.patch(note, json!({"rank": 2})).await.unwrap();
+    let second = tx.commit().await.unwrap();
+    assert!(second.ts > first.ts, "{:?} after {:?}", second.ts, first.ts);
+    assert_eq!(second.base, first.ts, "b's writer began at a's commit");
+
+    let seen_by_a = a.reader().await.unwrap();
+    assert_eq!(seen_by_a.ts(), second.ts);
+    let doc = seen_by_a.get(note).await.unwrap().unwrap();
+    assert_eq!(doc.get("rank"), Some(&json!(2)), "a reads b's write");
+    assert!(a.is_foreign_ts(seen_by_a.ts()));
+    assert_eq!(
+        seen_by_b.get(note).await.unwrap().unwrap().get("rank"),
+        Some(&json!(1)),
+        "an older snapshot stays as it was"
+    );
+
+    // Read-modify-write through both at once: no increment lost, every timestamp new.
+    let tasks: Vec<_> = (0..16)
+        .map(|i| {
+            let db = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tokio::spawn(async move {
+                let tx = db.writer().await.unwrap();
+                let rank = tx
+                    .get(note)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .get("rank")
+                    .unwrap()
+                    .as_i64();
+                tokio::task::yield_now().await;
+                tx.patch(note, json!({"rank": rank.unwrap() + 1}))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap().ts
+            })
+        })
+        .collect();
+    let mut stamps = Vec::new();
+    for task in tasks {
+        stamps.push(task.await.unwrap());
+    }
+    let doc = a.reader().await.unwrap().get(note).await.unwrap().unwrap();
+    assert_eq!(doc.get("rank"), Some(&json!(18)), "no increment is lost");
+    stamps.sort();
+    stamps.dedup();
+    assert_eq!(stamps.len(), 16, "each commit has a timestamp of its own");
+    assert!(stamps[0] > second.ts);
 }

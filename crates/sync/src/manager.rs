@@ -528,6 +528,36 @@ async fn watch_other_writers(shared: std::sync::Weak<Shared>) {
     }
 }
 
+/// How long a query whose run failed in the store itself (storage unavailable, the database
+/// unreachable) waits before it runs again by itself. The error stays published meanwhile,
+/// to live subscribers and to HTTP callers of the cached result.
+pub const STORE_FAILURE_RETRY: Duration = Duration::from_secs(1);
+
+/// Runs `key` again after [`STORE_FAILURE_RETRY`], if anyone still wants it: a failed run
+/// has an empty read set, so without this its error would stay until the client
+/// resubscribed (or, for the HTTP cache, stopped asking), long after storage came back.
+fn retry_after_store_failure(shared: &Arc<Shared>, key: &Arc<SubscriptionKey>) {
+    let shared = Arc::downgrade(shared);
+    let key = Arc::clone(key);
+    tokio::spawn(async move {
+        tokio::time::sleep(STORE_FAILURE_RETRY).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let mut table = shared.lock();
+        let processed = table.processed;
+        let Some(entry) = table.entries.get_mut(&key) else {
+            return; // forgotten meanwhile
+        };
+        if entry.running_since.is_some() {
+            entry.rerun = true;
+            return;
+        }
+        spawn_run(&shared, Arc::clone(&key), entry);
+        table.set_running(&key, Some(processed));
+    });
+}
+
 /// Forgets one-off query results nobody asked for lately and nobody subscribes to.
 async fn evict_idle(shared: std::sync::Weak<Shared>) {
     let mut every = tokio::time::interval(QUERY_CACHE_IDLE / 3);
@@ -590,9 +620,13 @@ fn finish_run(
             run.reads,
             run.journal,
         ),
-        // The store itself failed: publish the error; a resubscription runs it again.
+        // The store itself failed: publish the error, and run again shortly (it read
+        // nothing, so no commit would ever re-run it).
         Err(err) => (
-            QueryOutcome::from_result(Err(err)),
+            {
+                retry_after_store_failure(shared, key);
+                QueryOutcome::from_result(Err(err))
+            },
             Ts::ZERO,
             ReadSet::default(),
             Vec::new(),

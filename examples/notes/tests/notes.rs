@@ -10,6 +10,7 @@ async fn notes_are_served_beside_the_built_in_app() {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.path().to_path_buf(),
         database_url: None,
+        postgres: Default::default(),
         application_id: "convex".into(),
         authorized_parties: Vec::new(),
         clock_skew_secs: 5,

@@ -17,6 +17,7 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         listen: "127.0.0.1:0".into(),
         data_dir: dir.to_path_buf(),
         database_url: None,
+        postgres: Default::default(),
         application_id: "convex".into(),
         authorized_parties: Vec::new(),
         clock_skew_secs: 5,

@@ -1,5 +1,6 @@
-//! Integration tests: the real server on an ephemeral port with a temporary SQLite file, and
-//! the emulator as the issuer, driven over HTTP.
+//! Integration tests: the real server on an ephemeral port with a temporary SQLite file (or,
+//! in `postgres.rs`, a fresh PostgreSQL database), and the emulator as the issuer, driven
+//! over HTTP.
 
 mod admin_clerk;
 mod admin_data;
@@ -17,6 +18,7 @@ mod isolation;
 mod issuer;
 mod limits;
 mod logs;
+mod postgres;
 mod rotation;
 mod seed;
 mod storage;

@@ -1,0 +1,245 @@
+//! The PostgreSQL engine: the store's documents, index entries and commit clock in one
+//! PostgreSQL database, shared by any number of Keel instances. The tables have the SQLite
+//! engine's shape (`bytea` index keys compare like memcmp), driven through `sqlx` with only
+//! its `postgres` feature and a connection pool.
+//!
+//! - Readers take a REPEATABLE READ, READ ONLY transaction: one snapshot, whose first read is
+//!   the commit clock, so `ts()` is exactly the snapshot's last commit.
+//! - Writers lock the clock row first (`write.rs`), which serializes the writers of every
+//!   instance, and advance it at commit: timestamps come from the database and strictly
+//!   increase across instances and restarts.
+//! - The engine's own schema is migrated on open under an advisory lock (`migrate.rs`).
+
+mod catalog;
+mod fault;
+mod migrate;
+mod read;
+mod settings;
+mod write;
+
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use keel_store::engine::{Engine, EngineRead, EngineWrite, SyncedCatalog, TableSpec};
+use keel_store::{Result, StorageFault, StoreError};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::Mutex;
+
+pub use migrate::SCHEMA_VERSION;
+pub use settings::{DatabaseUrl, PostgresSettings, UrlError};
+
+pub struct PostgresEngine {
+    pool: PgPool,
+    /// This process's writers take turns here before waiting on the clock row.
+    writer_turn: Arc<Mutex<()>>,
+}
+
+impl PostgresEngine {
+    /// Connects, applies pending migrations, and opens the pool. A server that cannot be
+    /// reached within the connect timeout is an error naming its host (never the password).
+    pub async fn open(settings: &PostgresSettings) -> Result<Self> {
+        let options = connect_options(settings)?;
+        let mut conn = connect(settings, &options).await?;
+        migrate::migrate(&mut conn).await?;
+        warn_on_async_commit(&mut conn).await;
+        // The migrating connection is not kept: the pool opens its own, lazily.
+        let _ = conn.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.pool_size.max(PostgresSettings::MIN_POOL_SIZE))
+            .acquire_timeout(settings.connect_timeout)
+            // Pinged before use (a round trip per transaction), so connections that died
+            // while idle (the server restarted) are replaced instead of failing a request.
+            .test_before_acquire(true)
+            .connect_lazy_with(options);
+        Ok(PostgresEngine {
+            pool,
+            writer_turn: Arc::default(),
+        })
+    }
+
+    /// Applies pending migrations and returns how many were applied (0 when the database was
+    /// up to date), for `keel migrate`.
+    pub async fn migrate(settings: &PostgresSettings) -> Result<usize> {
+        let options = connect_options(settings)?;
+        let mut conn = connect(settings, &options).await?;
+        let applied = migrate::migrate(&mut conn).await?;
+        let _ = conn.close().await;
+        Ok(applied)
+    }
+
+    /// Closes every pooled connection; later calls fail.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn connect_options(settings: &PostgresSettings) -> Result<PgConnectOptions> {
+    let options = PgConnectOptions::from_str(settings.url.expose()).map_err(|err| {
+        // Never the URL itself: it may carry a password.
+        StoreError::Engine(format!(
+            "the PostgreSQL URL for {} is not usable: {err}",
+            settings.url.host()
+        ))
+    })?;
+    let timeout = settings.statement_timeout.as_millis();
+    Ok(options.application_name("keel").options([
+        ("statement_timeout", timeout),
+        ("idle_in_transaction_session_timeout", timeout),
+    ]))
+}
+
+async fn connect(settings: &PostgresSettings, options: &PgConnectOptions) -> Result<PgConnection> {
+    let host = settings.url.host();
+    let database = settings.url.database();
+    match tokio::time::timeout(
+        settings.connect_timeout,
+        PgConnection::connect_with(options),
+    )
+    .await
+    {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(err)) => Err(fault::sqlx_during(
+            &format!("connecting to PostgreSQL at {host} (database {database})"),
+            err,
+        )),
+        Err(_) => Err(StoreError::storage(
+            StorageFault::Unavailable,
+            format!(
+                "connecting to PostgreSQL at {host} (database {database}): no answer within {:?}",
+                settings.connect_timeout
+            ),
+        )),
+    }
+}
+
+/// Keel acknowledges a commit when `COMMIT` returns and treats whatever a transaction read as
+/// durable; with `synchronous_commit = off` neither holds.
+async fn warn_on_async_commit(conn: &mut PgConnection) {
+    let setting: std::result::Result<String, _> = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(&mut *conn)
+        .await;
+    if let Ok(setting) = setting
+        && setting == "off"
+    {
+        tracing::warn!(
+            "PostgreSQL runs with synchronous_commit = off: acknowledged commits can be lost in a crash"
+        );
+    }
+}
+
+#[async_trait]
+impl Engine for PostgresEngine {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn sync_catalog(&self, wanted: &[TableSpec]) -> Result<SyncedCatalog> {
+        let _turn = self.writer_turn.lock().await;
+        catalog::sync(&self.pool, wanted).await
+    }
+
+    async fn begin_read(&self) -> Result<Box<dyn EngineRead>> {
+        Ok(Box::new(read::PgRead::begin(&self.pool).await?))
+    }
+
+    async fn begin_write(&self) -> Result<Box<dyn EngineWrite>> {
+        let turn = self.writer_turn.clone().lock_owned().await;
+        Ok(Box::new(write::PgWrite::begin(&self.pool, turn).await?))
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(fault::sqlx)
+    }
+
+    async fn probe_write(&self) -> Result<()> {
+        // A committed write of the clock row with its own value: a new row version on the
+        // same page (vacuumed later), the clock unchanged, nothing published. It waits for
+        // the commit lock like any writer.
+        let _turn = self.writer_turn.lock().await;
+        sqlx::query("UPDATE keel_clock SET last_ts = last_ts WHERE id = 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(fault::sqlx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestDatabase;
+
+    async fn connection(db: &TestDatabase) -> PgConnection {
+        PgConnection::connect(db.url().expose()).await.unwrap()
+    }
+
+    /// A real lock conflict from the server is a `Conflict`, which a retry may get past.
+    #[tokio::test]
+    async fn a_lock_that_cannot_be_had_is_a_conflict() {
+        let db = TestDatabase::create().await;
+        let engine = PostgresEngine::open(&db.settings()).await.unwrap();
+        let writer = engine.begin_write().await.unwrap();
+        let mut other = connection(&db).await;
+        let err = sqlx::query("SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE NOWAIT")
+            .execute(&mut other)
+            .await
+            .expect_err("the writer holds the clock row");
+        let err = fault::sqlx(err);
+        assert!(err.is_conflict(), "{err}");
+        assert!(err.to_string().contains("55P03"), "{err}");
+        drop(writer);
+    }
+
+    /// A database switched to read-only refuses writes as read-only storage, and the
+    /// readiness probe says so; a catalog that needs no change is only read, so it still opens
+    /// and serves reads, as the SQLite engine does on a file it cannot write.
+    #[tokio::test]
+    async fn a_read_only_database_is_read_only_storage() {
+        use keel_store::{Database, Schema, TableDef};
+
+        let db = TestDatabase::create().await;
+        let schema = Schema::new().table(TableDef::new("tags"));
+        let open = || async {
+            let engine: Arc<dyn Engine> = Arc::new(PostgresEngine::open(&db.settings()).await?);
+            Database::open(engine, &schema).await
+        };
+        drop(open().await.unwrap());
+        let mut admin = PgConnection::connect(testing::admin_url().expose())
+            .await
+            .unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            r#"ALTER DATABASE "{}" SET default_transaction_read_only = on"#,
+            db.name()
+        )))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+
+        let database = open().await.expect("an unchanged catalog opens read-only");
+        let err = database.writable().await.expect_err("read-only");
+        assert_eq!(err.storage_fault(), Some(StorageFault::ReadOnly), "{err}");
+        let err = database.writer().await.err().expect("the lock is a write");
+        assert_eq!(err.storage_fault(), Some(StorageFault::ReadOnly), "{err}");
+        let reader = database.reader().await.unwrap();
+        assert!(reader.query("tags").collect().await.unwrap().is_empty());
+
+        let engine: Arc<dyn Engine> = Arc::new(PostgresEngine::open(&db.settings()).await.unwrap());
+        let more = Schema::new()
+            .table(TableDef::new("tags"))
+            .table(TableDef::new("notes"));
+        let err = Database::open(engine, &more)
+            .await
+            .err()
+            .expect("a new table");
+        assert_eq!(err.storage_fault(), Some(StorageFault::ReadOnly), "{err}");
+    }
+}

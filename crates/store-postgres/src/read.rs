@@ -1,0 +1,195 @@
+//! Reads, shared by read transactions and the writer (which reads its own writes).
+
+use async_trait::async_trait;
+use keel_store::engine::{EngineRead, IndexNumber, StoredDoc};
+use keel_store::{KeyRange, Order, Result, StoreError};
+use keel_values::{DocumentId, TableNumber, Ts};
+use sqlx::postgres::PgRow;
+use sqlx::{PgConnection, Postgres, Row, Transaction};
+
+use crate::fault;
+
+/// A read-only transaction: one REPEATABLE READ snapshot, taken by its first statement (the
+/// clock read), so `ts` is exactly the last commit the snapshot holds.
+pub(crate) struct PgRead {
+    tx: Transaction<'static, Postgres>,
+    ts: Ts,
+}
+
+impl PgRead {
+    pub async fn begin(pool: &sqlx::PgPool) -> Result<Self> {
+        let mut tx = pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await
+            .map_err(fault::sqlx)?;
+        // Dropping `tx` rolls back (when the connection next goes back to the pool).
+        let ts = last_ts(&mut tx).await?;
+        Ok(PgRead { tx, ts })
+    }
+}
+
+#[async_trait]
+impl EngineRead for PgRead {
+    fn ts(&self) -> Ts {
+        self.ts
+    }
+
+    async fn get(&mut self, id: &DocumentId) -> Result<Option<StoredDoc>> {
+        get(&mut self.tx, id).await
+    }
+
+    async fn scan(
+        &mut self,
+        index: IndexNumber,
+        range: &KeyRange,
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
+        scan(&mut self.tx, index, range, order, limit).await
+    }
+
+    async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
+        count(&mut self.tx, index, range, limit).await
+    }
+
+    async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
+        table_documents(&mut self.tx, table).await
+    }
+}
+
+pub(crate) async fn last_ts(conn: &mut PgConnection) -> Result<Ts> {
+    let ts: i64 = sqlx::query_scalar("SELECT last_ts FROM keel_clock WHERE id = 1")
+        .fetch_one(conn)
+        .await
+        .map_err(fault::sqlx)?;
+    Ok(Ts(ts as u64))
+}
+
+pub(crate) async fn get(conn: &mut PgConnection, id: &DocumentId) -> Result<Option<StoredDoc>> {
+    let row = sqlx::query("SELECT id, creation_time, body FROM keel_documents WHERE id = $1")
+        .bind(id.encode())
+        .fetch_optional(conn)
+        .await
+        .map_err(fault::sqlx)?;
+    row.map(|row| stored_doc_at(&row, 0)).transpose()
+}
+
+/// A nullable `LIMIT`: `NULL` is no limit, so one prepared statement serves both.
+fn limit_param(limit: Option<usize>) -> Option<i64> {
+    limit.map(|limit| i64::try_from(limit).unwrap_or(i64::MAX))
+}
+
+pub(crate) async fn scan(
+    conn: &mut PgConnection,
+    index: IndexNumber,
+    range: &KeyRange,
+    order: Order,
+    limit: Option<usize>,
+) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
+    if limit == Some(0) {
+        return Ok(Vec::new());
+    }
+    let query = sqlx::query(scan_sql(range.end.is_some(), order))
+        .bind(index.0 as i32)
+        .bind(range.start.as_slice());
+    let query = match &range.end {
+        Some(end) => query.bind(end.as_slice()),
+        None => query,
+    };
+    let rows = query
+        .bind(limit_param(limit))
+        .fetch_all(conn)
+        .await
+        .map_err(fault::sqlx)?;
+    rows.iter()
+        .map(|row| {
+            let key: Vec<u8> = row.try_get(0).map_err(fault::sqlx)?;
+            Ok((key, stored_doc_at(row, 1)?))
+        })
+        .collect()
+}
+
+/// The scan statement for a range with or without an end, in `order`.
+fn scan_sql(has_end: bool, order: Order) -> &'static str {
+    // Four fixed statements rather than generated SQL, each prepared once per connection. The
+    // primary key (index_number, key) serves the range and the order, both directions.
+    match (has_end, order) {
+        (false, Order::Asc) => {
+            "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
+             JOIN keel_documents d ON d.id = e.id
+             WHERE e.index_number = $1 AND e.key >= $2 ORDER BY e.key ASC LIMIT $3"
+        }
+        (false, Order::Desc) => {
+            "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
+             JOIN keel_documents d ON d.id = e.id
+             WHERE e.index_number = $1 AND e.key >= $2 ORDER BY e.key DESC LIMIT $3"
+        }
+        (true, Order::Asc) => {
+            "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
+             JOIN keel_documents d ON d.id = e.id
+             WHERE e.index_number = $1 AND e.key >= $2 AND e.key < $3 ORDER BY e.key ASC LIMIT $4"
+        }
+        (true, Order::Desc) => {
+            "SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
+             JOIN keel_documents d ON d.id = e.id
+             WHERE e.index_number = $1 AND e.key >= $2 AND e.key < $3 ORDER BY e.key DESC LIMIT $4"
+        }
+    }
+}
+
+/// Index entries in `range`, up to `limit`: keys only, no document read.
+pub(crate) async fn count(
+    conn: &mut PgConnection,
+    index: IndexNumber,
+    range: &KeyRange,
+    limit: usize,
+) -> Result<usize> {
+    let sql = match range.end {
+        Some(_) => {
+            "SELECT count(*) FROM (SELECT 1 FROM keel_index_entries
+             WHERE index_number = $1 AND key >= $2 AND key < $3 LIMIT $4) AS entries"
+        }
+        None => {
+            "SELECT count(*) FROM (SELECT 1 FROM keel_index_entries
+             WHERE index_number = $1 AND key >= $2 LIMIT $3) AS entries"
+        }
+    };
+    let query = sqlx::query_scalar(sql)
+        .bind(index.0 as i32)
+        .bind(range.start.as_slice());
+    let query = match &range.end {
+        Some(end) => query.bind(end.as_slice()),
+        None => query,
+    };
+    let counted: i64 = query
+        .bind(limit_param(Some(limit)))
+        .fetch_one(conn)
+        .await
+        .map_err(fault::sqlx)?;
+    Ok(counted as usize)
+}
+
+pub(crate) async fn table_documents(
+    conn: &mut PgConnection,
+    table: TableNumber,
+) -> Result<Vec<StoredDoc>> {
+    let rows =
+        sqlx::query("SELECT id, creation_time, body FROM keel_documents WHERE table_number = $1")
+            .bind(table.0 as i32)
+            .fetch_all(conn)
+            .await
+            .map_err(fault::sqlx)?;
+    rows.iter().map(|row| stored_doc_at(row, 0)).collect()
+}
+
+/// The document in columns `first..first + 3` (id, creation time, body).
+fn stored_doc_at(row: &PgRow, first: usize) -> Result<StoredDoc> {
+    let id: &str = row.try_get(first).map_err(fault::sqlx)?;
+    let creation_time: f64 = row.try_get(first + 1).map_err(fault::sqlx)?;
+    let body: &str = row.try_get(first + 2).map_err(fault::sqlx)?;
+    Ok(StoredDoc {
+        id: DocumentId::parse(id).map_err(StoreError::engine)?,
+        creation_time,
+        body: serde_json::from_str(body).map_err(StoreError::engine)?,
+    })
+}

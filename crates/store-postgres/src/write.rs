@@ -1,0 +1,197 @@
+//! The write transaction. It locks the clock row before anything else, so writers of every
+//! instance run one at a time; under READ COMMITTED each later statement then reads the
+//! latest commit, which no other writer can change until this one ends: serializable by
+//! construction, as SQLite's write lock is. (REPEATABLE READ would take its snapshot before
+//! the lock was granted, and fail with a serialization error whenever it had to wait.)
+
+use async_trait::async_trait;
+use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use keel_store::{KeyRange, Order, Result, StoreError};
+use keel_values::{DocumentId, TableNumber, Ts};
+use sqlx::{PgConnection, Postgres, Transaction};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::{fault, read};
+
+pub(crate) struct PgWrite {
+    /// `None` once committed or ended.
+    tx: Option<Transaction<'static, Postgres>>,
+    ts: Ts,
+    /// This process's writers queue here rather than on the clock row, each holding a pooled
+    /// connection, so at most one connection per process waits on the lock.
+    _turn: OwnedMutexGuard<()>,
+}
+
+/// Takes the commit lock and reads the clock (in READ COMMITTED: the latest value, after any
+/// commit the lock waited for).
+pub(crate) const LOCK_CLOCK: &str = "SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE";
+
+impl PgWrite {
+    pub async fn begin(pool: &sqlx::PgPool, turn: OwnedMutexGuard<()>) -> Result<Self> {
+        let mut tx = pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .map_err(fault::sqlx)?;
+        let ts: i64 = sqlx::query_scalar(LOCK_CLOCK)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fault::sqlx)?;
+        Ok(PgWrite {
+            tx: Some(tx),
+            ts: Ts(ts as u64),
+            _turn: turn,
+        })
+    }
+
+    fn conn(&mut self) -> Result<&mut PgConnection> {
+        self.tx.as_deref_mut().ok_or(StoreError::Finished)
+    }
+
+    async fn execute(
+        &mut self,
+        query: sqlx::query::Query<'_, Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<()> {
+        query
+            .execute(self.conn()?)
+            .await
+            .map(drop)
+            .map_err(fault::sqlx)
+    }
+}
+
+#[async_trait]
+impl EngineRead for PgWrite {
+    fn ts(&self) -> Ts {
+        self.ts
+    }
+
+    async fn get(&mut self, id: &DocumentId) -> Result<Option<StoredDoc>> {
+        read::get(self.conn()?, id).await
+    }
+
+    async fn scan(
+        &mut self,
+        index: IndexNumber,
+        range: &KeyRange,
+        order: Order,
+        limit: Option<usize>,
+    ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
+        read::scan(self.conn()?, index, range, order, limit).await
+    }
+
+    async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
+        read::count(self.conn()?, index, range, limit).await
+    }
+
+    async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
+        read::table_documents(self.conn()?, table).await
+    }
+}
+
+#[async_trait]
+impl EngineWrite for PgWrite {
+    async fn put(&mut self, doc: &StoredDoc) -> Result<()> {
+        let body = serde_json::to_string(&doc.body).map_err(StoreError::engine)?;
+        self.execute(
+            sqlx::query(
+                "INSERT INTO keel_documents (id, table_number, creation_time, body)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )
+            .bind(doc.id.encode())
+            .bind(doc.id.table.0 as i32)
+            .bind(doc.creation_time)
+            .bind(body),
+        )
+        .await
+    }
+
+    async fn remove(&mut self, id: &DocumentId) -> Result<()> {
+        self.execute(sqlx::query("DELETE FROM keel_documents WHERE id = $1").bind(id.encode()))
+            .await
+    }
+
+    async fn put_index_entry(
+        &mut self,
+        index: IndexNumber,
+        key: &[u8],
+        id: &DocumentId,
+    ) -> Result<()> {
+        self.execute(
+            sqlx::query(
+                "INSERT INTO keel_index_entries (index_number, key, id) VALUES ($1, $2, $3)",
+            )
+            .bind(index.0 as i32)
+            .bind(key)
+            .bind(id.encode()),
+        )
+        .await
+    }
+
+    async fn remove_index_entry(&mut self, index: IndexNumber, key: &[u8]) -> Result<()> {
+        self.execute(
+            sqlx::query("DELETE FROM keel_index_entries WHERE index_number = $1 AND key = $2")
+                .bind(index.0 as i32)
+                .bind(key),
+        )
+        .await
+    }
+
+    async fn clear_index(&mut self, index: IndexNumber) -> Result<()> {
+        self.execute(
+            sqlx::query("DELETE FROM keel_index_entries WHERE index_number = $1")
+                .bind(index.0 as i32),
+        )
+        .await
+    }
+
+    // After a failed statement PostgreSQL refuses every later one until the transaction rolls
+    // back to a savepoint, and `COMMIT` of such a transaction rolls it back: a transaction
+    // the server gave up on can never be acknowledged (the clock update in `commit` fails).
+
+    async fn savepoint(&mut self) -> Result<()> {
+        self.execute(sqlx::query("SAVEPOINT keel_mutation")).await
+    }
+
+    async fn release_savepoint(&mut self) -> Result<()> {
+        self.execute(sqlx::query("RELEASE SAVEPOINT keel_mutation"))
+            .await
+    }
+
+    async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.execute(sqlx::query("ROLLBACK TO SAVEPOINT keel_mutation"))
+            .await?;
+        self.execute(sqlx::query("RELEASE SAVEPOINT keel_mutation"))
+            .await
+    }
+
+    async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
+        let mut tx = self.tx.take().ok_or(StoreError::Finished)?;
+        // Later than every commit before it, not below the caller's clock nor the server's
+        // (so instances whose clocks lag still stamp commits with the database's time).
+        let ts: i64 = sqlx::query_scalar(
+            "UPDATE keel_clock SET last_ts = GREATEST(
+                 last_ts + 1,
+                 $1,
+                 (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000
+             ) WHERE id = 1 RETURNING last_ts",
+        )
+        .bind(i64::try_from(now.0).unwrap_or(i64::MAX))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(fault::sqlx)?;
+        // Returns once the commit is flushed (synchronous_commit), and the row lock, so the
+        // next writer, only after that.
+        tx.commit()
+            .await
+            .map_err(|err| fault::sqlx_during("COMMIT", err))?;
+        Ok(Ts(ts as u64))
+    }
+
+    async fn finish_unwritten(mut self: Box<Self>) -> Result<()> {
+        // Whatever this transaction read was committed, and a PostgreSQL commit is visible
+        // only once it is flushed: nothing to wait for.
+        let tx = self.tx.take().ok_or(StoreError::Finished)?;
+        tx.rollback().await.map_err(fault::sqlx)
+    }
+}
