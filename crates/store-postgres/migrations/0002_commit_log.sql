@@ -4,6 +4,10 @@
 -- notification on the channel `keel_commits` carries only the timestamp.
 CREATE TABLE keel_commit_log (
     ts bigint PRIMARY KEY,
+    -- The commit before this one (the clock this commit's writer locked): entries chain, so
+    -- a reader sees when a commit made no entry (a Keel of schema version 1 still running
+    -- during an upgrade) and re-checks everything instead of missing it.
+    prev bigint NOT NULL,
     -- NULL: the writes are not known (an index rebuild); readers re-check everything.
     writes bytea
 );

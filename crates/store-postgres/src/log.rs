@@ -109,15 +109,16 @@ impl CommitLog for PgCommitLog {
 }
 
 /// The log after `after` in one statement, so one snapshot: the clock, how far pruning
-/// reached, and up to `limit` entries.
+/// reached, and up to `limit` entries. Entries chain (each names the commit before it), so a
+/// commit that made no entry shows as a broken chain: `Truncated`, as for a pruned log.
 async fn read_after(conn: &mut PgConnection, after: Ts, limit: usize) -> Result<LogRead> {
     let after_param = i64::try_from(after.0).unwrap_or(i64::MAX);
     let rows = sqlx::query(
-        "SELECT c.last_ts, p.through, l.ts, l.writes
+        "SELECT c.last_ts, p.through, l.ts, l.prev, l.writes
          FROM keel_clock c
          CROSS JOIN keel_commit_log_pruned p
          LEFT JOIN LATERAL (
-             SELECT ts, writes FROM keel_commit_log WHERE ts > $1 ORDER BY ts LIMIT $2
+             SELECT ts, prev, writes FROM keel_commit_log WHERE ts > $1 ORDER BY ts LIMIT $2
          ) l ON true
          WHERE c.id = 1 AND p.id = 1
          ORDER BY l.ts",
@@ -136,23 +137,33 @@ async fn read_after(conn: &mut PgConnection, after: Ts, limit: usize) -> Result<
         return Ok(LogRead::Truncated { latest });
     }
     let mut commits = Vec::with_capacity(rows.len());
+    let mut newest = after_param;
     for row in &rows {
         let Some(ts) = row.try_get::<Option<i64>, _>(2).map_err(fault::sqlx)? else {
             continue; // no entry: the LEFT JOIN's one row of NULLs
         };
+        let prev: i64 = row.try_get(3).map_err(fault::sqlx)?;
+        if prev != newest {
+            tracing::warn!(
+                ts,
+                prev,
+                expected = newest,
+                "a commit made no entry in the commit log"
+            );
+            return Ok(LogRead::Truncated { latest });
+        }
+        newest = ts;
         commits.push(LoggedCommit {
             ts: Ts(ts as u64),
-            writes: row.try_get(3).map_err(fault::sqlx)?,
+            writes: row.try_get(4).map_err(fault::sqlx)?,
         });
     }
-    // Every commit logs an entry, so the newest entry is the clock's commit; one that is not
-    // means a commit without an entry (nothing in this crate makes one): unknown writes.
-    let newest = commits.last().map_or(after, |commit| commit.ts);
-    if commits.len() < limit && newest < latest {
+    // The same at the end: the newest entry must be the clock's commit.
+    if commits.len() < limit && (newest as u64) < latest.0 {
         tracing::warn!(
-            newest = newest.0,
+            newest,
             latest = latest.0,
-            "the commit log lacks the latest commit"
+            "the latest commit made no entry in the commit log"
         );
         return Ok(LogRead::Truncated { latest });
     }

@@ -24,8 +24,9 @@ pub(crate) struct PgWrite {
 
 /// Commits in one statement: the clock moves later than every commit before it, not below the
 /// caller's clock (`$1`) nor the server's (so instances whose clocks lag still stamp commits
-/// with the database's time); the write set (`$2`) is logged under that timestamp; instances
-/// listening on `log::CHANNEL` are notified of it when the transaction commits.
+/// with the database's time); the write set (`$2`) is logged under that timestamp, chained to
+/// the commit before (`$3`, the clock this transaction locked); instances listening on
+/// `log::CHANNEL` are notified of it when the transaction commits.
 pub(crate) const COMMIT: &str = "WITH clock AS (
          UPDATE keel_clock SET last_ts = GREATEST(
              last_ts + 1,
@@ -33,7 +34,8 @@ pub(crate) const COMMIT: &str = "WITH clock AS (
              (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000
          ) WHERE id = 1 RETURNING last_ts
      ), logged AS (
-         INSERT INTO keel_commit_log (ts, writes) SELECT last_ts, $2 FROM clock RETURNING ts
+         INSERT INTO keel_commit_log (ts, prev, writes) SELECT last_ts, $3, $2 FROM clock
+         RETURNING ts
      )
      SELECT ts, pg_notify('keel_commits', ts::text)::text FROM logged";
 
@@ -186,6 +188,7 @@ impl EngineWrite for PgWrite {
         let ts: i64 = sqlx::query_scalar(COMMIT)
             .bind(i64::try_from(now.0).unwrap_or(i64::MAX))
             .bind(writes)
+            .bind(i64::try_from(self.ts.0).unwrap_or(i64::MAX))
             .fetch_one(&mut *tx)
             .await
             .map_err(fault::sqlx)?;

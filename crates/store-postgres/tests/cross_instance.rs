@@ -236,6 +236,46 @@ async fn a_log_pruned_past_an_instance_means_unknown_then_precise_again() {
     expect_quiet(&mut a_feed).await;
 }
 
+/// A commit that made no entry (a Keel of schema version 1, still running while the others
+/// are upgraded, commits this way) is not missed: the next entry names a predecessor the
+/// reader never saw, and the reader re-checks everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_without_an_entry_makes_readers_recheck_everything() {
+    let db = TestDatabase::create().await;
+    let a = database(engine(&db).await).await;
+    let b_engine = engine(&db).await;
+    let b = database(b_engine.clone()).await;
+    let mut a_feed = a.subscribe();
+    let before = insert(&b, "before").await;
+    expect_commit(&mut a_feed, &before).await;
+
+    // What an older Keel's commit does to the clock, and nothing to the log.
+    // The tests' own trust-auth server: no password in this URL.
+    let mut old = PgConnection::connect(&db.url().to_string()).await.unwrap();
+    sqlx::query("UPDATE keel_clock SET last_ts = last_ts + 1 WHERE id = 1")
+        .execute(&mut old)
+        .await
+        .unwrap();
+    let next_one = insert(&b, "after the old one").await;
+    match b_engine
+        .commit_log()
+        .unwrap()
+        .commits_after(before.ts, 10)
+        .await
+        .unwrap()
+    {
+        LogRead::Truncated { latest } => assert_eq!(latest, next_one.ts),
+        LogRead::Commits(commits) => panic!("the gap went unseen: {commits:?}"),
+    }
+    match next(&mut a_feed).await {
+        Change::Unknown(ts) => assert_eq!(ts, next_one.ts),
+        Change::Commit(commit) => panic!("a commit past an unlogged one: {commit:?}"),
+    }
+    let last = insert(&b, "last").await;
+    expect_commit(&mut a_feed, &last).await;
+    expect_quiet(&mut a_feed).await;
+}
+
 /// Pruning keeps the newest entries and moves the mark, so a reader at the newest commit is
 /// never told the log is truncated, however long nothing was committed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

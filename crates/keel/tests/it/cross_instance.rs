@@ -188,4 +188,20 @@ async fn cross_instance_update_latency() {
         "mutation acknowledged by B → transition on A",
         &mut after_ack,
     );
+
+    // What crossed: the renames' log entries (write sets, no document bodies).
+    use sqlx::Connection;
+    // The tests' own trust-auth server: the shown URL carries no password.
+    let mut conn = sqlx::PgConnection::connect(&database.url().to_string())
+        .await
+        .unwrap();
+    let bytes: f64 = sqlx::query_scalar(
+        "SELECT avg(octet_length(writes))::float8 FROM
+         (SELECT writes FROM keel_commit_log ORDER BY ts DESC LIMIT $1) AS renames",
+    )
+    .bind(updates as i64)
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    println!("commit log: {bytes:.0} bytes per rename's write set on average");
 }
