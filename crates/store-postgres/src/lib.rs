@@ -13,6 +13,7 @@
 mod catalog;
 mod fault;
 mod migrate;
+mod pending;
 mod read;
 mod settings;
 mod write;
