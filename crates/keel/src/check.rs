@@ -9,7 +9,11 @@ use crate::settings::{DatabaseChoice, misnamed_variables};
 use crate::{AppParts, Settings};
 
 /// Prints a line per setting and dependency; the exit code is a failure when any line is ✗.
-pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &AppParts) -> ExitCode {
+pub(crate) async fn run(
+    settings: &Settings,
+    issuer: crate::issuer::IssuerArgs,
+    parts: &AppParts,
+) -> ExitCode {
     let mut failed = false;
     let mut report = |ok: bool, line: String| {
         failed |= !ok;
@@ -21,9 +25,9 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
         report(false, problem);
     }
     match crate::issuer::require(issuer) {
-        Ok(issuer) => {
-            report(true, format!("CLERK_JWT_ISSUER_DOMAIN = {issuer}"));
-            if let Some(warning) = crate::issuer::plain_http_warning(&issuer) {
+        Ok(crate::issuer::Issuer { url: issuer, from }) => {
+            report(true, format!("{from} = {issuer} (the issuer)"));
+            if let Some(warning) = crate::issuer::plain_http_warning(&issuer, from) {
                 warn(warning);
             }
             let verifier = Verifier::new(AuthConfig {
@@ -44,7 +48,7 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
                 Err(FetchError::Failed(reason)) => report(
                     false,
                     format!(
-                        "issuer discovery and JWKS: {reason} — check CLERK_JWT_ISSUER_DOMAIN and that the issuer is reachable"
+                        "issuer discovery and JWKS: {reason} — check {from} and that the issuer is reachable"
                     ),
                 ),
             }

@@ -39,16 +39,15 @@ enum Command {
     Serve {
         #[command(flatten)]
         settings: Settings,
-        /// The Clerk Frontend API URL, which is the tokens' issuer.
-        #[arg(long, env = "CLERK_JWT_ISSUER_DOMAIN")]
-        issuer: Option<String>,
+        #[command(flatten)]
+        issuer: crate::issuer::IssuerArgs,
     },
     /// Check the `serve` settings, the issuer's keys and the database, without serving.
     Check {
         #[command(flatten)]
         settings: Settings,
-        #[arg(long, env = "CLERK_JWT_ISSUER_DOMAIN")]
-        issuer: Option<String>,
+        #[command(flatten)]
+        issuer: crate::issuer::IssuerArgs,
     },
     /// Print a fresh token for a user of a running `keel dev` (for curl and scripts).
     Token {
@@ -171,7 +170,9 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { settings, issuer } => {
-            let issuer = crate::issuer::require(issuer)?;
+            let issuer = crate::issuer::require_for_serve(issuer)?;
+            tracing::info!(issuer = %issuer.url, from = issuer.from, "the tokens' issuer");
+            let issuer = issuer.url;
             warn_misnamed();
             let running = start(&settings, Mode::Serve { issuer }, parts, None).await?;
             println!("Keel listening on {}", running.url);

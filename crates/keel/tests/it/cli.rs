@@ -12,22 +12,42 @@ fn serve_fails_fast_naming_the_missing_and_the_misnamed_variable() {
     let dir = tempfile::tempdir().unwrap();
     let output = keel(dir.path())
         .args(["serve"])
-        .env(
-            "CLERK_FRONTEND_API_URL",
-            "https://example.clerk.accounts.dev",
-        )
+        .env("CLERK_ISSUER_URL", "https://example.clerk.accounts.dev")
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("CLERK_JWT_ISSUER_DOMAIN is not set"),
+        stderr.contains(
+            "CLERK_FRONTEND_API_URL is not set: set it (or CLERK_JWT_ISSUER_DOMAIN, its older name)"
+        ),
         "{stderr}"
     );
     assert!(
-        stderr.contains("CLERK_FRONTEND_API_URL is set, but Keel reads CLERK_JWT_ISSUER_DOMAIN"),
+        stderr.contains("CLERK_ISSUER_URL is set, but Keel reads CLERK_FRONTEND_API_URL"),
         "{stderr}"
     );
+}
+
+#[test]
+fn two_different_issuers_are_refused_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |command: &str| {
+        keel(dir.path())
+            .args([command])
+            .env("CLERK_FRONTEND_API_URL", "https://one.clerk.accounts.dev")
+            .env("CLERK_JWT_ISSUER_DOMAIN", "https://two.clerk.accounts.dev")
+            .output()
+            .unwrap()
+    };
+    let both = "CLERK_FRONTEND_API_URL (https://one.clerk.accounts.dev) and CLERK_JWT_ISSUER_DOMAIN (https://two.clerk.accounts.dev) are both set and differ";
+    let serve = run("serve");
+    assert!(!serve.status.success());
+    assert!(String::from_utf8_lossy(&serve.stderr).contains(both));
+    let check = run("check");
+    assert!(!check.status.success());
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(stdout.contains(&format!("✗ {both}")), "{stdout}");
 }
 
 #[tokio::test]
@@ -186,7 +206,7 @@ async fn check_names_the_issuer_discovery_says_when_it_differs_from_the_setting(
     assert!(!result.status.success(), "{stdout}");
     assert!(
         stdout.contains(&format!(
-            "✗ issuer discovery and JWKS: the discovery document at {configured}/.well-known/openid-configuration says issuer `{issuer}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former"
+            "✗ issuer discovery and JWKS: the discovery document at {configured}/.well-known/openid-configuration says issuer `{issuer}`, but the configured issuer (CLERK_FRONTEND_API_URL or CLERK_JWT_ISSUER_DOMAIN) is `{configured}`: set it to the former"
         )),
         "{stdout}"
     );
@@ -212,7 +232,7 @@ async fn serve_logs_an_error_at_start_when_discovery_names_another_issuer() {
         .args(["serve"])
         .env("CLERK_JWT_ISSUER_DOMAIN", &configured);
     let expected = format!(
-        "says issuer `{}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former",
+        "says issuer `{}`, but the configured issuer (CLERK_FRONTEND_API_URL or CLERK_JWT_ISSUER_DOMAIN) is `{configured}`: set it to the former",
         issuer.issuer
     );
     let (serve, line) = tokio::task::spawn_blocking(move || {
@@ -234,7 +254,7 @@ async fn remote_http_issuer() -> crate::fake_issuer::FakeIssuer {
     crate::fake_issuer::FakeIssuer::naming(&[&key], |_| "http://clerk.example.test".into()).await
 }
 
-const PLAIN_HTTP_WARNING: &str = "CLERK_JWT_ISSUER_DOMAIN is plain http:// (http://clerk.example.test): the signing keys travel unencrypted, so anyone on the network path could swap them and sign tokens for any user; use https://";
+const PLAIN_HTTP_WARNING: &str = "is plain http:// (http://clerk.example.test): the signing keys travel unencrypted, so anyone on the network path could swap them and sign tokens for any user; use https://";
 
 #[tokio::test]
 async fn check_warns_about_a_plain_http_issuer_off_loopback_without_failing() {
@@ -243,7 +263,8 @@ async fn check_warns_about_a_plain_http_issuer_off_loopback_without_failing() {
     let mut command = keel(dir.path());
     command
         .args(["check"])
-        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer.issuer)
+        // Clerk's current name for the issuer.
+        .env("CLERK_FRONTEND_API_URL", &issuer.issuer)
         .env("HTTP_PROXY", &issuer.addr)
         .env(
             "CLERK_WEBHOOK_SECRET",
@@ -252,7 +273,14 @@ async fn check_warns_about_a_plain_http_issuer_off_loopback_without_failing() {
     let result = output(command).await;
     let stdout = String::from_utf8_lossy(&result.stdout);
     assert!(
-        stdout.contains(&format!("⚠ {PLAIN_HTTP_WARNING}")),
+        stdout.contains(&format!("⚠ CLERK_FRONTEND_API_URL {PLAIN_HTTP_WARNING}")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "✓ CLERK_FRONTEND_API_URL = {} (the issuer)",
+            issuer.issuer
+        )),
         "{stdout}"
     );
     assert!(
@@ -273,7 +301,7 @@ async fn serve_warns_at_start_about_a_plain_http_issuer_off_loopback() {
         .env("HTTP_PROXY", &issuer.addr);
     let serve = tokio::task::spawn_blocking(move || {
         let serve = start_keel(command);
-        serve.log_line(&["WARN", PLAIN_HTTP_WARNING]);
+        serve.log_line(&["WARN", &format!("The issuer {PLAIN_HTTP_WARNING}")]);
         serve
     })
     .await
