@@ -52,8 +52,14 @@ enum Command {
     /// Print a fresh token for a user of a running `keel dev` (for curl and scripts).
     Token {
         /// The Clerk user id (`user_…`).
+        #[arg(long, required_unless_present = "email", conflicts_with = "email")]
+        user: Option<String>,
+        /// The user with this email address instead of an id.
         #[arg(long)]
-        user: String,
+        email: Option<String>,
+        /// With `--email`: create the user in the emulator when there is none.
+        #[arg(long, requires = "email")]
+        create: bool,
         /// A JWT template name (default `convex`).
         #[arg(long, conflicts_with = "session")]
         template: Option<String>,
@@ -146,26 +152,7 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             warn_misnamed();
             let clerk_secret_key = settings.clerk_secret_key.clone();
             let running = start(&settings, Mode::Dev { clerk_secret_key }, parts, None).await?;
-            if let Some(emulator) = &running.emulator {
-                println!("Clerk emulator: issuer {}", emulator.issuer());
-                if running.secret_key_generated {
-                    println!(
-                        "Clerk emulator: CLERK_SECRET_KEY={} (generated, kept in {})",
-                        emulator.secret_key(),
-                        settings.data_dir.join(CLERK_SECRET_KEY_FILE).display()
-                    );
-                }
-            }
-            if let Some(secret) = &running.generated_webhook_secret {
-                println!(
-                    "Clerk emulator: CLERK_WEBHOOK_SECRET={secret} (generated, kept in {})",
-                    settings
-                        .data_dir
-                        .join(dev_secrets::CLERK_WEBHOOK_SECRET_FILE)
-                        .display()
-                );
-            }
-            println!("Keel listening on {}", running.url);
+            print!("{}", dev_banner(&settings, &running));
             running.run_until_signal().await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -245,6 +232,8 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
         }
         Command::Token {
             user,
+            email,
+            create,
             template,
             session,
             expires_in,
@@ -264,12 +253,71 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             } else {
                 Some(template.unwrap_or_else(|| "convex".to_string()))
             };
+            let user = match (user, email) {
+                (Some(user), _) => user,
+                (None, Some(email)) => {
+                    crate::token::user_by_email(&url, &secret, &email, create).await?
+                }
+                (None, None) => anyhow::bail!("give --user user_… or --email address"),
+            };
             let jwt =
                 crate::token::mint(&url, &secret, &user, template.as_deref(), expires_in).await?;
             println!("{jwt}");
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `keel dev` prints at every start: the emulator's issuer and secrets (where they are
+/// kept, and whether this start made them), where Keel listens, and what to do next.
+fn dev_banner(settings: &Settings, running: &crate::Running) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let set = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
+    let origin = |from_environment: bool, generated: bool, file: &str| {
+        let kept = settings.data_dir.join(file);
+        match (from_environment, generated) {
+            (true, _) => "from the environment".to_string(),
+            (false, true) => format!("generated now, kept in {}", kept.display()),
+            (false, false) => format!("kept in {}", kept.display()),
+        }
+    };
+    if let Some(emulator) = &running.emulator {
+        let _ = writeln!(out, "Clerk emulator: issuer {}", emulator.issuer());
+        let _ = writeln!(
+            out,
+            "Clerk emulator: CLERK_SECRET_KEY={} ({})",
+            emulator.secret_key(),
+            origin(
+                set(&settings.clerk_secret_key),
+                running.secret_key_generated,
+                CLERK_SECRET_KEY_FILE
+            )
+        );
+    }
+    let webhook_secret = settings
+        .clerk_webhook_secret
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| dev_secrets::read(&settings.data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE));
+    if let Some(secret) = webhook_secret {
+        let _ = writeln!(
+            out,
+            "Clerk emulator: CLERK_WEBHOOK_SECRET={secret} ({})",
+            origin(
+                set(&settings.clerk_webhook_secret),
+                running.generated_webhook_secret.is_some(),
+                dev_secrets::CLERK_WEBHOOK_SECRET_FILE
+            )
+        );
+    }
+    let url = &running.url;
+    let _ = writeln!(out, "Keel listening on {url}");
+    let _ = writeln!(
+        out,
+        "Next: open {url}/ to sign in (the emulator's page) and use the app, or get a token for curl and scripts:\n  keel token --email ada@example.com --create --url {url}"
+    );
+    out
 }
 
 /// `keel seed`: refuses a database that already has users (a second run would duplicate the

@@ -353,3 +353,158 @@ fn codegen_writes_the_typed_api_and_check_fails_when_it_is_stale() {
     assert!(!stale.status.success());
     assert!(String::from_utf8_lossy(&stale.stderr).contains("dataModel.d.ts"));
 }
+
+#[tokio::test]
+async fn token_by_email_finds_or_creates_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let token = |extra: &[&str]| {
+        let mut args = vec!["token", "--url", dev.url.as_str()];
+        args.extend_from_slice(extra);
+        keel(dir.path()).args(&args).output().unwrap()
+    };
+
+    let missing = token(&["--email", "ada@example.com"]);
+    assert!(!missing.status.success());
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("no user with the email ada@example.com: add --create"),
+        "{stderr}"
+    );
+
+    let created = token(&["--email", "ada@example.com", "--create"]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let jwt = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let me = post_json(
+        &format!("{}/api/mutation", dev.url),
+        &jwt,
+        json!({"path": "users:store", "args": [{}]}),
+    )
+    .await;
+    assert_eq!(me["status"], "success", "{me}");
+    let profile = post_json(
+        &format!("{}/api/query", dev.url),
+        &jwt,
+        json!({"path": "users:getCurrentUser", "args": [{}], "format": "json"}),
+    )
+    .await;
+    assert_eq!(profile["value"]["email"], "ada@example.com", "{profile}");
+    assert_eq!(profile["value"]["firstName"], "Ada", "{profile}");
+
+    // Found by email the next time, the same user.
+    let again = token(&["--email", "ADA@example.com "]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let second = String::from_utf8(again.stdout).unwrap().trim().to_string();
+    let profile_again = post_json(
+        &format!("{}/api/query", dev.url),
+        &second,
+        json!({"path": "users:getCurrentUser", "args": [{}], "format": "json"}),
+    )
+    .await;
+    assert_eq!(profile_again["value"]["_id"], profile["value"]["_id"]);
+}
+
+/// `keel dev`'s stdout up to and including the suggested `keel token` line, then stops it.
+fn dev_banner(dir: &std::path::Path) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut child = keel(dir)
+        .args(["dev"])
+        .env("KEEL_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.trim_start().starts_with("keel token") {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    banner
+}
+
+#[test]
+fn dev_prints_its_secrets_and_the_next_step_on_every_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dev_banner(dir.path());
+    let second = dev_banner(dir.path());
+    for banner in [&first, &second] {
+        assert!(
+            banner.contains("Clerk emulator: CLERK_SECRET_KEY=sk_test_"),
+            "{banner}"
+        );
+        assert!(
+            banner.contains("Clerk emulator: CLERK_WEBHOOK_SECRET=whsec_"),
+            "{banner}"
+        );
+        assert!(
+            banner.contains("Keel listening on http://127.0.0.1:"),
+            "{banner}"
+        );
+        assert!(
+            banner.contains("keel token --email ada@example.com --create --url http://127.0.0.1:"),
+            "{banner}"
+        );
+    }
+    assert_eq!(first.matches("generated now").count(), 2, "{first}");
+    assert_eq!(second.matches("generated now").count(), 0, "{second}");
+    assert_eq!(second.matches("kept in").count(), 2, "{second}");
+    // The same secrets both times: they are kept in the data folder.
+    let secret = |banner: &str, name: &str| {
+        banner
+            .lines()
+            .find_map(|l| l.split(&format!("{name}=")).nth(1))
+            .map(|rest| rest.split(' ').next().unwrap().to_string())
+    };
+    for name in ["CLERK_SECRET_KEY", "CLERK_WEBHOOK_SECRET"] {
+        assert_eq!(secret(&first, name), secret(&second, name), "{name}");
+    }
+}
+
+/// The README's first session, copied from the README and run by bash against a real
+/// `keel dev`, as a newcomer pastes it (only the address and the binary's path differ).
+#[test]
+fn the_readmes_first_session_runs_as_written() {
+    let readme = include_str!("../../../../README.md");
+    let section = &readme[readme.find("## A first session").expect("the section")..];
+    let start = section.find("```sh\n").expect("a shell block") + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    assert!(script.contains("keel token --email"), "{script}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let script = script
+        .replace("URL=http://127.0.0.1:3210", &format!("URL={}", dev.url))
+        .replace("./target/release/keel", env!("CARGO_BIN_EXE_keel"));
+    let output = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .env("KEEL_DATA_DIR", dir.path())
+        .env("KEEL_URL", &dev.url)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains(r#""status":"success""#), "{stdout}");
+    assert!(stdout.contains(r#""title":"Hello""#), "{stdout}");
+}
