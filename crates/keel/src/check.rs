@@ -27,6 +27,11 @@ pub(crate) async fn run(
     match crate::issuer::require(issuer) {
         Ok(crate::issuer::Issuer { url: issuer, from }) => {
             report(true, format!("{from} = {issuer} (the issuer)"));
+            if !issuer.contains("://") {
+                warn(format!(
+                    "{from} has no scheme: Keel uses https://{issuer}; write it out to be sure"
+                ));
+            }
             if let Some(warning) = crate::issuer::plain_http_warning(&issuer, from) {
                 warn(warning);
             }
@@ -75,6 +80,7 @@ pub(crate) async fn run(
             "CLERK_WEBHOOK_SECRET is not set: the webhook endpoint answers 503 until it is — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard".to_string(),
         ),
     }
+    check_secret_key(settings, &mut report).await;
     let parties = settings.authorized_parties();
     if parties.is_empty() {
         report(
@@ -86,6 +92,24 @@ pub(crate) async fn run(
             true,
             format!("KEEL_AUTHORIZED_PARTIES = {}", parties.join(", ")),
         );
+    }
+    // A dry run: a SQLite file that is not there yet is not created (nor its folder).
+    if let Ok(DatabaseChoice::Sqlite(location)) = settings.database() {
+        let path = std::path::Path::new(location.strip_prefix("sqlite://").unwrap_or(&location));
+        if !path.exists() {
+            report(
+                true,
+                format!(
+                    "database: {} does not exist yet; keel serve creates it",
+                    path.display()
+                ),
+            );
+            return if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
     }
     match std::fs::create_dir_all(&settings.data_dir) {
         Ok(()) => match crate::start::open_database(settings, &parts.schema).await {
@@ -107,6 +131,36 @@ pub(crate) async fn run(
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `CLERK_SECRET_KEY`, when set: one cheap Backend API call (count the users) proves Clerk
+/// takes it. Unset is fine: only backfill, reconcile and the admin actions need it.
+async fn check_secret_key(settings: &Settings, report: &mut impl FnMut(bool, String)) {
+    let Some(key) = settings
+        .clerk_secret_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    else {
+        report(
+            true,
+            "CLERK_SECRET_KEY is not set: backfill, reconcile and the admin user actions are off"
+                .to_string(),
+        );
+        return;
+    };
+    let url = settings
+        .clerk_api_url
+        .clone()
+        .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());
+    let api = keel_clerk_api::ClerkApi::new(url.clone(), key);
+    match api.count_users().await {
+        Ok(users) => report(
+            true,
+            format!("CLERK_SECRET_KEY: the Backend API at {url} takes it ({users} users)"),
+        ),
+        Err(err) => report(false, format!("CLERK_SECRET_KEY: {err} (at {url})")),
     }
 }
 

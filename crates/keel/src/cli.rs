@@ -129,7 +129,8 @@ pub fn main(parts: AppParts) -> ExitCode {
         eprintln!("warning: .env not loaded: {err}");
     }
     let cli = Cli::parse();
-    crate::logging::init(cli.log_format);
+    let quiet = matches!(cli.command, Command::Check { .. });
+    crate::logging::init(cli.log_format, quiet);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -245,9 +246,12 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                 .clerk_secret_key
                 .clone()
                 .or_else(|| dev_secrets::read(&settings.data_dir, CLERK_SECRET_KEY_FILE))
-                .context(
-                    "no emulator key: set CLERK_SECRET_KEY or run `keel dev` in this folder first",
-                )?;
+                .with_context(|| {
+                    format!(
+                        "no emulator key in {}: run this in the folder where `keel dev` runs, pass --data-dir with the folder it uses (.keel by default), or set CLERK_SECRET_KEY to the key `keel dev` prints at start",
+                        settings.data_dir.display()
+                    )
+                })?;
             let template = if session {
                 None
             } else {

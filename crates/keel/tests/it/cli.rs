@@ -105,10 +105,60 @@ async fn dev_token_and_check_work_as_the_readme_says() {
         stdout.contains("✓ issuer discovery and JWKS: 1 signing key(s)"),
         "{stdout}"
     );
+    // A dry run: the empty folder stays empty.
+    assert!(
+        stdout.contains("does not exist yet; keel serve creates it"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_dir(check_dir.path()).unwrap().count(), 0);
+    assert!(
+        stdout.contains(
+            "✓ CLERK_SECRET_KEY is not set: backfill, reconcile and the admin user actions are off"
+        ),
+        "{stdout}"
+    );
+    // Beside an existing database, with the emulator's key as the Backend API's.
+    let existing = keel(dir.path())
+        .args(["check"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer)
+        .env("CLERK_SECRET_KEY", secret.trim())
+        .env("CLERK_API_URL", format!("{}/_clerk", dev.url))
+        .env(
+            "CLERK_WEBHOOK_SECRET",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&existing.stdout);
+    assert!(existing.status.success(), "{stdout}");
     assert!(
         stdout.contains("✓ database (sqlite) opened and migrated"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("✓ CLERK_SECRET_KEY: the Backend API at")
+            && stdout.contains("takes it (1 users)"),
+        "{stdout}"
+    );
+    assert!(
+        existing.stderr.is_empty(),
+        "no log lines among the report: {}",
+        String::from_utf8_lossy(&existing.stderr)
+    );
+    let refused = keel(dir.path())
+        .args(["check"])
+        .env("CLERK_JWT_ISSUER_DOMAIN", &issuer)
+        .env("CLERK_SECRET_KEY", "sk_test_not_this_one")
+        .env("CLERK_API_URL", format!("{}/_clerk", dev.url))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(!refused.status.success());
+    assert!(
+        stdout.contains("✗ CLERK_SECRET_KEY: Clerk refused the secret key"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("sk_test_not_this_one"), "{stdout}");
     assert!(
         !stdout.contains('⚠'),
         "a loopback http issuer is fine: {stdout}"
