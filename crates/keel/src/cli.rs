@@ -108,6 +108,11 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         batch: usize,
     },
+    /// Clerk webhooks: `keel webhooks test` sends a signed test delivery.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Write the typed client API (`convex/_generated/`: api.d.ts, api.js, dataModel.d.ts)
     /// from the registered functions and tables.
     Codegen {
@@ -117,6 +122,23 @@ enum Command {
         /// Write nothing; fail when the files there differ from what would be written.
         #[arg(long)]
         check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Send a signed test event to the webhook endpoint, as Clerk's dashboard "Testing" tab
+    /// does, signed with CLERK_WEBHOOK_SECRET (in a `keel dev` folder, the one it generated).
+    /// The event is about a made-up user, `user_webhook_test`.
+    Test {
+        /// The event type: user.created, user.updated or user.deleted.
+        #[arg(long = "type", default_value = "user.created")]
+        event_type: String,
+        /// The endpoint (default: http:// + KEEL_LISTEN + /clerk-webhook).
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
     },
 }
 
@@ -216,6 +238,35 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
+        Command::Webhooks {
+            command:
+                WebhooksCommand::Test {
+                    event_type,
+                    url,
+                    settings,
+                },
+        } => {
+            let url = url.unwrap_or_else(|| format!("http://{}/clerk-webhook", settings.listen));
+            let secret = settings
+                .clerk_webhook_secret
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .or_else(|| dev_secrets::read(&settings.data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE))
+                .with_context(|| {
+                    format!(
+                        "no webhook secret: set CLERK_WEBHOOK_SECRET, or run this in the folder where `keel dev` runs (it keeps one in {})",
+                        settings.data_dir.display()
+                    )
+                })?;
+            let (status, body) =
+                crate::webhook_test::send(&url, secret.trim(), &event_type).await?;
+            println!("{url} answered {status}: {body}");
+            Ok(if (200..300).contains(&status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Seed {
             settings,
             users,

@@ -558,3 +558,62 @@ fn the_readmes_first_session_runs_as_written() {
     assert!(stdout.contains(r#""status":"success""#), "{stdout}");
     assert!(stdout.contains(r#""title":"Hello""#), "{stdout}");
 }
+
+#[tokio::test]
+async fn webhooks_test_sends_a_signed_event_that_the_endpoint_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let endpoint = format!("{}/clerk-webhook", dev.url);
+
+    // The brief's first try: an unsigned body, answered with the way to a signed one.
+    let bare = reqwest::Client::new()
+        .post(&endpoint)
+        .body(r#"{"test": true}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 400);
+    let body: serde_json::Value = bare.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("keel webhooks test"),
+        "{body}"
+    );
+
+    let send = |event_type: &'static str| {
+        let dir = dir.path().to_path_buf();
+        let endpoint = endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            keel(&dir)
+                .args(["webhooks", "test", "--type", event_type, "--url", &endpoint])
+                .output()
+                .unwrap()
+        })
+    };
+    let created = send("user.created").await.unwrap();
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        created.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        stdout.contains(r#"answered 200: {"status":"applied"}"#),
+        "{stdout}"
+    );
+    let deleted = send("user.deleted").await.unwrap();
+    let stdout = String::from_utf8_lossy(&deleted.stdout);
+    assert!(
+        stdout.contains(r#"answered 200: {"status":"applied"}"#),
+        "{stdout}"
+    );
+
+    let unknown = send("user.exploded").await.unwrap();
+    assert!(!unknown.status.success());
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("one of user.created, user.updated, user.deleted")
+    );
+}
