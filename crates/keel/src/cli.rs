@@ -108,6 +108,15 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         batch: usize,
     },
+    /// Copy the SQLite database, consistently, while Keel serves (PostgreSQL: use pg_dump).
+    /// The copy is a complete database file; restore it by putting it in place of keel.db
+    /// while Keel is stopped (see the README).
+    Backup {
+        /// Where to write the copy (a file that does not exist yet).
+        path: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
     /// Clerk webhooks: `keel webhooks test` sends a signed test delivery.
     Webhooks {
         #[command(subcommand)]
@@ -238,6 +247,29 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
+        Command::Backup { path, settings } => {
+            let location = match settings.database()? {
+                crate::settings::DatabaseChoice::Sqlite(location) => location,
+                crate::settings::DatabaseChoice::Postgres(postgres) => anyhow::bail!(
+                    "{} is PostgreSQL: back it up with pg_dump (for example `pg_dump -Fc -f keel.dump` with the same connection settings), see the README's Backups",
+                    postgres.url
+                ),
+            };
+            let started = std::time::Instant::now();
+            let bytes = keel_store_sqlite::backup(&location, &path)
+                .await
+                .map_err(|err| anyhow::anyhow!("backing up {location}: {err}"))?;
+            keel_store_sqlite::integrity_check(&path).map_err(|err| {
+                anyhow::anyhow!("the copy at {} failed its check: {err}", path.display())
+            })?;
+            println!(
+                "backed up {location} to {} ({:.1} MiB in {:.1} s; integrity check ok)",
+                path.display(),
+                bytes as f64 / (1024.0 * 1024.0),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Webhooks {
             command:
                 WebhooksCommand::Test {

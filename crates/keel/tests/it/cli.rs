@@ -617,3 +617,109 @@ async fn webhooks_test_sends_a_signed_event_that_the_endpoint_applies() {
             .contains("one of user.created, user.updated, user.deleted")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backup_copies_the_database_while_keel_serves_and_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let secret = std::fs::read_to_string(dir.path().join("clerk-secret-key")).unwrap();
+    let user = emulator_user(&dev.url, secret.trim(), "backup@example.com").await;
+    let token_out = keel(dir.path())
+        .args([
+            "token",
+            "--user",
+            &user,
+            "--url",
+            &dev.url,
+            "--expires-in",
+            "600",
+        ])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(token_out.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let url = dev.url.clone();
+    let create = move |title: String| {
+        let (url, token) = (url.clone(), token.clone());
+        async move {
+            let body = post_json(
+                &format!("{url}/api/mutation"),
+                &token,
+                json!({"path": "chats:createUserChat", "args": [{"title": title}]}),
+            )
+            .await;
+            assert_eq!(body["status"], "success", "{body}");
+        }
+    };
+    for i in 0..50 {
+        create(format!("before {i}")).await;
+    }
+    // Writes keep coming while the copy is taken.
+    let writing = tokio::spawn({
+        let create = create.clone();
+        async move {
+            for i in 0..200 {
+                create(format!("during {i}")).await;
+            }
+        }
+    });
+    let copy = dir.path().join("copy.db");
+    let backup = {
+        let (dir, copy) = (dir.path().to_path_buf(), copy.clone());
+        tokio::task::spawn_blocking(move || {
+            keel(&dir)
+                .args(["backup", copy.to_str().unwrap()])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap()
+    };
+    writing.await.unwrap();
+    let stdout = String::from_utf8_lossy(&backup.stdout);
+    assert!(
+        backup.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert!(stdout.contains("integrity check ok"), "{stdout}");
+
+    // The copy is a database of its own: no WAL beside it, every chat from before, and a
+    // consistent prefix of the ones written during the copy.
+    assert!(!dir.path().join("copy.db-wal").exists());
+    let engine = keel_store_sqlite::SqliteEngine::open(copy.to_str().unwrap())
+        .await
+        .unwrap();
+    let schema = keel_app::schema().merge(keel_functions::system_schema());
+    let db = keel_store::Database::open(std::sync::Arc::new(engine), &schema)
+        .await
+        .unwrap();
+    let reader = db.reader().await.unwrap();
+    let chats = reader.query("chats").collect().await.unwrap();
+    let during: Vec<u32> = chats
+        .iter()
+        .filter_map(|c| c.get_str("title")?.strip_prefix("during ")?.parse().ok())
+        .collect();
+    assert_eq!(
+        chats.len() - during.len(),
+        50,
+        "every chat from before the copy"
+    );
+    let mut sorted = during.clone();
+    sorted.sort_unstable();
+    assert_eq!(
+        sorted,
+        (0..during.len() as u32).collect::<Vec<_>>(),
+        "a prefix of the writes"
+    );
+
+    // A second backup to the same path is refused, not overwritten.
+    let again = keel(dir.path())
+        .args(["backup", copy.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+}
