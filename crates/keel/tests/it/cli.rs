@@ -723,3 +723,35 @@ async fn backup_copies_the_database_while_keel_serves_and_writes() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
 }
+
+#[tokio::test]
+async fn dev_logs_a_refused_call_with_its_path_code_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_dev(dir.path(), "info");
+    let secret = std::fs::read_to_string(dir.path().join("clerk-secret-key")).unwrap();
+    let user = emulator_user(&dev.url, secret.trim(), "refused@example.com").await;
+    let out = keel(dir.path())
+        .args(["token", "--user", &user, "--url", &dev.url])
+        .output()
+        .unwrap();
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let body = post_json(
+        &format!("{}/api/mutation", dev.url),
+        &token,
+        json!({"path": "chats:createUserChat", "args": [{"title": "  "}]}),
+    )
+    .await;
+    assert_eq!(body["status"], "error", "{body}");
+    let line = tokio::task::spawn_blocking(move || {
+        dev.log_line(&[
+            "INFO",
+            "function refused",
+            "chats:createUserChat",
+            "INVALID_ARGUMENT",
+            "must not be empty",
+        ])
+    })
+    .await
+    .unwrap();
+    assert!(!line.contains(&token[token.len() - 20..]), "{line}");
+}
