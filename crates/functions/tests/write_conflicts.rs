@@ -137,12 +137,12 @@ impl EngineWrite for ConflictingWrite {
     async fn rollback_to_savepoint(&mut self) -> keel_store::Result<()> {
         self.inner.rollback_to_savepoint().await
     }
-    async fn commit(self: Box<Self>, now: Ts) -> keel_store::Result<Ts> {
+    async fn commit(self: Box<Self>, now: Ts, writes: Option<&[u8]>) -> keel_store::Result<Ts> {
         if Losses::lose(&self.losses.commits) {
             // Dropping the engine's transaction rolls it back.
             return Err(StoreError::conflict("injected: could not serialize access"));
         }
-        self.inner.commit(now).await
+        self.inner.commit(now, writes).await
     }
     async fn finish_unwritten(self: Box<Self>) -> keel_store::Result<()> {
         self.inner.finish_unwritten().await

@@ -75,6 +75,12 @@ impl Running {
         self.sync.manager.len()
     }
 
+    /// Query runs started by live queries and the HTTP query cache, first runs and re-runs:
+    /// a commit that touches no live query adds none.
+    pub fn query_runs(&self) -> u64 {
+        self.sync.manager.runs()
+    }
+
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
     pub async fn run_until_signal(self) -> anyhow::Result<()> {
         shutdown_signal().await;

@@ -8,10 +8,13 @@
 //! - Writers lock the clock row first (`write.rs`), which serializes the writers of every
 //!   instance, and advance it at commit: timestamps come from the database and strictly
 //!   increase across instances and restarts.
+//! - Every commit logs its write set and notifies the other instances (`log.rs`), so each
+//!   re-runs only the live queries a commit touched.
 //! - The engine's own schema is migrated on open under an advisory lock (`migrate.rs`).
 
 mod catalog;
 mod fault;
+mod log;
 mod migrate;
 mod pending;
 mod read;
@@ -25,12 +28,13 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keel_store::engine::{Engine, EngineRead, EngineWrite, SyncedCatalog, TableSpec};
+use keel_store::engine::{CommitLog, Engine, EngineRead, EngineWrite, SyncedCatalog, TableSpec};
 use keel_store::{Result, StorageFault, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, watch};
 
+pub use log::{LISTENER_APPLICATION_NAME, LOG_MAX_ENTRIES, LOG_RETENTION, PRUNE_EVERY};
 pub use migrate::SCHEMA_VERSION;
 pub use settings::{DatabaseUrl, PostgresSettings, UrlError};
 
@@ -38,6 +42,9 @@ pub struct PostgresEngine {
     pool: PgPool,
     /// This process's writers take turns here before waiting on the clock row.
     writer_turn: Arc<Mutex<()>>,
+    log: Arc<log::PgCommitLog>,
+    /// Dropped with the engine: stops the log pruner.
+    _alive: watch::Sender<()>,
 }
 
 impl PostgresEngine {
@@ -56,11 +63,37 @@ impl PostgresEngine {
             // Pinged before use (a round trip per transaction), so connections that died
             // while idle (the server restarted) are replaced instead of failing a request.
             .test_before_acquire(true)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
+        let log = Arc::new(log::PgCommitLog::new(
+            pool.clone(),
+            options,
+            settings.connect_timeout,
+        ));
+        let alive = watch::Sender::new(());
+        log::spawn_pruner(pool.clone(), alive.subscribe());
         Ok(PostgresEngine {
             pool,
             writer_turn: Arc::default(),
+            log,
+            _alive: alive,
         })
+    }
+
+    /// Prunes the commit log now: entries older than `keep`, and all but the newest
+    /// `max_entries`. Returns how many were deleted. (A task does this every
+    /// [`PRUNE_EVERY`] with [`LOG_RETENTION`] and [`LOG_MAX_ENTRIES`].)
+    pub async fn prune_commit_log(
+        &self,
+        keep: std::time::Duration,
+        max_entries: i64,
+    ) -> Result<u64> {
+        log::prune(&self.pool, keep, max_entries).await
+    }
+
+    /// The server process of the connection listening for commits, once it listens (for
+    /// diagnostics and tests: `pg_terminate_backend` on it loses the listener).
+    pub fn listener_pid(&self) -> Option<i32> {
+        self.log.listener_pid()
     }
 
     /// Applies pending migrations and returns how many were applied (0 when the database was
@@ -159,6 +192,10 @@ impl Engine for PostgresEngine {
             .await
             .map(drop)
             .map_err(fault::sqlx)
+    }
+
+    fn commit_log(&self) -> Option<Arc<dyn CommitLog>> {
+        Some(Arc::clone(&self.log) as Arc<dyn CommitLog>)
     }
 
     async fn probe_write(&self) -> Result<()> {

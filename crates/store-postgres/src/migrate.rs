@@ -13,10 +13,16 @@ use sqlx::{Connection, PgConnection};
 use crate::fault;
 
 /// Migrations in order; the first is version 1.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_documents",
-    include_str!("../migrations/0001_documents.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_documents",
+        include_str!("../migrations/0001_documents.sql"),
+    ),
+    (
+        "0002_commit_log",
+        include_str!("../migrations/0002_commit_log.sql"),
+    ),
+];
 
 /// The advisory lock migrations run under ("keelmigr" in ASCII). Advisory locks are scoped to
 /// one database, so databases on one server do not wait for each other.

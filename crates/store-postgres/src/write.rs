@@ -27,6 +27,21 @@ pub(crate) struct PgWrite {
     _turn: OwnedMutexGuard<()>,
 }
 
+/// Commits in one statement: the clock moves later than every commit before it, not below the
+/// caller's clock (`$1`) nor the server's (so instances whose clocks lag still stamp commits
+/// with the database's time); the write set (`$2`) is logged under that timestamp; instances
+/// listening on `log::CHANNEL` are notified of it when the transaction commits.
+pub(crate) const COMMIT: &str = "WITH clock AS (
+         UPDATE keel_clock SET last_ts = GREATEST(
+             last_ts + 1,
+             $1,
+             (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000
+         ) WHERE id = 1 RETURNING last_ts
+     ), logged AS (
+         INSERT INTO keel_commit_log (ts, writes) SELECT last_ts, $2 FROM clock RETURNING ts
+     )
+     SELECT ts, pg_notify('keel_commits', ts::text)::text FROM logged";
+
 /// Takes the commit lock and reads the clock (in READ COMMITTED: the latest value, after any
 /// commit the lock waited for).
 pub(crate) const LOCK_CLOCK: &str = "SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE";
@@ -165,22 +180,16 @@ impl EngineWrite for PgWrite {
             .await
     }
 
-    async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
+    async fn commit(mut self: Box<Self>, now: Ts, writes: Option<&[u8]>) -> Result<Ts> {
         self.flushed().await?;
         let mut tx = self.tx.take().ok_or(StoreError::Finished)?;
-        // Later than every commit before it, not below the caller's clock nor the server's
-        // (so instances whose clocks lag still stamp commits with the database's time).
-        let ts: i64 = sqlx::query_scalar(
-            "UPDATE keel_clock SET last_ts = GREATEST(
-                 last_ts + 1,
-                 $1,
-                 (extract(epoch FROM clock_timestamp()) * 1000000)::bigint * 1000
-             ) WHERE id = 1 RETURNING last_ts",
-        )
-        .bind(i64::try_from(now.0).unwrap_or(i64::MAX))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(fault::sqlx)?;
+        // One round trip for the clock, the log entry and the notification (see `COMMIT`).
+        let ts: i64 = sqlx::query_scalar(COMMIT)
+            .bind(i64::try_from(now.0).unwrap_or(i64::MAX))
+            .bind(writes)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(fault::sqlx)?;
         // Returns once the commit is flushed (synchronous_commit), and the row lock, so the
         // next writer, only after that.
         tx.commit()

@@ -61,12 +61,12 @@ async fn batched_writes_keep_their_meaning() {
     assert_eq!(tx.get(&undone.id).await.unwrap(), None);
 
     // A key removed and written again in one later transaction replaces the stored row.
-    let ts = tx.commit(Ts(1)).await.unwrap();
+    let ts = tx.commit(Ts(1), None).await.unwrap();
     let mut tx = engine.begin_write().await.unwrap();
     tx.remove_index_entry(index, b"k").await.unwrap();
     tx.put_index_entry(index, b"k", &undone.id).await.unwrap();
     tx.put(&undone).await.unwrap();
-    assert!(tx.commit(Ts(2)).await.unwrap() > ts);
+    assert!(tx.commit(Ts(2), None).await.unwrap() > ts);
 
     let mut read = engine.begin_read().await.unwrap();
     let stored = read.scan(index, &all(), Order::Asc, None).await.unwrap();

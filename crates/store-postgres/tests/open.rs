@@ -214,7 +214,10 @@ async fn lose_connections(db: &TestDatabase) {
             drop(tx); // ends this process's turn to write
             err
         }
-        Ok(()) => tx.commit(Ts(1)).await.expect_err("the connection is gone"),
+        Ok(()) => tx
+            .commit(Ts(1), None)
+            .await
+            .expect_err("the connection is gone"),
     };
     assert_eq!(
         err.storage_fault(),
@@ -230,7 +233,7 @@ async fn lose_connections(db: &TestDatabase) {
     let mut tx = engine.begin_write().await.unwrap();
     let kept = doc();
     tx.put(&kept).await.unwrap();
-    let ts = tx.commit(Ts(1)).await.unwrap();
+    let ts = tx.commit(Ts(1), None).await.unwrap();
     let mut read = engine.begin_read().await.unwrap();
     assert_eq!(read.ts(), ts);
     assert!(read.get(&kept.id).await.unwrap().is_some());
@@ -251,7 +254,7 @@ async fn commit_timestamps_follow_the_database_clock() {
     let before = wall();
     let mut tx = engine.begin_write().await.unwrap();
     tx.put(&doc()).await.unwrap();
-    let lagging = tx.commit(Ts(1)).await.unwrap();
+    let lagging = tx.commit(Ts(1), None).await.unwrap();
     assert!(
         lagging.0 >= before - 1_000_000_000,
         "the server's clock, not the caller's 1 ns: {lagging:?}"
@@ -260,14 +263,14 @@ async fn commit_timestamps_follow_the_database_clock() {
     let mut tx = engine.begin_write().await.unwrap();
     tx.put(&doc()).await.unwrap();
     assert_eq!(
-        tx.commit(ahead).await.unwrap(),
+        tx.commit(ahead, None).await.unwrap(),
         ahead,
         "not below the caller's"
     );
     let mut tx = engine.begin_write().await.unwrap();
     tx.put(&doc()).await.unwrap();
     assert_eq!(
-        tx.commit(Ts(1)).await.unwrap(),
+        tx.commit(Ts(1), None).await.unwrap(),
         Ts(ahead.0 + 1),
         "strictly after the last"
     );

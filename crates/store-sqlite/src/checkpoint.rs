@@ -167,7 +167,7 @@ mod tests {
                 };
                 tx.put(&doc).await.unwrap();
             }
-            tx.commit(Ts(round + 1)).await.unwrap();
+            tx.commit(Ts(round + 1), None).await.unwrap();
             largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
         }
         assert!(

@@ -132,6 +132,13 @@ impl Engine for SqliteEngine {
         Ok(())
     }
 
+    /// None: one node writes, and the processes beside it (`keel backfill`, `keel seed`) are
+    /// occasional, so live queries find their commits by polling the clock and re-check
+    /// everything. A log would cost every commit a write for that rare case.
+    fn commit_log(&self) -> Option<std::sync::Arc<dyn keel_store::engine::CommitLog>> {
+        None
+    }
+
     async fn ping(&self) -> Result<()> {
         let reader = self.readers.get()?;
         reader

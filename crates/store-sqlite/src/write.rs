@@ -186,7 +186,8 @@ impl EngineWrite for SqliteWrite {
         self.execute("RELEASE keel_mutation", [])
     }
 
-    async fn commit(mut self: Box<Self>, now: Ts) -> Result<Ts> {
+    /// SQLite keeps no commit log (see `SqliteEngine::commit_log`): `_writes` is not stored.
+    async fn commit(mut self: Box<Self>, now: Ts, _writes: Option<&[u8]>) -> Result<Ts> {
         self.still_open()?;
         let conn = self.conn.take().expect("present until committed");
         let wal = self.wal.clone();
@@ -262,7 +263,7 @@ mod tests {
         assert!(tx.put(&late).await.is_err());
         assert!(tx.release_savepoint().await.is_err());
         assert!(
-            Box::new(tx).commit(Ts(1)).await.is_err(),
+            Box::new(tx).commit(Ts(1), None).await.is_err(),
             "nothing to acknowledge"
         );
 

@@ -83,7 +83,7 @@ async fn commits_are_checkpointed_into_the_database_file() {
         })
         .await
         .unwrap();
-        tx.commit(Ts(0)).await.unwrap();
+        tx.commit(Ts(0), None).await.unwrap();
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
@@ -113,7 +113,7 @@ async fn a_symlinked_database_file_syncs_the_real_wal() {
 
     let engine = SqliteEngine::open(link.to_str().unwrap()).await.unwrap();
     let tx = engine.begin_write().await.unwrap();
-    tx.commit(keel_values::Ts(1)).await.unwrap();
+    tx.commit(keel_values::Ts(1), None).await.unwrap();
     assert!(dir.path().join("real/keel.db-wal").exists());
     assert!(!dir.path().join("link/keel.db-wal").exists());
 }

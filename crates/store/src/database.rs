@@ -1,11 +1,10 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use keel_values::Ts;
 use tokio::sync::broadcast;
 
-use crate::commit_order::CommitOrder;
 use crate::engine::Engine;
+use crate::feed::{Change, CommitFeed};
 use crate::health::{Check, WriteHealth};
 use crate::readset::{ReadSet, WriteSet};
 use crate::schema::Catalog;
@@ -19,42 +18,11 @@ pub struct Commit {
     pub ts: Ts,
     /// The last commit this transaction saw when it began. Writers are serialized, so a gap
     /// between it and the previous commit seen here means another process wrote meanwhile.
+    /// For another process's commit read from the commit log: the commit before it.
     pub base: Ts,
     pub writes: WriteSet,
+    /// Empty for another process's commit.
     pub reads: ReadSet,
-}
-
-/// Commits made through this process, in order, and the latest one's timestamp.
-pub(crate) struct CommitFeed {
-    sender: broadcast::Sender<Arc<Commit>>,
-    last: AtomicU64,
-    /// Commits of this process between `COMMIT` (their data visible to readers) and
-    /// `publish` (their timestamp in `last`).
-    landing: AtomicUsize,
-    /// Publication follows commit order even when durability waits end out of order.
-    pub(crate) order: CommitOrder,
-}
-
-impl CommitFeed {
-    /// Marks a commit as landing until the returned guard is dropped (after `publish`).
-    pub(crate) fn landing(&self) -> Landing<'_> {
-        self.landing.fetch_add(1, Ordering::AcqRel);
-        Landing(self)
-    }
-
-    pub(crate) fn publish(&self, commit: &Arc<Commit>) {
-        self.last.fetch_max(commit.ts.0, Ordering::AcqRel);
-        // Nobody listening is fine: live queries subscribe only when the server runs them.
-        let _ = self.sender.send(Arc::clone(commit));
-    }
-}
-
-pub(crate) struct Landing<'a>(&'a CommitFeed);
-
-impl Drop for Landing<'_> {
-    fn drop(&mut self) {
-        self.0.landing.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// The store: an engine plus the catalog of declared tables and indexes.
@@ -72,48 +40,16 @@ impl Database {
         let (specs, system) = schema.validate()?;
         let synced = engine.sync_catalog(&specs).await?;
         let catalog = Arc::new(Catalog::from_synced(&synced, &system));
-        let (sender, _) = broadcast::channel(1024);
-        let commits = Arc::new(CommitFeed {
-            sender,
-            last: AtomicU64::new(0),
-            landing: AtomicUsize::new(0),
-            order: CommitOrder::new(),
-        });
-        let database = Database {
+        rebuild_indexes(engine.as_ref(), &catalog, &synced).await?;
+        // The feed starts at the latest commit: live queries read their first snapshot later.
+        let start = engine.begin_read().await?.ts();
+        let commits = Arc::new(CommitFeed::new(engine.commit_log(), start));
+        Ok(Database {
             engine,
             catalog,
             commits,
             health: Arc::default(),
-        };
-        database.rebuild_indexes(&synced).await?;
-        Ok(database)
-    }
-
-    async fn rebuild_indexes(&self, synced: &crate::engine::SyncedCatalog) -> Result<()> {
-        for table in &synced.tables {
-            let stale: Vec<_> = table.indexes.iter().filter(|i| i.needs_rebuild).collect();
-            if stale.is_empty() {
-                continue;
-            }
-            let resolved = self.catalog.table(&table.name, true)?;
-            let mut tx = self.engine.begin_write().await?;
-            let docs = tx.table_documents(table.number).await?;
-            for index in stale {
-                if docs.is_empty() {
-                    tracing::debug!(table = %table.name, index = %index.name, "new index on an empty table");
-                } else {
-                    tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
-                }
-                let fields = &resolved.index(&index.name)?.fields;
-                tx.clear_index(index.number).await?;
-                for doc in &docs {
-                    tx.put_index_entry(index.number, &index_key(fields, doc), &doc.id)
-                        .await?;
-                }
-            }
-            tx.commit(Ts(0)).await?;
-        }
-        Ok(())
+        })
     }
 
     pub fn engine_name(&self) -> &'static str {
@@ -141,14 +77,28 @@ impl Database {
         ))
     }
 
-    /// Every commit made through this process, in commit order.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Commit>> {
-        self.commits.sender.subscribe()
+    /// Commits in timestamp order from now on (see [`Change`]): those made through this
+    /// process, and other processes' too when the engine keeps a commit log (the first
+    /// subscriber starts following it, on the current tokio runtime).
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.commits.subscribe()
+    }
+
+    /// Whether the feed delivers other processes' commits with their write sets (the engine
+    /// keeps a commit log). Without that, other processes are found only by their effect on
+    /// the clock ([`Self::is_foreign_ts`]).
+    pub fn follows_other_processes(&self) -> bool {
+        self.commits.log().is_some()
     }
 
     /// The timestamp of the latest commit made through this process (0 before any).
     pub fn last_commit_ts(&self) -> Ts {
-        Ts(self.commits.last.load(Ordering::Acquire))
+        self.commits.last_local()
+    }
+
+    /// The timestamp of the latest change on the feed, local or not.
+    pub fn published_ts(&self) -> Ts {
+        self.commits.published_ts()
     }
 
     /// Whether a snapshot at `ts` may hold commits of another process: `ts` is past every
@@ -156,7 +106,7 @@ impl Database {
     /// publishing (whose data a reader can already see).
     pub fn is_foreign_ts(&self, ts: Ts) -> bool {
         // `landing` first: once it reads 0, every commit that began before is published.
-        self.commits.landing.load(Ordering::Acquire) == 0 && ts > self.last_commit_ts()
+        self.commits.landing_count() == 0 && ts > self.last_commit_ts()
     }
 
     pub async fn ping(&self) -> Result<()> {
@@ -182,4 +132,38 @@ impl Database {
             }
         }
     }
+}
+
+/// Rebuilds the indexes that are new or whose fields changed, from their tables' documents.
+async fn rebuild_indexes(
+    engine: &dyn Engine,
+    catalog: &Catalog,
+    synced: &crate::engine::SyncedCatalog,
+) -> Result<()> {
+    for table in &synced.tables {
+        let stale: Vec<_> = table.indexes.iter().filter(|i| i.needs_rebuild).collect();
+        if stale.is_empty() {
+            continue;
+        }
+        let resolved = catalog.table(&table.name, true)?;
+        let mut tx = engine.begin_write().await?;
+        let docs = tx.table_documents(table.number).await?;
+        for index in stale {
+            if docs.is_empty() {
+                tracing::debug!(table = %table.name, index = %index.name, "new index on an empty table");
+            } else {
+                tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
+            }
+            let fields = &resolved.index(&index.name)?.fields;
+            tx.clear_index(index.number).await?;
+            for doc in &docs {
+                tx.put_index_entry(index.number, &index_key(fields, doc), &doc.id)
+                    .await?;
+            }
+        }
+        // Logged with its writes unknown: other instances re-check every live query (one
+        // may have read the index before it was built).
+        tx.commit(Ts(0), None).await?;
+    }
+    Ok(())
 }

@@ -1,6 +1,27 @@
 //! The persistence interface. An engine stores document bodies by id and opaque index entries
 //! ordered by bytes; it knows nothing of values, schemas or functions. SQLite implements it in
 //! `keel-store-sqlite`; PostgreSQL implements the same trait.
+//!
+//! What every engine guarantees (the contract suite, `crate::testing`, checks it):
+//! - **Snapshots.** A read transaction reads one consistent snapshot, and [`EngineRead::ts`]
+//!   is the timestamp of the last commit it holds: every commit at or before it, none after.
+//! - **Serializable writers.** Write transactions of every process sharing the database run
+//!   as if one at a time; a writer that cannot be fitted in fails with
+//!   `StoreError::Conflict` and nothing of it is kept.
+//! - **Timestamps.** Each commit that wrote something gets a timestamp greater than every
+//!   earlier commit's, across processes and restarts; commit order is timestamp order, and a
+//!   snapshot holding a commit holds every earlier one.
+//! - **Durability before acknowledgement.** `commit` returns once the commit is durable.
+//! - **Other processes' commits**, one of two ways:
+//!   - an engine with a [`CommitLog`] logs every commit's write set with it, atomically, and
+//!     can read the log back in timestamp order and say when it no longer reaches back far
+//!     enough; it wakes listeners on new commits. The store hands those commits to live
+//!     queries with their write sets;
+//!   - an engine without one (SQLite: one node, other processes are occasional tools such as
+//!     `keel backfill`) only needs its clock to move: live queries poll it and re-check
+//!     everything when another process committed.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use keel_values::{DocumentId, TableNumber, Ts};
@@ -71,6 +92,61 @@ pub trait Engine: Send + Sync + 'static {
     /// (readiness, after a write failed). It must not grow what is stored: at most an
     /// existing page rewritten. Storage conditions come back as `StoreError::Storage`.
     async fn probe_write(&self) -> Result<()>;
+
+    /// The log of every process's commits with their write sets, when the engine keeps one
+    /// (see [`CommitLog`]). `None` (the default): other processes' commits are found by the
+    /// clock alone, and live queries re-check everything when one is seen.
+    fn commit_log(&self) -> Option<Arc<dyn CommitLog>> {
+        None
+    }
+}
+
+/// Commits of every process sharing the database, read back with their write sets, so that
+/// an instance re-runs only the live queries another instance's commit touched.
+///
+/// An engine with a log guarantees: [`EngineWrite::commit`] records its `writes` in the same
+/// transaction as the data, under the commit's timestamp, so a snapshot holding a commit holds
+/// its entry; entries leave the log only by pruning, oldest first, and the log knows how far
+/// pruning reached.
+#[async_trait]
+pub trait CommitLog: Send + Sync + 'static {
+    /// The commits after `after`, oldest first, at most `limit` of them (fewer: there are no
+    /// more now). [`LogRead::Truncated`] when some commit after `after` may have been pruned
+    /// (or was not logged): the caller must then assume anything changed.
+    async fn commits_after(&self, after: Ts, limit: usize) -> Result<LogRead>;
+
+    /// Starts listening for new commits. Once this returns, every later commit is notified
+    /// (the caller reads the log for what came before).
+    async fn listen(&self) -> Result<Box<dyn CommitListener>>;
+}
+
+/// Wake-ups for new commits, from a connection of its own.
+#[async_trait]
+pub trait CommitListener: Send {
+    /// The timestamp of a newly committed commit (notifications may come in bursts and out of
+    /// order; the log is the truth). An error means the listener lost its connection:
+    /// notifications may have been lost meanwhile, so listen again and read the log.
+    async fn next(&mut self) -> Result<Ts>;
+}
+
+/// What [`CommitLog::commits_after`] found.
+#[derive(Debug)]
+pub enum LogRead {
+    Commits(Vec<LoggedCommit>),
+    /// The log no longer holds every commit after the timestamp asked for; `latest` is the
+    /// latest commit in the same snapshot.
+    Truncated {
+        latest: Ts,
+    },
+}
+
+/// One commit as logged.
+#[derive(Debug)]
+pub struct LoggedCommit {
+    pub ts: Ts,
+    /// The write set as the store encoded it; `None`: not known (an index rebuild), so
+    /// everything may have changed.
+    pub writes: Option<Vec<u8>>,
 }
 
 #[async_trait]
@@ -123,7 +199,11 @@ pub trait EngineWrite: EngineRead {
     /// (of any process sharing the database) and not below `now`, and returns it once they
     /// are durable. An engine may release the write lock before then, so the next writer
     /// runs while this commit syncs; the store publishes commits in commit order regardless.
-    async fn commit(self: Box<Self>, now: Ts) -> Result<Ts>;
+    ///
+    /// An engine with a [`CommitLog`] logs `writes` (the store's encoding of the write set)
+    /// in the same transaction; `None` logs the commit with its writes unknown. The store
+    /// passes `None` to an engine without a log, which ignores it.
+    async fn commit(self: Box<Self>, now: Ts, writes: Option<&[u8]>) -> Result<Ts>;
 
     /// Ends a transaction that wrote nothing, once every commit it could have read is durable:
     /// its caller may acknowledge something on the strength of what it read (a duplicate

@@ -33,7 +33,8 @@ macro_rules! engine_contract_tests {
             unions_merge_ranges_in_order_and_return_each_document_once,
             union_pages_hold_with_filters_budgets_and_pinned_ends,
             unions_merge_tables_newest_first, counts_stop_at_their_limit,
-            two_databases_on_one_store_see_each_others_commits);
+            two_databases_on_one_store_see_each_others_commits,
+            a_commit_log_reads_back_every_commit_in_order);
     };
     (@cases $factory:expr; $($case:ident),*) => {
         $(
@@ -586,7 +587,10 @@ pub async fn commits_are_published_in_timestamp_order(open: OpenEngine) {
     }
     let mut published = Vec::new();
     while published.len() < committed.len() {
-        published.push(feed.recv().await.expect("every commit is published").ts);
+        match feed.recv().await.expect("every commit is published") {
+            crate::Change::Commit(commit) => published.push(commit.ts),
+            crate::Change::Unknown(ts) => panic!("a commit of this process at {ts:?} went unknown"),
+        }
     }
     assert!(
         published.windows(2).all(|pair| pair[0] < pair[1]),
@@ -1100,4 +1104,64 @@ pub async fn two_databases_on_one_store_see_each_others_commits(open: OpenEngine
     stamps.dedup();
     assert_eq!(stamps.len(), 16, "each commit has a timestamp of its own");
     assert!(stamps[0] > second.ts);
+}
+
+/// An engine that keeps a commit log reads back every commit after a timestamp, oldest first,
+/// each with the write set it was committed with. One that keeps none says so, and the store
+/// then does not claim to follow other processes' commits.
+pub async fn a_commit_log_reads_back_every_commit_in_order(open: OpenEngine) {
+    let engine = open().await;
+    let db = Database::open(Arc::clone(&engine), &schema())
+        .await
+        .expect("open database");
+    let Some(log) = engine.commit_log() else {
+        assert!(!db.follows_other_processes());
+        return;
+    };
+    assert!(db.follows_other_processes());
+    let start = db.reader().await.unwrap().ts();
+    let mut commits = Vec::new();
+    let tx = db.writer().await.unwrap();
+    let note = tx
+        .insert("notes", json!({"owner": "a", "rank": 1}))
+        .await
+        .unwrap();
+    tx.insert("tags", json!({"name": "x"})).await.unwrap();
+    commits.push(tx.commit().await.unwrap());
+    for rank in 2..5 {
+        let tx = db.writer().await.unwrap();
+        tx.patch(note, json!({ "rank": rank })).await.unwrap();
+        commits.push(tx.commit().await.unwrap());
+    }
+    let tx = db.writer().await.unwrap();
+    tx.delete(note).await.unwrap();
+    commits.push(tx.commit().await.unwrap());
+
+    let read = |after, limit| {
+        let log = Arc::clone(&log);
+        async move {
+            match log.commits_after(after, limit).await.unwrap() {
+                crate::engine::LogRead::Commits(entries) => entries,
+                crate::engine::LogRead::Truncated { latest } => {
+                    panic!("nothing was pruned, yet truncated (latest {latest:?})")
+                }
+            }
+        }
+    };
+    let entries = read(start, 100).await;
+    assert_eq!(entries.len(), commits.len());
+    for (entry, commit) in entries.iter().zip(&commits) {
+        assert_eq!(entry.ts, commit.ts);
+        let writes =
+            crate::log_codec::decode(entry.writes.as_deref().expect("writes known")).unwrap();
+        assert_eq!(writes, commit.writes);
+    }
+    let first_two = read(start, 2).await;
+    assert_eq!(
+        first_two.iter().map(|e| e.ts).collect::<Vec<_>>(),
+        [commits[0].ts, commits[1].ts]
+    );
+    let rest = read(commits[1].ts, 100).await;
+    assert_eq!(rest.len(), commits.len() - 2, "strictly after");
+    assert!(read(commits[4].ts, 100).await.is_empty());
 }

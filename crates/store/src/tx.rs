@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde_json::{Map, Value as Json};
 use tokio::sync::Mutex;
 
-use crate::database::CommitFeed;
 use crate::document::Document;
 use crate::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use crate::feed::CommitFeed;
 use crate::health::WriteHealth;
 use crate::query::{Order, Query};
 use crate::range::key_after;
@@ -334,10 +334,16 @@ impl Writer {
                 reads,
             }));
         }
+        // What other processes' live queries need, logged with the commit by an engine that
+        // keeps a commit log.
+        let logged = self
+            .commits
+            .log()
+            .map(|_| crate::log_codec::encode(&writes));
         let landing = self.commits.landing();
         // Taken while the engine transaction still holds the write lock: commit order.
         let ticket = self.commits.order.ticket();
-        let ts = engine.commit(Ts(now_nanos())).await;
+        let ts = engine.commit(Ts(now_nanos()), logged.as_deref()).await;
         self.health.observe(&ts);
         let ts = ts?;
         ticket.turn().await;
@@ -348,7 +354,7 @@ impl Writer {
             writes,
             reads,
         });
-        self.commits.publish(&commit);
+        self.commits.publish_local(&commit).await;
         drop(ticket);
         drop(landing);
         Ok(commit)

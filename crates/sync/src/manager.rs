@@ -11,11 +11,12 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keel_auth::UserIdentity;
 use keel_functions::{Executor, FnError};
-use keel_store::{Commit, ReadSet};
+use keel_store::{Change, Commit, ReadSet};
 use keel_values::Ts;
 use serde_json::Value as Json;
 use std::time::Duration;
@@ -243,6 +244,8 @@ struct Shared {
     executor: Executor,
     table: Mutex<Table>,
     frontier: watch::Sender<Ts>,
+    /// Query runs started, for tests and diagnostics.
+    runs: AtomicU64,
 }
 
 /// The subscription manager: one per server.
@@ -264,10 +267,15 @@ impl SubscriptionManager {
                 ..Table::default()
             }),
             frontier,
+            runs: AtomicU64::new(0),
         });
         tokio::spawn(follow_commits(Arc::clone(&shared), commits));
         tokio::spawn(evict_idle(Arc::downgrade(&shared)));
-        tokio::spawn(watch_other_writers(Arc::downgrade(&shared)));
+        // A store that follows other processes' commits hands them over with their write
+        // sets; polling the clock beside it would re-run everything for each of them.
+        if !shared.executor.database().follows_other_processes() {
+            tokio::spawn(watch_other_writers(Arc::downgrade(&shared)));
+        }
         Ok(SubscriptionManager { shared })
     }
 
@@ -380,6 +388,12 @@ impl SubscriptionManager {
                 data: None,
             }))),
         }
+    }
+
+    /// How many query runs this manager has started (first runs and re-runs), for metrics
+    /// and tests: a commit that touches no subscription starts none.
+    pub fn runs(&self) -> u64 {
+        self.shared.runs.load(Ordering::Relaxed)
     }
 
     /// Live subscriptions (distinct executions), for metrics and tests.
@@ -497,8 +511,9 @@ fn new_entry(path: &str, args: Json, identity: Option<Arc<UserIdentity>>) -> Ent
     }
 }
 
-/// How often the database is checked for commits made by other processes (`keel backfill`,
-/// another instance): their write sets are unknown, so everything re-runs when one is seen.
+/// How often the database is checked for commits made by other processes (`keel backfill`
+/// beside a SQLite instance), when the store does not follow them itself: their write sets
+/// are unknown, so everything re-runs when one is seen.
 pub const OTHER_WRITERS_POLL: Duration = Duration::from_millis(250);
 
 async fn watch_other_writers(shared: std::sync::Weak<Shared>) {
@@ -584,6 +599,7 @@ async fn evict_idle(shared: std::sync::Weak<Shared>) {
 }
 
 fn spawn_run(shared: &Arc<Shared>, key: Arc<SubscriptionKey>, entry: &Entry) {
+    shared.runs.fetch_add(1, Ordering::Relaxed);
     let shared = Arc::clone(shared);
     let (path, args, identity) = (
         entry.path.clone(),
@@ -681,16 +697,16 @@ fn finish_run(
     }
 }
 
-async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Arc<Commit>>) {
+async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Change>) {
     loop {
         match commits.recv().await {
-            Ok(commit) => process_commit(&shared, Change::Local(commit)),
+            Ok(change) => process_commit(&shared, change),
             Err(broadcast::error::RecvError::Lagged(missed)) => {
                 tracing::warn!(
                     missed,
                     "fell behind the commit stream; re-running every subscription"
                 );
-                let latest = shared.executor.database().last_commit_ts();
+                let latest = shared.executor.database().published_ts();
                 process_commit(&shared, Change::Unknown(latest));
             }
             Err(broadcast::error::RecvError::Closed) => return,
@@ -698,22 +714,16 @@ async fn follow_commits(shared: Arc<Shared>, mut commits: broadcast::Receiver<Ar
     }
 }
 
-/// What the manager learns about.
-enum Change {
-    /// A commit made through this process, with its write set.
-    Local(Arc<Commit>),
-    /// Commits it cannot see the writes of (another process wrote, or the feed lagged), up
-    /// to this timestamp: everything is re-run.
-    Unknown(Ts),
-}
-
-/// Marks the subscriptions a change touches as stale and re-runs them.
+/// Marks the subscriptions a change touches as stale and re-runs them. A commit (this
+/// process's, or another's read from the commit log) re-runs those whose read sets its write
+/// set touches; an unknown change re-runs everything.
 fn process_commit(shared: &Arc<Shared>, change: Change) {
     let mut table = shared.lock();
     let (ts, commit) = match change {
-        // A gap before a local commit means another process committed in between.
-        Change::Local(commit) if commit.base > table.processed => (commit.ts, None),
-        Change::Local(commit) => (commit.ts, Some(commit)),
+        // The feed announces what it cannot deliver; a gap here would be commits it skipped:
+        // treat them as unknown rather than miss them.
+        Change::Commit(commit) if commit.base > table.processed => (commit.ts, None),
+        Change::Commit(commit) => (commit.ts, Some(commit)),
         Change::Unknown(ts) => (ts, None),
     };
     if ts <= table.processed {

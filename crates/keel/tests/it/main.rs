@@ -11,6 +11,7 @@ mod binary;
 mod clerk_sync;
 mod cli;
 mod crash;
+mod cross_instance;
 mod fake_issuer;
 mod harness;
 mod http_api;
