@@ -274,6 +274,21 @@ pub(crate) fn user_fields(user: &UserData) -> Map<String, Json> {
     fields
 }
 
+/// The record of a user Clerk told us about first (search fields aside: `insert_user` adds
+/// them).
+pub(crate) fn new_user_record(user: &UserData, source: &str) -> Map<String, Json> {
+    let mut fields = user_fields(user);
+    fields.insert("source".into(), json!(source));
+    fields.insert("clerkUserId".into(), json!(user.id));
+    fields.insert("isActive".into(), json!(true));
+    fields.insert("deletedAt".into(), Json::Null);
+    fields.insert(
+        "lastSignInAt".into(),
+        json!(user.last_sign_in_at.map(|t| t as f64)),
+    );
+    fields
+}
+
 /// Creates or refreshes a user from Clerk's data. A record that first login made from a
 /// token is filled in place (one record, never two); an older event never wins.
 pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> FnResult<Outcome> {
@@ -285,11 +300,7 @@ pub(crate) async fn upsert_user(db: &Writer, user: &UserData, source: &str) -> F
     let last_sign_in = user.last_sign_in_at.map(|t| t as f64);
     match find_by_clerk_id(db, &user.id).await? {
         None => {
-            fields.insert("clerkUserId".into(), json!(user.id));
-            fields.insert("isActive".into(), json!(true));
-            fields.insert("deletedAt".into(), Json::Null);
-            fields.insert("lastSignInAt".into(), json!(last_sign_in));
-            insert_user(db, fields).await?;
+            insert_user(db, new_user_record(user, source)).await?;
             Ok(Outcome::Applied)
         }
         Some(existing) => {

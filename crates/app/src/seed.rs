@@ -1,14 +1,15 @@
-//! Bulk writes for `keel seed`: users, organizations and memberships go through the same
-//! upserts as Clerk's webhooks (so the records have exactly the webhook's shape, search fields
-//! included), and chats are written as `chats:createUserChat` writes them; many records per
-//! transaction instead of one.
+//! Bulk writes for `keel seed`, into an empty database: users are written as a webhook
+//! writes a user it has not seen (`new_user_record` + `insert_user`, search fields included,
+//! without the lookups an upsert makes), organizations and memberships through the webhook's
+//! upserts, and chats as `chats:createUserChat` writes them; many records per transaction.
 
 use keel_functions::FnResult;
 use keel_store::Database;
 use keel_webhooks::{MembershipData, OrganizationData, UserData};
 use serde_json::json;
 
-use crate::clerk_sync::{upsert_membership, upsert_organization, upsert_user};
+use crate::clerk_sync::{new_user_record, upsert_membership, upsert_organization};
+use crate::user_search::insert_user;
 
 /// A chat to write: its owner's Clerk user id, title and creation time (ms).
 pub struct SeedChat {
@@ -41,7 +42,7 @@ impl SeedBatch {
 pub async fn write_seed_batch(db: &Database, batch: &SeedBatch) -> FnResult<()> {
     let tx = db.writer().await?;
     for user in &batch.users {
-        upsert_user(&tx, user, "seed").await?;
+        insert_user(&tx, new_user_record(user, "seed")).await?;
     }
     for organization in &batch.organizations {
         upsert_organization(&tx, organization).await?;

@@ -52,7 +52,7 @@ pub enum FnError {
     Coded { code: ErrorCode, message: String },
     /// No public function at that path (also for internal functions called by a client, so
     /// their existence does not leak).
-    #[error("Could not find public function for '{0}'. Did you forget to register it?")]
+    #[error("Could not find public function for '{0}'. {hint}", hint = unknown_function_hint(.0))]
     UnknownFunction(String),
     /// The function exists but is another kind than the endpoint runs.
     #[error("Trying to execute {path} as {requested}, but it is defined as {actual}.")]
@@ -146,6 +146,22 @@ impl FnError {
     }
 }
 
+/// Functions the product brief's Next.js webhook route calls; Keel's `/clerk-webhook` does
+/// their work itself.
+const BRIEF_WEBHOOK_FUNCTIONS: &[&str] = &[
+    "users:createUser",
+    "users:updateUser",
+    "users:markUserDeleted",
+];
+
+fn unknown_function_hint(path: &str) -> &'static str {
+    if BRIEF_WEBHOOK_FUNCTIONS.contains(&path) {
+        "Keel keeps the users table in step with Clerk itself: point Clerk's webhook at Keel's /clerk-webhook, which replaces the Next.js route that called this function"
+    } else {
+        "Did you forget to register it?"
+    }
+}
+
 /// The one place store errors become function errors.
 impl From<StoreError> for FnError {
     fn from(err: StoreError) -> Self {
@@ -176,6 +192,17 @@ impl From<&StoreError> for FnError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_briefs_webhook_route_functions_point_to_clerk_webhook() {
+        let message = FnError::UnknownFunction("users:createUser".into()).client_message();
+        assert!(message.contains("/clerk-webhook"), "{message}");
+        let other = FnError::UnknownFunction("users:nope".into()).client_message();
+        assert_eq!(
+            other,
+            "Could not find public function for 'users:nope'. Did you forget to register it?"
+        );
+    }
 
     #[test]
     fn storage_faults_are_named_to_clients_with_their_own_code() {

@@ -142,8 +142,8 @@ impl Executor {
         let run = self.run(&path, entry.function, auth, call.args);
         match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => {
-                if let Some(detail) = result.as_ref().err().and_then(FnError::log_detail) {
-                    tracing::error!(function = %path, error = %detail, "function failed");
+                if let Err(err) = &result {
+                    log_failure(&path, err);
                 }
                 result
             }
@@ -195,8 +195,8 @@ impl Executor {
                 actual: entry.function.kind().as_str(),
             }),
         };
-        if let Some(detail) = result.as_ref().err().and_then(FnError::log_detail) {
-            tracing::error!(function = %path, error = %detail, "function failed");
+        if let Err(err) = &result {
+            log_failure(&path, err);
         }
         let journal = db.journal();
         let reads = db.finish().await?;
@@ -340,5 +340,20 @@ impl Executor {
                 })
             }
         }
+    }
+}
+
+/// A failed call in Keel's own log: server faults at `error` with their detail; refusals the
+/// function made on purpose (and bad arguments) at `info`, with their code and message, so a
+/// developer sees why a call failed without opening the client.
+fn log_failure(path: &str, err: &FnError) {
+    match err.log_detail() {
+        Some(detail) => tracing::error!(function = %path, error = %detail, "function failed"),
+        None => tracing::info!(
+            function = %path,
+            code = err.code().map_or("none", |code| code.as_str()),
+            message = %err.client_message(),
+            "function refused"
+        ),
     }
 }

@@ -9,7 +9,11 @@ use crate::settings::{DatabaseChoice, misnamed_variables};
 use crate::{AppParts, Settings};
 
 /// Prints a line per setting and dependency; the exit code is a failure when any line is ✗.
-pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &AppParts) -> ExitCode {
+pub(crate) async fn run(
+    settings: &Settings,
+    issuer: crate::issuer::IssuerArgs,
+    parts: &AppParts,
+) -> ExitCode {
     let mut failed = false;
     let mut report = |ok: bool, line: String| {
         failed |= !ok;
@@ -21,9 +25,14 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
         report(false, problem);
     }
     match crate::issuer::require(issuer) {
-        Ok(issuer) => {
-            report(true, format!("CLERK_JWT_ISSUER_DOMAIN = {issuer}"));
-            if let Some(warning) = crate::issuer::plain_http_warning(&issuer) {
+        Ok(crate::issuer::Issuer { url: issuer, from }) => {
+            report(true, format!("{from} = {issuer} (the issuer)"));
+            if !issuer.contains("://") {
+                warn(format!(
+                    "{from} has no scheme: Keel uses https://{issuer}; write it out to be sure"
+                ));
+            }
+            if let Some(warning) = crate::issuer::plain_http_warning(&issuer, from) {
                 warn(warning);
             }
             let verifier = Verifier::new(AuthConfig {
@@ -44,7 +53,7 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
                 Err(FetchError::Failed(reason)) => report(
                     false,
                     format!(
-                        "issuer discovery and JWKS: {reason} — check CLERK_JWT_ISSUER_DOMAIN and that the issuer is reachable"
+                        "issuer discovery and JWKS: {reason} — check {from} and that the issuer is reachable"
                     ),
                 ),
             }
@@ -71,6 +80,7 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
             "CLERK_WEBHOOK_SECRET is not set: the webhook endpoint answers 503 until it is — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard".to_string(),
         ),
     }
+    check_secret_key(settings, &mut report).await;
     let parties = settings.authorized_parties();
     if parties.is_empty() {
         report(
@@ -82,6 +92,24 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
             true,
             format!("KEEL_AUTHORIZED_PARTIES = {}", parties.join(", ")),
         );
+    }
+    // A dry run: a SQLite file that is not there yet is not created (nor its folder).
+    if let Ok(DatabaseChoice::Sqlite(location)) = settings.database() {
+        let path = std::path::Path::new(location.strip_prefix("sqlite://").unwrap_or(&location));
+        if !path.exists() {
+            report(
+                true,
+                format!(
+                    "database: {} does not exist yet; keel serve creates it",
+                    path.display()
+                ),
+            );
+            return if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
     }
     match std::fs::create_dir_all(&settings.data_dir) {
         Ok(()) => match crate::start::open_database(settings, &parts.schema).await {
@@ -103,6 +131,36 @@ pub(crate) async fn run(settings: &Settings, issuer: Option<String>, parts: &App
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// `CLERK_SECRET_KEY`, when set: one cheap Backend API call (count the users) proves Clerk
+/// takes it. Unset is fine: only backfill, reconcile and the admin actions need it.
+async fn check_secret_key(settings: &Settings, report: &mut impl FnMut(bool, String)) {
+    let Some(key) = settings
+        .clerk_secret_key
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    else {
+        report(
+            true,
+            "CLERK_SECRET_KEY is not set: backfill, reconcile and the admin user actions are off"
+                .to_string(),
+        );
+        return;
+    };
+    let url = settings
+        .clerk_api_url
+        .clone()
+        .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());
+    let api = keel_clerk_api::ClerkApi::new(url.clone(), key);
+    match api.count_users().await {
+        Ok(users) => report(
+            true,
+            format!("CLERK_SECRET_KEY: the Backend API at {url} takes it ({users} users)"),
+        ),
+        Err(err) => report(false, format!("CLERK_SECRET_KEY: {err} (at {url})")),
     }
 }
 

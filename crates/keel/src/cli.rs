@@ -39,22 +39,27 @@ enum Command {
     Serve {
         #[command(flatten)]
         settings: Settings,
-        /// The Clerk Frontend API URL, which is the tokens' issuer.
-        #[arg(long, env = "CLERK_JWT_ISSUER_DOMAIN")]
-        issuer: Option<String>,
+        #[command(flatten)]
+        issuer: crate::issuer::IssuerArgs,
     },
     /// Check the `serve` settings, the issuer's keys and the database, without serving.
     Check {
         #[command(flatten)]
         settings: Settings,
-        #[arg(long, env = "CLERK_JWT_ISSUER_DOMAIN")]
-        issuer: Option<String>,
+        #[command(flatten)]
+        issuer: crate::issuer::IssuerArgs,
     },
     /// Print a fresh token for a user of a running `keel dev` (for curl and scripts).
     Token {
         /// The Clerk user id (`user_…`).
+        #[arg(long, required_unless_present = "email", conflicts_with = "email")]
+        user: Option<String>,
+        /// The user with this email address instead of an id.
         #[arg(long)]
-        user: String,
+        email: Option<String>,
+        /// With `--email`: create the user in the emulator when there is none.
+        #[arg(long, requires = "email")]
+        create: bool,
         /// A JWT template name (default `convex`).
         #[arg(long, conflicts_with = "session")]
         template: Option<String>,
@@ -103,6 +108,20 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         batch: usize,
     },
+    /// Copy the SQLite database, consistently, while Keel serves (PostgreSQL: use pg_dump).
+    /// The copy is a complete database file; restore it by putting it in place of keel.db
+    /// while Keel is stopped (see the README).
+    Backup {
+        /// Where to write the copy (a file that does not exist yet).
+        path: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Clerk webhooks: `keel webhooks test` sends a signed test delivery.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Write the typed client API (`convex/_generated/`: api.d.ts, api.js, dataModel.d.ts)
     /// from the registered functions and tables.
     Codegen {
@@ -115,6 +134,23 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Send a signed test event to the webhook endpoint, as Clerk's dashboard "Testing" tab
+    /// does, signed with CLERK_WEBHOOK_SECRET (in a `keel dev` folder, the one it generated).
+    /// The event is about a made-up user, `user_webhook_test`.
+    Test {
+        /// The event type: user.created, user.updated or user.deleted.
+        #[arg(long = "type", default_value = "user.created")]
+        event_type: String,
+        /// The endpoint (default: http:// + KEEL_LISTEN + /clerk-webhook).
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
 /// Runs the CLI with the given app (the `keel` binary passes the built-in one).
 pub fn main(parts: AppParts) -> ExitCode {
     // A missing .env is normal; a malformed one is worth saying.
@@ -124,7 +160,8 @@ pub fn main(parts: AppParts) -> ExitCode {
         eprintln!("warning: .env not loaded: {err}");
     }
     let cli = Cli::parse();
-    crate::logging::init(cli.log_format);
+    let quiet = matches!(cli.command, Command::Check { .. });
+    crate::logging::init(cli.log_format, quiet);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -147,31 +184,14 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             warn_misnamed();
             let clerk_secret_key = settings.clerk_secret_key.clone();
             let running = start(&settings, Mode::Dev { clerk_secret_key }, parts, None).await?;
-            if let Some(emulator) = &running.emulator {
-                println!("Clerk emulator: issuer {}", emulator.issuer());
-                if running.secret_key_generated {
-                    println!(
-                        "Clerk emulator: CLERK_SECRET_KEY={} (generated, kept in {})",
-                        emulator.secret_key(),
-                        settings.data_dir.join(CLERK_SECRET_KEY_FILE).display()
-                    );
-                }
-            }
-            if let Some(secret) = &running.generated_webhook_secret {
-                println!(
-                    "Clerk emulator: CLERK_WEBHOOK_SECRET={secret} (generated, kept in {})",
-                    settings
-                        .data_dir
-                        .join(dev_secrets::CLERK_WEBHOOK_SECRET_FILE)
-                        .display()
-                );
-            }
-            println!("Keel listening on {}", running.url);
+            print!("{}", dev_banner(&settings, &running));
             running.run_until_signal().await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { settings, issuer } => {
-            let issuer = crate::issuer::require(issuer)?;
+            let issuer = crate::issuer::require_for_serve(issuer)?;
+            tracing::info!(issuer = %issuer.url, from = issuer.from, "the tokens' issuer");
+            let issuer = issuer.url;
             warn_misnamed();
             let running = start(&settings, Mode::Serve { issuer }, parts, None).await?;
             println!("Keel listening on {}", running.url);
@@ -227,6 +247,58 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
+        Command::Backup { path, settings } => {
+            let location = match settings.database()? {
+                crate::settings::DatabaseChoice::Sqlite(location) => location,
+                crate::settings::DatabaseChoice::Postgres(postgres) => anyhow::bail!(
+                    "{} is PostgreSQL: back it up with pg_dump (for example `pg_dump -Fc -f keel.dump` with the same connection settings), see the README's Backups",
+                    postgres.url
+                ),
+            };
+            let started = std::time::Instant::now();
+            let bytes = keel_store_sqlite::backup(&location, &path)
+                .await
+                .map_err(|err| anyhow::anyhow!("backing up {location}: {err}"))?;
+            keel_store_sqlite::integrity_check(&path).map_err(|err| {
+                anyhow::anyhow!("the copy at {} failed its check: {err}", path.display())
+            })?;
+            println!(
+                "backed up {location} to {} ({:.1} MiB in {:.1} s; integrity check ok)",
+                path.display(),
+                bytes as f64 / (1024.0 * 1024.0),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Webhooks {
+            command:
+                WebhooksCommand::Test {
+                    event_type,
+                    url,
+                    settings,
+                },
+        } => {
+            let url = url.unwrap_or_else(|| format!("http://{}/clerk-webhook", settings.listen));
+            let secret = settings
+                .clerk_webhook_secret
+                .clone()
+                .filter(|s| !s.trim().is_empty())
+                .or_else(|| dev_secrets::read(&settings.data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE))
+                .with_context(|| {
+                    format!(
+                        "no webhook secret: set CLERK_WEBHOOK_SECRET, or run this in the folder where `keel dev` runs (it keeps one in {})",
+                        settings.data_dir.display()
+                    )
+                })?;
+            let (status, body) =
+                crate::webhook_test::send(&url, secret.trim(), &event_type).await?;
+            println!("{url} answered {status}: {body}");
+            Ok(if (200..300).contains(&status) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
         Command::Seed {
             settings,
             users,
@@ -244,6 +316,8 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
         }
         Command::Token {
             user,
+            email,
+            create,
             template,
             session,
             expires_in,
@@ -255,13 +329,23 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                 .clerk_secret_key
                 .clone()
                 .or_else(|| dev_secrets::read(&settings.data_dir, CLERK_SECRET_KEY_FILE))
-                .context(
-                    "no emulator key: set CLERK_SECRET_KEY or run `keel dev` in this folder first",
-                )?;
+                .with_context(|| {
+                    format!(
+                        "no emulator key in {}: run this in the folder where `keel dev` runs, pass --data-dir with the folder it uses (.keel by default), or set CLERK_SECRET_KEY to the key `keel dev` prints at start",
+                        settings.data_dir.display()
+                    )
+                })?;
             let template = if session {
                 None
             } else {
                 Some(template.unwrap_or_else(|| "convex".to_string()))
+            };
+            let user = match (user, email) {
+                (Some(user), _) => user,
+                (None, Some(email)) => {
+                    crate::token::user_by_email(&url, &secret, &email, create).await?
+                }
+                (None, None) => anyhow::bail!("give --user user_… or --email address"),
             };
             let jwt =
                 crate::token::mint(&url, &secret, &user, template.as_deref(), expires_in).await?;
@@ -269,6 +353,58 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// What `keel dev` prints at every start: the emulator's issuer and secrets (where they are
+/// kept, and whether this start made them), where Keel listens, and what to do next.
+fn dev_banner(settings: &Settings, running: &crate::Running) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let set = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
+    let origin = |from_environment: bool, generated: bool, file: &str| {
+        let kept = settings.data_dir.join(file);
+        match (from_environment, generated) {
+            (true, _) => "from the environment".to_string(),
+            (false, true) => format!("generated now, kept in {}", kept.display()),
+            (false, false) => format!("kept in {}", kept.display()),
+        }
+    };
+    if let Some(emulator) = &running.emulator {
+        let _ = writeln!(out, "Clerk emulator: issuer {}", emulator.issuer());
+        let _ = writeln!(
+            out,
+            "Clerk emulator: CLERK_SECRET_KEY={} ({})",
+            emulator.secret_key(),
+            origin(
+                set(&settings.clerk_secret_key),
+                running.secret_key_generated,
+                CLERK_SECRET_KEY_FILE
+            )
+        );
+    }
+    let webhook_secret = settings
+        .clerk_webhook_secret
+        .clone()
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| dev_secrets::read(&settings.data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE));
+    if let Some(secret) = webhook_secret {
+        let _ = writeln!(
+            out,
+            "Clerk emulator: CLERK_WEBHOOK_SECRET={secret} ({})",
+            origin(
+                set(&settings.clerk_webhook_secret),
+                running.generated_webhook_secret.is_some(),
+                dev_secrets::CLERK_WEBHOOK_SECRET_FILE
+            )
+        );
+    }
+    let url = &running.url;
+    let _ = writeln!(out, "Keel listening on {url}");
+    let _ = writeln!(
+        out,
+        "Next: open {url}/ to sign in (the emulator's page) and use the app, or get a token for curl and scripts:\n  keel token --email ada@example.com --create --url {url}"
+    );
+    out
 }
 
 /// `keel seed`: refuses a database that already has users (a second run would duplicate the

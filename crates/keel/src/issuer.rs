@@ -1,6 +1,10 @@
-//! The configured issuer (`CLERK_JWT_ISSUER_DOMAIN`) in `keel serve` and `keel check`: read
-//! it, warn when its keys would travel in clear, and load its keys at start so a wrong
+//! The configured issuer in `keel serve` and `keel check`: read it from either of its two
+//! names, warn when its keys would travel in clear, and load its keys at start so a wrong
 //! setting shows in the log at once.
+//!
+//! Clerk's current Convex guide calls it `CLERK_FRONTEND_API_URL`; older guides, and the
+//! `auth.config.ts` of many Convex apps, `CLERK_JWT_ISSUER_DOMAIN`. Both are read: either
+//! works alone, and both set to different URLs is an error naming both.
 
 use std::net::IpAddr;
 
@@ -10,19 +14,68 @@ use reqwest::Url;
 
 use crate::settings::misnamed_variables;
 
-/// The issuer, or the fix: its name, an example, and any look-alike variable that is set.
-pub(crate) fn require(issuer: Option<String>) -> anyhow::Result<String> {
-    match issuer.filter(|i| !i.trim().is_empty()) {
-        Some(issuer) => Ok(issuer.trim().to_string()),
-        None => {
-            let hints = misnamed_variables(std::env::vars().map(|(k, _)| k));
-            let mut message = "CLERK_JWT_ISSUER_DOMAIN is not set: set it to your Clerk Frontend API URL (for example https://your-app.clerk.accounts.dev)".to_string();
-            for hint in hints {
-                message.push_str("\n  ");
-                message.push_str(&hint);
-            }
-            bail!(message)
+/// The issuer's two names.
+pub(crate) const FRONTEND_API_URL: &str = "CLERK_FRONTEND_API_URL";
+pub(crate) const JWT_ISSUER_DOMAIN: &str = "CLERK_JWT_ISSUER_DOMAIN";
+
+/// The issuer as configured, by either name (`keel serve` and `keel check` take these flags).
+#[derive(clap::Args, Clone, Debug, Default)]
+pub struct IssuerArgs {
+    /// The Clerk Frontend API URL, which is the tokens' issuer (the name Clerk's Convex guide
+    /// uses).
+    #[arg(long = "frontend-api-url", env = FRONTEND_API_URL)]
+    pub frontend_api_url: Option<String>,
+    /// The same URL under its older name (Convex's `auth.config.ts` and older guides).
+    #[arg(long = "issuer", env = JWT_ISSUER_DOMAIN)]
+    pub jwt_issuer_domain: Option<String>,
+}
+
+/// The issuer and the name it was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Issuer {
+    pub url: String,
+    pub from: &'static str,
+}
+
+/// The issuer, or the fix with any look-alike variable that is set (for `keel serve`, which
+/// stops there; `keel check` lists look-alikes itself).
+pub(crate) fn require_for_serve(args: IssuerArgs) -> anyhow::Result<Issuer> {
+    require(args).map_err(|err| {
+        let mut message = err.to_string();
+        for hint in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
+            message.push_str("\n  ");
+            message.push_str(&hint);
         }
+        anyhow::anyhow!(message)
+    })
+}
+
+/// The issuer, or the fix: its names and an example.
+pub(crate) fn require(args: IssuerArgs) -> anyhow::Result<Issuer> {
+    let set = |value: Option<String>| {
+        value
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    match (set(args.frontend_api_url), set(args.jwt_issuer_domain)) {
+        (Some(frontend), Some(domain))
+            if normalize_issuer(&frontend) != normalize_issuer(&domain) =>
+        {
+            bail!(
+                "{FRONTEND_API_URL} ({frontend}) and {JWT_ISSUER_DOMAIN} ({domain}) are both set and differ: they name the same thing, your Clerk Frontend API URL; keep one"
+            )
+        }
+        (Some(url), _) => Ok(Issuer {
+            url,
+            from: FRONTEND_API_URL,
+        }),
+        (None, Some(url)) => Ok(Issuer {
+            url,
+            from: JWT_ISSUER_DOMAIN,
+        }),
+        (None, None) => bail!(
+            "{FRONTEND_API_URL} is not set: set it (or {JWT_ISSUER_DOMAIN}, its older name) to your Clerk Frontend API URL, for example https://your-app.clerk.accounts.dev"
+        ),
     }
 }
 
@@ -30,14 +83,15 @@ pub(crate) fn require(issuer: Option<String>) -> anyhow::Result<String> {
 /// keys fetched from it and sign any token. Loopback (127.0.0.0/8, ::1, `localhost`) never
 /// leaves the machine, so a local issuer or a TLS-terminating sidecar gets no warning.
 /// A warning, not a refusal: a private network may be trusted on purpose.
-pub(crate) fn plain_http_warning(issuer: &str) -> Option<String> {
+/// `from` names the setting in the message.
+pub(crate) fn plain_http_warning(issuer: &str, from: &str) -> Option<String> {
     let issuer = normalize_issuer(issuer);
     let url = Url::parse(&issuer).ok()?;
     if url.scheme() != "http" || url.host_str().is_none_or(is_loopback) {
         return None;
     }
     Some(format!(
-        "CLERK_JWT_ISSUER_DOMAIN is plain http:// ({issuer}): the signing keys travel unencrypted, so anyone on the network path could swap them and sign tokens for any user; use https://"
+        "{from} is plain http:// ({issuer}): the signing keys travel unencrypted, so anyone on the network path could swap them and sign tokens for any user; use https://"
     ))
 }
 
@@ -53,7 +107,7 @@ fn is_loopback(host: &str) -> bool {
 /// What `keel serve` says about its issuer at start: the plain-http warning now, and the key
 /// load's outcome when it finishes.
 pub(crate) fn check_at_start(verifier: &Verifier) {
-    if let Some(warning) = plain_http_warning(&verifier.config().issuer) {
+    if let Some(warning) = plain_http_warning(&verifier.config().issuer, "The issuer") {
         tracing::warn!("{warning}");
     }
     load_keys_at_start(verifier.clone());
@@ -81,6 +135,49 @@ fn load_keys_at_start(verifier: Verifier) {
 mod tests {
     use super::*;
 
+    fn args(frontend: Option<&str>, domain: Option<&str>) -> IssuerArgs {
+        IssuerArgs {
+            frontend_api_url: frontend.map(String::from),
+            jwt_issuer_domain: domain.map(String::from),
+        }
+    }
+
+    #[test]
+    fn either_name_gives_the_issuer_and_says_which() {
+        let url = "https://app.clerk.accounts.dev";
+        let by_new = require(args(Some(url), None)).unwrap();
+        assert_eq!((by_new.url.as_str(), by_new.from), (url, FRONTEND_API_URL));
+        let by_old = require(args(None, Some(url))).unwrap();
+        assert_eq!((by_old.url.as_str(), by_old.from), (url, JWT_ISSUER_DOMAIN));
+        // The same URL under both names (a trailing slash aside) is fine.
+        let both = require(args(Some(url), Some("https://app.clerk.accounts.dev/"))).unwrap();
+        assert_eq!(both.url, url);
+        // Blank counts as unset.
+        assert_eq!(
+            require(args(Some("  "), Some(url))).unwrap().from,
+            JWT_ISSUER_DOMAIN
+        );
+    }
+
+    #[test]
+    fn two_different_issuers_are_refused_naming_both() {
+        let err = require(args(
+            Some("https://one.clerk.accounts.dev"),
+            Some("https://two.clerk.accounts.dev"),
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("CLERK_FRONTEND_API_URL (https://one.clerk.accounts.dev)"),
+            "{err}"
+        );
+        assert!(
+            err.contains("CLERK_JWT_ISSUER_DOMAIN (https://two.clerk.accounts.dev)"),
+            "{err}"
+        );
+        assert!(err.contains("keep one"), "{err}");
+    }
+
     #[test]
     fn plain_http_off_loopback_is_warned_about() {
         for issuer in [
@@ -89,7 +186,7 @@ mod tests {
             "http://[2001:db8::1]/",
             "http://localhost.example.com",
         ] {
-            let warning = plain_http_warning(issuer).unwrap_or_default();
+            let warning = plain_http_warning(issuer, FRONTEND_API_URL).unwrap_or_default();
             assert!(warning.contains("use https://"), "{issuer}");
         }
     }
@@ -106,7 +203,11 @@ mod tests {
             "http://[::1]:3210",
             "http://[::ffff:127.0.0.1]:3210",
         ] {
-            assert_eq!(plain_http_warning(issuer), None, "{issuer}");
+            assert_eq!(
+                plain_http_warning(issuer, FRONTEND_API_URL),
+                None,
+                "{issuer}"
+            );
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod seed;
 mod settings;
 mod start;
 mod token;
+mod webhook_test;
 
 pub use settings::{Mode, OnUserDeletedSetting, PostgresArgs, Settings};
 pub use start::{AppParts, Running, start};

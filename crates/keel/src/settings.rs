@@ -251,13 +251,12 @@ impl Settings {
 
 /// Variables people set for Clerk that Keel does not read, and what they meant.
 const MISNAMED: &[(&str, &str)] = &[
-    ("CLERK_FRONTEND_API_URL", "CLERK_JWT_ISSUER_DOMAIN"),
-    ("CLERK_ISSUER_URL", "CLERK_JWT_ISSUER_DOMAIN"),
-    ("CLERK_ISSUER", "CLERK_JWT_ISSUER_DOMAIN"),
-    ("CLERK_JWT_ISSUER", "CLERK_JWT_ISSUER_DOMAIN"),
-    ("CLERK_ISSUER_DOMAIN", "CLERK_JWT_ISSUER_DOMAIN"),
-    ("CLERK_DOMAIN", "CLERK_JWT_ISSUER_DOMAIN"),
-    ("CLERK_FRONTEND_API", "CLERK_JWT_ISSUER_DOMAIN"),
+    ("CLERK_ISSUER_URL", "CLERK_FRONTEND_API_URL"),
+    ("CLERK_ISSUER", "CLERK_FRONTEND_API_URL"),
+    ("CLERK_JWT_ISSUER", "CLERK_FRONTEND_API_URL"),
+    ("CLERK_ISSUER_DOMAIN", "CLERK_FRONTEND_API_URL"),
+    ("CLERK_DOMAIN", "CLERK_FRONTEND_API_URL"),
+    ("CLERK_FRONTEND_API", "CLERK_FRONTEND_API_URL"),
     ("CLERK_API_KEY", "CLERK_SECRET_KEY"),
     ("CLERK_WEBHOOK_SIGNING_SECRET", "CLERK_WEBHOOK_SECRET"),
     ("SVIX_WEBHOOK_SECRET", "CLERK_WEBHOOK_SECRET"),
@@ -299,11 +298,19 @@ pub fn misnamed_variables(vars: impl Iterator<Item = String>) -> Vec<String> {
     let mut problems = Vec::new();
     for name in vars {
         if let Some((_, meant)) = MISNAMED.iter().find(|(wrong, _)| *wrong == name) {
-            if std::env::var_os(meant).is_none() {
+            // The issuer has two names; either one set is enough.
+            let meant_is_set = std::env::var_os(meant).is_some()
+                || (*meant == "CLERK_FRONTEND_API_URL"
+                    && std::env::var_os("CLERK_JWT_ISSUER_DOMAIN").is_some());
+            if !meant_is_set {
                 problems.push(format!(
                     "{name} is set, but Keel reads {meant}: rename it to {meant}"
                 ));
             }
+        } else if name.starts_with("AUTH_SECRET") || name == "NEXTAUTH_SECRET" {
+            problems.push(format!(
+                "{name} belongs to another auth library (Auth.js) and does nothing here: Keel verifies Clerk's tokens with the issuer's keys (CLERK_FRONTEND_API_URL)"
+            ));
         } else if name.starts_with("KEEL_") && !KNOWN_KEEL_VARIABLES.contains(&name.as_str()) {
             let closest = KNOWN_KEEL_VARIABLES
                 .iter()
@@ -327,7 +334,8 @@ mod tests {
     fn misnamed_variables_are_named_with_their_fix() {
         let found = misnamed_variables(
             [
-                "CLERK_FRONTEND_API_URL",
+                "CLERK_ISSUER_URL",
+                "AUTH_SECRET_1",
                 "KEEL_LSTEN",
                 "KEEL_LISTEN",
                 "PATH",
@@ -335,12 +343,16 @@ mod tests {
             .into_iter()
             .map(String::from),
         );
-        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found.len(), 3, "{found:?}");
         assert!(
             found
                 .iter()
-                .any(|p| p.contains("CLERK_FRONTEND_API_URL")
-                    && p.contains("CLERK_JWT_ISSUER_DOMAIN"))
+                .any(|p| p.contains("CLERK_ISSUER_URL") && p.contains("CLERK_FRONTEND_API_URL"))
+        );
+        assert!(
+            found
+                .iter()
+                .any(|p| p.contains("AUTH_SECRET_1") && p.contains("another auth library"))
         );
         assert!(
             found

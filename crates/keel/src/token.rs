@@ -44,6 +44,58 @@ pub(crate) async fn mint(
         .to_string())
 }
 
+/// The id of the emulator's user with `email`; with `create`, a new user when there is none
+/// (named after the address: `ada@example.com` is Ada).
+pub(crate) async fn user_by_email(
+    url: &str,
+    secret: &str,
+    email: &str,
+    create: bool,
+) -> anyhow::Result<String> {
+    let client = reqwest::Client::new();
+    let base = format!("{}/_clerk/v1", url.trim_end_matches('/'));
+    let email = email.trim();
+    let lookup =
+        reqwest::Url::parse_with_params(&format!("{base}/users"), [("email_address", email)])
+            .with_context(|| format!("{url} is not a URL"))?;
+    let found = send(client.get(lookup), secret)
+        .await
+        .with_context(|| format!("looking up {email} on keel dev at {url}"))?;
+    if let Some(id) = found
+        .as_array()
+        .and_then(|users| users.first())
+        .and_then(|user| user["id"].as_str())
+    {
+        return Ok(id.to_string());
+    }
+    if !create {
+        anyhow::bail!(
+            "keel dev at {url} has no user with the email {email}: add --create to create one"
+        );
+    }
+    let local = email.split('@').next().unwrap_or(email);
+    let mut first = local
+        .split(['.', '_', '-', '+'])
+        .next()
+        .unwrap_or(local)
+        .to_string();
+    if let Some(initial) = first.get(..1) {
+        first = initial.to_uppercase() + &first[1..];
+    }
+    let created = post(
+        &client,
+        &format!("{base}/users"),
+        secret,
+        json!({ "email_address": [email], "first_name": first }),
+    )
+    .await
+    .with_context(|| format!("creating {email} on keel dev at {url}"))?;
+    Ok(created["id"]
+        .as_str()
+        .context("the created user has no id")?
+        .to_string())
+}
+
 /// The JSON of a successful answer; otherwise the emulator's own words for what was wrong
 /// (Clerk's `errors[0].long_message`, which names the unknown user or template), not a bare
 /// status and URL.
@@ -53,10 +105,12 @@ async fn post(
     secret: &str,
     body: Json,
 ) -> anyhow::Result<Json> {
-    let response = client
-        .post(url)
+    send(client.post(url).json(&body), secret).await
+}
+
+async fn send(request: reqwest::RequestBuilder, secret: &str) -> anyhow::Result<Json> {
+    let response = request
         .bearer_auth(secret)
-        .json(&body)
         .send()
         .await
         .context("is keel dev running there?")?;

@@ -23,7 +23,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use keel_functions::{Call, Caller, FnError, FunctionKind};
-use keel_webhooks::{ClerkEvent, HeaderLookup, WebhookHeader, WebhookSecrets};
+use keel_webhooks::{ClerkEvent, HeaderLookup, SignatureError, WebhookHeader, WebhookSecrets};
 use serde_json::json;
 
 use crate::AppState;
@@ -195,8 +195,14 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Ok(delivery) => delivery,
         Err(err) => {
             tracing::info!(reason = err.code(), "rejected a webhook delivery");
-            // The message is a fixed text: never a secret, a signature or the body.
-            let message = err.to_string();
+            // The message is a fixed text: never a secret, a signature or the body. A bare
+            // request (the usual first try with curl) learns how to send a real one.
+            let message = match err {
+                SignatureError::MissingHeader(_) => format!(
+                    "{err}: deliveries must be signed by Svix with the endpoint's secret; to try the endpoint, send a signed test event with `keel webhooks test`"
+                ),
+                _ => err.to_string(),
+            };
             return refuse(
                 &state,
                 &headers,

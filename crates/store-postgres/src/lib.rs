@@ -16,6 +16,7 @@ mod catalog;
 mod fault;
 mod log;
 mod migrate;
+mod pending;
 mod read;
 mod settings;
 mod write;

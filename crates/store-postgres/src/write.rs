@@ -3,6 +3,9 @@
 //! latest commit, which no other writer can change until this one ends: serializable by
 //! construction, as SQLite's write lock is. (REPEATABLE READ would take its snapshot before
 //! the lock was granted, and fail with a serialization error whenever it had to wait.)
+//!
+//! Writes wait in [`Pending`] and go out together before the next read, savepoint end or
+//! commit (`pending.rs`).
 
 use async_trait::async_trait;
 use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
@@ -11,12 +14,14 @@ use keel_values::{DocumentId, TableNumber, Ts};
 use sqlx::{PgConnection, Postgres, Transaction};
 use tokio::sync::OwnedMutexGuard;
 
+use crate::pending::Pending;
 use crate::{fault, read};
 
 pub(crate) struct PgWrite {
     /// `None` once committed or ended.
     tx: Option<Transaction<'static, Postgres>>,
     ts: Ts,
+    pending: Pending,
     /// This process's writers queue here rather than on the clock row, each holding a pooled
     /// connection, so at most one connection per process waits on the lock.
     _turn: OwnedMutexGuard<()>,
@@ -56,12 +61,20 @@ impl PgWrite {
         Ok(PgWrite {
             tx: Some(tx),
             ts: Ts(ts as u64),
+            pending: Pending::default(),
             _turn: turn,
         })
     }
 
     fn conn(&mut self) -> Result<&mut PgConnection> {
         self.tx.as_deref_mut().ok_or(StoreError::Finished)
+    }
+
+    /// The connection, with every pending write sent: what reads and savepoints use.
+    async fn flushed(&mut self) -> Result<&mut PgConnection> {
+        let conn = self.tx.as_deref_mut().ok_or(StoreError::Finished)?;
+        self.pending.flush(conn).await?;
+        Ok(conn)
     }
 
     async fn execute(
@@ -83,7 +96,7 @@ impl EngineRead for PgWrite {
     }
 
     async fn get(&mut self, id: &DocumentId) -> Result<Option<StoredDoc>> {
-        read::get(self.conn()?, id).await
+        read::get(self.flushed().await?, id).await
     }
 
     async fn scan(
@@ -93,39 +106,30 @@ impl EngineRead for PgWrite {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
-        read::scan(self.conn()?, index, range, order, limit).await
+        read::scan(self.flushed().await?, index, range, order, limit).await
     }
 
     async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
-        read::count(self.conn()?, index, range, limit).await
+        read::count(self.flushed().await?, index, range, limit).await
     }
 
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
-        read::table_documents(self.conn()?, table).await
+        read::table_documents(self.flushed().await?, table).await
     }
 }
 
 #[async_trait]
 impl EngineWrite for PgWrite {
     async fn put(&mut self, doc: &StoredDoc) -> Result<()> {
-        let body = serde_json::to_string(&doc.body).map_err(StoreError::engine)?;
-        self.execute(
-            sqlx::query(
-                "INSERT INTO keel_documents (id, table_number, creation_time, body)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            )
-            .bind(doc.id.encode())
-            .bind(doc.id.table.0 as i32)
-            .bind(doc.creation_time)
-            .bind(body),
-        )
-        .await
+        self.conn()?;
+        self.pending.put(doc);
+        Ok(())
     }
 
     async fn remove(&mut self, id: &DocumentId) -> Result<()> {
-        self.execute(sqlx::query("DELETE FROM keel_documents WHERE id = $1").bind(id.encode()))
-            .await
+        self.conn()?;
+        self.pending.remove(id);
+        Ok(())
     }
 
     async fn put_index_entry(
@@ -134,27 +138,19 @@ impl EngineWrite for PgWrite {
         key: &[u8],
         id: &DocumentId,
     ) -> Result<()> {
-        self.execute(
-            sqlx::query(
-                "INSERT INTO keel_index_entries (index_number, key, id) VALUES ($1, $2, $3)",
-            )
-            .bind(index.0 as i32)
-            .bind(key)
-            .bind(id.encode()),
-        )
-        .await
+        self.conn()?;
+        self.pending.put_entry(index, key, id);
+        Ok(())
     }
 
     async fn remove_index_entry(&mut self, index: IndexNumber, key: &[u8]) -> Result<()> {
-        self.execute(
-            sqlx::query("DELETE FROM keel_index_entries WHERE index_number = $1 AND key = $2")
-                .bind(index.0 as i32)
-                .bind(key),
-        )
-        .await
+        self.conn()?;
+        self.pending.remove_entry(index, key);
+        Ok(())
     }
 
     async fn clear_index(&mut self, index: IndexNumber) -> Result<()> {
+        self.flushed().await?;
         self.execute(
             sqlx::query("DELETE FROM keel_index_entries WHERE index_number = $1")
                 .bind(index.0 as i32),
@@ -167,15 +163,19 @@ impl EngineWrite for PgWrite {
     // the server gave up on can never be acknowledged (the clock update in `commit` fails).
 
     async fn savepoint(&mut self) -> Result<()> {
+        self.flushed().await?;
         self.execute(sqlx::query("SAVEPOINT keel_mutation")).await
     }
 
     async fn release_savepoint(&mut self) -> Result<()> {
+        // The mutation's writes are sent inside its savepoint: one that fails fails it.
+        self.flushed().await?;
         self.execute(sqlx::query("RELEASE SAVEPOINT keel_mutation"))
             .await
     }
 
     async fn rollback_to_savepoint(&mut self) -> Result<()> {
+        self.pending.discard();
         self.execute(sqlx::query("ROLLBACK TO SAVEPOINT keel_mutation"))
             .await?;
         self.execute(sqlx::query("RELEASE SAVEPOINT keel_mutation"))
@@ -183,6 +183,7 @@ impl EngineWrite for PgWrite {
     }
 
     async fn commit(mut self: Box<Self>, now: Ts, writes: Option<&[u8]>) -> Result<Ts> {
+        self.flushed().await?;
         let mut tx = self.tx.take().ok_or(StoreError::Finished)?;
         // One round trip for the clock, the log entry and the notification (see `COMMIT`).
         let ts: i64 = sqlx::query_scalar(COMMIT)

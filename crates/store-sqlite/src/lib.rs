@@ -12,6 +12,7 @@
 //! committing — move to tokio's blocking pool. The fsync that makes a commit durable runs on
 //! a thread of its own after the write lock is released (`wal_sync.rs`).
 
+mod backup;
 mod catalog;
 mod checkpoint;
 mod connection;
@@ -28,6 +29,7 @@ use keel_store::{Result, StoreError};
 use rusqlite::Connection;
 use tokio::sync::Mutex;
 
+pub use crate::backup::{backup, integrity_check};
 use crate::checkpoint::Checkpointer;
 use crate::connection::ReaderPool;
 use crate::wal_sync::WalSync;

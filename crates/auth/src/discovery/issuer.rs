@@ -3,12 +3,15 @@
 //! the document's issuer as `iss`: with another value configured, every one of them would be
 //! refused (`NoAuthProvider`) even though the keys load.
 
-use crate::config::{ISSUER_DOMAIN_ENV, normalize_issuer};
+use crate::config::normalize_issuer;
+
+/// Both names Keel reads the issuer from.
+const ISSUER_NAMES: &str = "CLERK_FRONTEND_API_URL or CLERK_JWT_ISSUER_DOMAIN";
 
 /// The configured issuer and the one its discovery document names differ.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "the discovery document at {discovery_url} says issuer `{discovered}`, but {ISSUER_DOMAIN_ENV} is `{configured}`: set it to the former"
+    "the discovery document at {discovery_url} says issuer `{discovered}`, but the configured issuer ({ISSUER_NAMES}) is `{configured}`: set it to the former"
 )]
 pub struct IssuerMismatch {
     pub discovery_url: String,
@@ -53,7 +56,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the discovery document at http://localhost:3210/_clerk/.well-known/openid-configuration says issuer `http://127.0.0.1:3210/_clerk`, but CLERK_JWT_ISSUER_DOMAIN is `http://localhost:3210/_clerk`: set it to the former"
+            "the discovery document at http://localhost:3210/_clerk/.well-known/openid-configuration says issuer `http://127.0.0.1:3210/_clerk`, but the configured issuer (CLERK_FRONTEND_API_URL or CLERK_JWT_ISSUER_DOMAIN) is `http://localhost:3210/_clerk`: set it to the former"
         );
     }
 

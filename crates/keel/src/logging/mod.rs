@@ -27,8 +27,11 @@ pub enum LogFormat {
 const DEFAULT_FILTER: &str = "info";
 
 /// Installs the process's logger (stderr) and routes the `log` crate's records through it.
-pub(crate) fn init(format: LogFormat) {
-    let filter = user_filter().and(caps::caps());
+/// `quiet`: only errors unless `KEEL_LOG` says otherwise (`keel check`, whose report is its
+/// output and must not be interleaved with log lines).
+pub(crate) fn init(format: LogFormat, quiet: bool) {
+    let default = if quiet { "error" } else { DEFAULT_FILTER };
+    let filter = user_filter(default).and(caps::caps());
     let stderr = std::io::stderr;
     let layer = fmt::layer()
         .with_writer(move || redact::Redacting::new(stderr()))
@@ -41,15 +44,13 @@ pub(crate) fn init(format: LogFormat) {
     }
 }
 
-/// `KEEL_LOG`, or `info`; a filter that does not parse is said, not silently replaced.
-fn user_filter() -> EnvFilter {
+/// `KEEL_LOG`, or `default`; a filter that does not parse is said, not silently replaced.
+fn user_filter(default: &str) -> EnvFilter {
     let Ok(value) = std::env::var("KEEL_LOG") else {
-        return EnvFilter::new(DEFAULT_FILTER);
+        return EnvFilter::new(default);
     };
     EnvFilter::try_new(&value).unwrap_or_else(|err| {
-        eprintln!(
-            "warning: KEEL_LOG={value} is not a log filter ({err}); logging at {DEFAULT_FILTER}"
-        );
-        EnvFilter::new(DEFAULT_FILTER)
+        eprintln!("warning: KEEL_LOG={value} is not a log filter ({err}); logging at {default}");
+        EnvFilter::new(default)
     })
 }

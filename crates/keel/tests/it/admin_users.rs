@@ -8,7 +8,7 @@ use std::sync::Arc;
 use keel::AppParts;
 use serde_json::{Value as Json, json};
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer};
 use crate::webhooks::{Delivery, reference, server, user_event};
 
 pub(crate) fn admin_token(server: &TestServer) -> String {
@@ -91,7 +91,7 @@ async fn search(server: &TestServer, token: &str, args: Json) -> Vec<String> {
 
 #[tokio::test]
 async fn users_list_finds_prefixes_of_names_and_emails_in_any_case() {
-    let server = server().await;
+    let server = server(Engine::Sqlite).await;
     let admin = admin_token(&server);
     deliver_user(
         &server,
@@ -215,7 +215,7 @@ async fn users_list_finds_prefixes_of_names_and_emails_in_any_case() {
 
 #[tokio::test]
 async fn users_list_pages_hold_every_user_once() {
-    let server = server().await;
+    let server = server(Engine::Sqlite).await;
     let admin = admin_token(&server);
     let mut created = Vec::new();
     for i in 0..23 {

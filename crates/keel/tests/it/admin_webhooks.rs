@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value as Json, json};
 
 use crate::admin_users::admin_token;
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer};
 use crate::webhooks::{Delivery, reference, server, user_event};
 
 /// Every page of `webhooks:recent`, `num_items` at a time.
@@ -70,7 +70,7 @@ const MARKER: &str = "BODY-MARKER-7f3a9c";
 
 #[tokio::test]
 async fn recent_deliveries_come_newest_first_with_every_outcome() {
-    let server = server().await;
+    let server = server(Engine::Sqlite).await;
     let admin = admin_token(&server);
 
     let created = Delivery::new(&user_event(
@@ -198,7 +198,7 @@ async fn recent_deliveries_come_newest_first_with_every_outcome() {
 
 #[tokio::test]
 async fn rejections_are_recorded_at_a_bounded_pace() {
-    let server = server().await;
+    let server = server(Engine::Sqlite).await;
     let admin = admin_token(&server);
     let started = Instant::now();
     for i in 0..80 {

@@ -7,7 +7,7 @@ use keel::store::Schema;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
 
-use crate::harness::{TestServer, now};
+use crate::harness::{Engine, TestServer, engine_tests, now};
 
 /// The built-in app plus `test:whoami`, which returns what `ctx.auth` holds.
 fn with_whoami() -> AppParts {
@@ -82,9 +82,8 @@ async fn rejected(server: &TestServer, token: &str) -> String {
     body["code"].as_str().unwrap().to_string()
 }
 
-#[tokio::test]
-async fn a_valid_token_gives_functions_a_convex_identity() {
-    let server = TestServer::dev_with(|_| {}, with_whoami()).await;
+async fn a_valid_token_gives_functions_a_convex_identity(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_whoami()).await;
     let forge = Forge::new(&server);
     let (status, body) = whoami(&server, Some(&format!("Bearer {}", forge.with(|_| {})))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -99,10 +98,10 @@ async fn a_valid_token_gives_functions_a_convex_identity() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["value"], Json::Null, "no header means signed out");
 }
+engine_tests!(a_valid_token_gives_functions_a_convex_identity);
 
-#[tokio::test]
-async fn emulator_tokens_of_both_shapes_verify() {
-    let server = TestServer::dev_with(|_| {}, with_whoami()).await;
+async fn emulator_tokens_of_both_shapes_verify(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_whoami()).await;
     let (user, template_token) = server.user("shapes@example.com").await;
     let (_, body) = whoami(&server, Some(&format!("Bearer {template_token}"))).await;
     assert_eq!(body["value"]["subject"], user.as_str());
@@ -112,17 +111,18 @@ async fn emulator_tokens_of_both_shapes_verify() {
     let session_token = server.token(&user, None).await;
     assert_eq!(rejected(&server, &session_token).await, "NoAuthProvider");
     // …and accepted when KEEL_APPLICATION_ID is empty.
-    let open = TestServer::dev_with(|s| s.application_id = String::new(), with_whoami()).await;
+    let open =
+        TestServer::dev_on_with(engine, |s| s.application_id = String::new(), with_whoami()).await;
     let (user, _) = open.user("session@example.com").await;
     let token = open.token(&user, None).await;
     let (status, body) = whoami(&open, Some(&format!("Bearer {token}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["value"]["subject"], user.as_str());
 }
+engine_tests!(emulator_tokens_of_both_shapes_verify);
 
-#[tokio::test]
-async fn malformed_headers_are_invalid_auth_header() {
-    let server = TestServer::dev_with(|_| {}, with_whoami()).await;
+async fn malformed_headers_are_invalid_auth_header(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_whoami()).await;
     for header in [
         "Basic dXNlcjpwYXNz",
         "Bearer",
@@ -134,10 +134,10 @@ async fn malformed_headers_are_invalid_auth_header() {
         assert_eq!(body["code"], "InvalidAuthHeader", "{header}");
     }
 }
+engine_tests!(malformed_headers_are_invalid_auth_header);
 
-#[tokio::test]
-async fn every_forgery_is_rejected_with_its_code() {
-    let server = TestServer::dev_with(|_| {}, with_whoami()).await;
+async fn every_forgery_is_rejected_with_its_code(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_whoami()).await;
     let forge = Forge::new(&server);
 
     let wrong_issuer = forge.with(|c| c["iss"] = json!("https://evil.example.com"));
@@ -192,10 +192,11 @@ async fn every_forgery_is_rejected_with_its_code() {
     let (status, _) = whoami(&server, Some(&format!("Bearer {barely}"))).await;
     assert_eq!(status, StatusCode::OK);
 }
+engine_tests!(every_forgery_is_rejected_with_its_code);
 
-#[tokio::test]
-async fn authorized_parties_require_a_listed_azp() {
-    let server = TestServer::dev_with(
+async fn authorized_parties_require_a_listed_azp(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.authorized_parties = vec!["https://app.example.com".into()],
         with_whoami(),
     )
@@ -209,3 +210,4 @@ async fn authorized_parties_require_a_listed_azp() {
     let (status, body) = whoami(&server, Some(&format!("Bearer {listed}"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 }
+engine_tests!(authorized_parties_require_a_listed_azp);

@@ -8,7 +8,7 @@ use keel::AppParts;
 use keel_clerk_emulator::{CreateMembership, CreateOrganization, CreateUser, UpdateUser};
 use serde_json::{Value as Json, json};
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer, engine_tests};
 
 const KEEL: &str = env!("CARGO_BIN_EXE_keel");
 
@@ -62,9 +62,9 @@ fn simple_user(i: usize) -> CreateUser {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_faults_on_the_synced_tables_end_up_exactly_as_the_emulator() {
-    let server = TestServer::dev_with(
+async fn with_faults_on_the_synced_tables_end_up_exactly_as_the_emulator(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.emulator_faults = Some("drop=0.25,duplicate=0.2,reorder=0.2,seed=7".into()),
         AppParts::builtin(),
     )
@@ -152,6 +152,11 @@ async fn with_faults_on_the_synced_tables_end_up_exactly_as_the_emulator() {
         .await;
     assert_eq!(members.as_array().unwrap().len(), 2);
 }
+engine_tests!(
+    with_faults_on_the_synced_tables_end_up_exactly_as_the_emulator,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 
 fn backfill(server: &TestServer, dry_run: bool) -> String {
     let mut command = Command::new(KEEL);
@@ -162,6 +167,9 @@ fn backfill(server: &TestServer, dry_run: bool) -> String {
         .env("KEEL_DATA_DIR", server.dir.path())
         .env("CLERK_SECRET_KEY", server.emulator().secret_key())
         .env("CLERK_API_URL", format!("{}/_clerk", server.url));
+    if let Some(url) = server.database_url() {
+        command.env("KEEL_DATABASE_URL", url);
+    }
     if dry_run {
         command.arg("--dry-run");
     }
@@ -174,10 +182,10 @@ fn backfill(server: &TestServer, dry_run: bool) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn backfill_repairs_missed_webhooks_for_ten_thousand_users() {
+async fn backfill_repairs_missed_webhooks_for_ten_thousand_users(engine: Engine) {
     // Deliveries go nowhere: every webhook is missed.
-    let server = TestServer::dev_with(
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/dead".into()),
         AppParts::builtin(),
     )
@@ -245,10 +253,14 @@ async fn backfill_repairs_missed_webhooks_for_ten_thousand_users() {
         "in step now: {again}"
     );
 }
+engine_tests!(
+    backfill_repairs_missed_webhooks_for_ten_thousand_users,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn org_admins_rename_their_organization_through_clerk() {
-    let server = TestServer::dev().await;
+async fn org_admins_rename_their_organization_through_clerk(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let emulator = server.emulator();
     let admin = emulator.create_user(simple_user(1)).await.unwrap();
     let member = emulator.create_user(simple_user(2)).await.unwrap();
@@ -326,3 +338,8 @@ async fn org_admins_rename_their_organization_through_clerk() {
         "UNAUTHENTICATED"
     );
 }
+engine_tests!(
+    org_admins_rename_their_organization_through_clerk,
+    flavor = "multi_thread",
+    worker_threads = 2
+);

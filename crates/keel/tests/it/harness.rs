@@ -2,14 +2,83 @@ use std::sync::Arc;
 
 use keel::{AppParts, Mode, Running, Settings};
 use keel_clerk_emulator::{CreateUser, Emulator};
+use keel_store_postgres::testing::TestDatabase;
 use reqwest::StatusCode;
 use serde_json::{Value as Json, json};
+
+/// The storage engine a test's server runs on. A suite that must hold on every engine writes
+/// its tests as `async fn name(engine: Engine)` and instantiates each with [`engine_tests!`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// A `keel.db` file in the test's temporary folder.
+    Sqlite,
+    /// A fresh database on the tests' PostgreSQL server (`KEEL_TEST_POSTGRES_URL`, default
+    /// `127.0.0.1:5432`), dropped after the test. A server that cannot be reached fails the
+    /// test; nothing skips.
+    Postgres,
+}
+
+/// Instantiates the test `name`, an `async fn(Engine)` in the same module, once per engine:
+/// as `name::sqlite` and `name::postgres`. Whatever follows the name goes to
+/// `#[tokio::test(…)]`, for example `flavor = "multi_thread", worker_threads = 2`.
+/// `cargo nextest run -E 'test(/::postgres$/)'` runs the PostgreSQL half alone.
+macro_rules! engine_tests {
+    ($name:ident $(, $($arg:tt)+)?) => {
+        mod $name {
+            #[tokio::test $( ( $($arg)+ ) )?]
+            async fn sqlite() {
+                super::$name($crate::harness::Engine::Sqlite).await
+            }
+
+            #[tokio::test $( ( $($arg)+ ) )?]
+            async fn postgres() {
+                super::$name($crate::harness::Engine::Postgres).await
+            }
+        }
+    };
+}
+pub(crate) use engine_tests;
+
+/// Where a test's data lives: a temporary folder (the emulator's state and keys, generated
+/// secrets, and SQLite's file) and, on PostgreSQL, a fresh database dropped with this value.
+/// Servers started one after the other on the same `Storage` see the same data.
+pub struct Storage {
+    pub dir: tempfile::TempDir,
+    pub database: Option<TestDatabase>,
+}
+
+impl Storage {
+    pub async fn new(engine: Engine) -> Storage {
+        let database = match engine {
+            Engine::Sqlite => None,
+            Engine::Postgres => Some(TestDatabase::create().await),
+        };
+        Storage {
+            dir: tempfile::tempdir().unwrap(),
+            database,
+        }
+    }
+
+    /// `KEEL_DATABASE_URL` for this storage: `None` is SQLite in the data folder.
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|db| db.url().to_string())
+    }
+
+    /// The tests' settings on this storage.
+    pub fn settings(&self) -> Settings {
+        let mut settings = settings(self.dir.path());
+        settings.database_url = self.database_url();
+        settings
+    }
+}
 
 pub struct TestServer {
     pub running: Running,
     pub url: String,
     pub http: reqwest::Client,
     pub dir: tempfile::TempDir,
+    /// The PostgreSQL database, dropped after the server's handle.
+    pub database: Option<TestDatabase>,
 }
 
 pub fn settings(dir: &std::path::Path) -> Settings {
@@ -45,22 +114,50 @@ pub fn settings(dir: &std::path::Path) -> Settings {
 }
 
 impl TestServer {
-    /// `keel dev` with the built-in app.
+    /// `keel dev` with the built-in app, on SQLite.
     pub async fn dev() -> Self {
         Self::dev_with(|_| {}, AppParts::builtin()).await
     }
 
+    /// `keel dev` on SQLite, configured.
     pub async fn dev_with(configure: impl FnOnce(&mut Settings), parts: AppParts) -> Self {
-        Self::dev_in(tempfile::tempdir().unwrap(), configure, parts).await
+        Self::dev_on_with(Engine::Sqlite, configure, parts).await
     }
 
-    /// `keel dev` on a data folder that may already hold a database.
+    /// `keel dev` with the built-in app on `engine`.
+    pub async fn dev_on(engine: Engine) -> Self {
+        Self::dev_on_with(engine, |_| {}, AppParts::builtin()).await
+    }
+
+    /// `keel dev` on `engine`, configured.
+    pub async fn dev_on_with(
+        engine: Engine,
+        configure: impl FnOnce(&mut Settings),
+        parts: AppParts,
+    ) -> Self {
+        Self::dev_on_storage(Storage::new(engine).await, configure, parts).await
+    }
+
+    /// `keel dev` on a SQLite data folder that may already hold a database.
     pub async fn dev_in(
         dir: tempfile::TempDir,
         configure: impl FnOnce(&mut Settings),
         parts: AppParts,
     ) -> Self {
-        let mut settings = settings(dir.path());
+        let storage = Storage {
+            dir,
+            database: None,
+        };
+        Self::dev_on_storage(storage, configure, parts).await
+    }
+
+    /// `keel dev` on `storage`, which may already hold data.
+    pub async fn dev_on_storage(
+        storage: Storage,
+        configure: impl FnOnce(&mut Settings),
+        parts: AppParts,
+    ) -> Self {
+        let mut settings = storage.settings();
         configure(&mut settings);
         let running = keel::start(
             &settings,
@@ -72,12 +169,25 @@ impl TestServer {
         )
         .await
         .expect("start keel dev");
+        let Storage { dir, database } = storage;
+        assert_eq!(
+            dir.path().join("keel.db").exists(),
+            settings.database_url.is_none(),
+            "SQLite's file exists exactly when the server runs on SQLite"
+        );
         TestServer {
             url: running.url.clone(),
             running,
             http: reqwest::Client::new(),
             dir,
+            database,
         }
+    }
+
+    /// `KEEL_DATABASE_URL` for a `keel` command on this server's data (`None`: SQLite in
+    /// [`Self::dir`]).
+    pub fn database_url(&self) -> Option<String> {
+        self.database.as_ref().map(|db| db.url().to_string())
     }
 
     pub fn emulator(&self) -> &Arc<Emulator> {

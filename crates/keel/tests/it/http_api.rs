@@ -6,7 +6,7 @@ use keel::store::Schema;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer, engine_tests};
 
 #[derive(Deserialize, TS)]
 struct Echo {
@@ -24,9 +24,8 @@ fn with_test_functions() -> AppParts {
     AppParts::builtin().with(Schema::new(), functions)
 }
 
-#[tokio::test]
-async fn results_come_in_both_formats() {
-    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+async fn results_come_in_both_formats(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_test_functions()).await;
     let args = r#"[{"n":{"$integer":"BwAAAAAAAAA="}}]"#;
     let echo = |format: &str| {
         let body = format!(r#"{{"path":"test:echo","args":{args},"format":"{format}"}}"#);
@@ -59,10 +58,10 @@ async fn results_come_in_both_formats() {
     assert_eq!(status, 400);
     assert_eq!(body["code"], "BadFormat");
 }
+engine_tests!(results_come_in_both_formats);
 
-#[tokio::test]
-async fn paths_canonicalize_and_run_routes_work() {
-    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+async fn paths_canonicalize_and_run_routes_work(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_test_functions()).await;
     for path in ["test", "test.js", "test:default", "test.js:default"] {
         let (_, body) = server
             .post_text(
@@ -100,10 +99,10 @@ async fn paths_canonicalize_and_run_routes_work() {
     let body: Json = response.json().await.unwrap();
     assert_eq!(body["value"]["n"].as_f64(), Some(1.0));
 }
+engine_tests!(paths_canonicalize_and_run_routes_work);
 
-#[tokio::test]
-async fn unknown_functions_and_wrong_kinds_name_the_path() {
-    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+async fn unknown_functions_and_wrong_kinds_name_the_path(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_test_functions()).await;
     let (status, body) = server
         .post_text("/api/query", r#"{"path":"nope:missing","args":[{}]}"#)
         .await;
@@ -128,10 +127,11 @@ async fn unknown_functions_and_wrong_kinds_name_the_path() {
     assert_eq!(body["errorData"]["code"], "INVALID_ARGUMENT");
     assert!(body["errorMessage"].as_str().unwrap().contains("`n`"));
 }
+engine_tests!(unknown_functions_and_wrong_kinds_name_the_path);
 
-#[tokio::test]
-async fn malformed_and_oversized_bodies_are_refused() {
-    let server = TestServer::dev_with(|s| s.max_body_bytes = 1024, with_test_functions()).await;
+async fn malformed_and_oversized_bodies_are_refused(engine: Engine) {
+    let server =
+        TestServer::dev_on_with(engine, |s| s.max_body_bytes = 1024, with_test_functions()).await;
     let (status, body) = server.post_text("/api/query", r#"{"path":"test""#).await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "BadJsonBody");
@@ -166,12 +166,12 @@ async fn malformed_and_oversized_bodies_are_refused() {
         .unwrap();
     assert_eq!(response.status(), 413);
 }
+engine_tests!(malformed_and_oversized_bodies_are_refused);
 
 /// Only text that is not JSON is `BadJsonBody`; JSON of the wrong shape is `BadRequest`, and
 /// the message names the field.
-#[tokio::test]
-async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field() {
-    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_test_functions()).await;
     for (path, body, names) in [
         ("/api/query", r#"{"args":[{}],"format":"json"}"#, "`path`"),
         ("/api/mutation", r#"{"path":7,"args":{}}"#, "`path`"),
@@ -189,12 +189,12 @@ async fn valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field() {
     assert_eq!(status, 400);
     assert_eq!(answer["code"], "BadJsonBody", "{answer}");
 }
+engine_tests!(valid_json_of_the_wrong_shape_is_a_bad_request_naming_the_field);
 
 /// One body's parsed form is bounded: an array past 8,192 elements is refused before it is
 /// built, with a 400 naming the limit, and so is a body of more than 131,072 values.
-#[tokio::test]
-async fn bodies_past_the_json_bounds_are_refused_naming_the_bound() {
-    let server = TestServer::dev_with(|_| {}, with_test_functions()).await;
+async fn bodies_past_the_json_bounds_are_refused_naming_the_bound(engine: Engine) {
+    let server = TestServer::dev_on_with(engine, |_| {}, with_test_functions()).await;
     let body = |zeros: usize| {
         format!(
             r#"{{"path":"test:echo","args":[{{"n":[{}0]}}]}}"#,
@@ -235,10 +235,10 @@ async fn bodies_past_the_json_bounds_are_refused_naming_the_bound() {
         "{answer}"
     );
 }
+engine_tests!(bodies_past_the_json_bounds_are_refused_naming_the_bound);
 
-#[tokio::test]
-async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() {
-    let server = TestServer::dev().await;
+async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let response = server
         .http
         .request(
@@ -310,12 +310,12 @@ async fn cors_mirrors_the_origin_without_credentials_and_health_probes_answer() 
         json!({"database": true, "writable": true, "keys": true})
     );
 }
+engine_tests!(cors_mirrors_the_origin_without_credentials_and_health_probes_answer);
 
 /// Query answers are rendered once per result and format, then reused: a write must replace
 /// them in both formats.
-#[tokio::test]
-async fn cached_query_answers_follow_writes_in_both_formats() {
-    let server = TestServer::dev().await;
+async fn cached_query_answers_follow_writes_in_both_formats(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("cache@example.com").await;
     let titles = |format: &'static str| {
         let server = &server;
@@ -366,3 +366,4 @@ async fn cached_query_answers_follow_writes_in_both_formats() {
         assert_eq!(titles(format).await, ["renamed"], "{format}");
     }
 }
+engine_tests!(cached_query_answers_follow_writes_in_both_formats);

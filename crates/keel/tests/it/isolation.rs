@@ -5,12 +5,12 @@ use keel::functions::{MutationCtx, NoArgs, Registry};
 use keel::store::Schema;
 use serde_json::{Value as Json, json};
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer, engine_tests};
 
-#[tokio::test]
-async fn the_product_brief_flow_works_for_a_signed_in_user() {
+async fn the_product_brief_flow_works_for_a_signed_in_user(engine: Engine) {
     // No webhooks: this is the first-login path alone.
-    let server = TestServer::dev_with(
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
         AppParts::builtin(),
     )
@@ -102,10 +102,10 @@ async fn the_product_brief_flow_works_for_a_signed_in_user() {
         "{body}"
     );
 }
+engine_tests!(the_product_brief_flow_works_for_a_signed_in_user);
 
-#[tokio::test]
-async fn another_users_chat_behaves_exactly_like_a_missing_one() {
-    let server = TestServer::dev().await;
+async fn another_users_chat_behaves_exactly_like_a_missing_one(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, alice) = server.user("alice@example.com").await;
     let (_, bob) = server.user("bob@example.com").await;
     let chat = server
@@ -185,10 +185,10 @@ async fn another_users_chat_behaves_exactly_like_a_missing_one() {
         );
     }
 }
+engine_tests!(another_users_chat_behaves_exactly_like_a_missing_one);
 
-#[tokio::test]
-async fn signed_out_callers_and_bad_arguments_get_coded_errors() {
-    let server = TestServer::dev().await;
+async fn signed_out_callers_and_bad_arguments_get_coded_errors(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (alice_id, alice) = server.user("alice@example.com").await;
     let (_, bob) = server.user("bob@example.com").await;
     for (kind, path, args) in [
@@ -288,10 +288,10 @@ async fn signed_out_callers_and_bad_arguments_get_coded_errors() {
         .await;
     assert_eq!(own["clerkUserId"], alice_id.as_str());
 }
+engine_tests!(signed_out_callers_and_bad_arguments_get_coded_errors);
 
-#[tokio::test]
-async fn admins_read_any_user_record() {
-    let server = TestServer::dev().await;
+async fn admins_read_any_user_record(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (alice_id, alice) = server.user("alice@example.com").await;
     server
         .ok("mutation", "users:store", json!({}), Some(&alice))
@@ -341,10 +341,11 @@ async fn admins_read_any_user_record() {
         "a user without the role is refused"
     );
 }
+engine_tests!(admins_read_any_user_record);
 
-#[tokio::test]
-async fn keel_admin_user_ids_grant_the_admin_role() {
-    let server = TestServer::dev_with(
+async fn keel_admin_user_ids_grant_the_admin_role(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.admin_user_ids = vec!["user_root".into()],
         AppParts::builtin(),
     )
@@ -376,15 +377,19 @@ async fn keel_admin_user_ids_grant_the_admin_role() {
         "FORBIDDEN"
     );
 }
+engine_tests!(keel_admin_user_ids_grant_the_admin_role);
 
-#[tokio::test]
-async fn internal_functions_are_not_callable_by_clients() {
+async fn internal_functions_are_not_callable_by_clients(engine: Engine) {
     let mut functions = Registry::new();
     functions.internal_mutation("secret:wipe", |_: MutationCtx, _: NoArgs| async move {
         Ok("wiped")
     });
-    let server =
-        TestServer::dev_with(|_| {}, AppParts::builtin().with(Schema::new(), functions)).await;
+    let server = TestServer::dev_on_with(
+        engine,
+        |_| {},
+        AppParts::builtin().with(Schema::new(), functions),
+    )
+    .await;
     let (_, token) = server.user("alice@example.com").await;
     for token in [None, Some(token.as_str())] {
         let (_, body) = server
@@ -419,10 +424,10 @@ async fn internal_functions_are_not_callable_by_clients() {
         );
     }
 }
+engine_tests!(internal_functions_are_not_callable_by_clients);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_mutations_group_commit_without_mixing_failures() {
-    let server = TestServer::dev().await;
+async fn concurrent_mutations_group_commit_without_mixing_failures(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("burst@example.com").await;
     let calls = (0..60).map(|i| {
         let title = if i % 3 == 0 {
@@ -460,14 +465,19 @@ async fn concurrent_mutations_group_commit_without_mixing_failures() {
         "every valid chat committed, none lost"
     );
 }
+engine_tests!(
+    concurrent_mutations_group_commit_without_mixing_failures,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 
 /// The brief's `UserChatList` calls `syncProfile({ email, firstName, lastName, imageUrl })`
 /// with values from Clerk's `useUser()`. The call works, but identity stays the verified
 /// token's: a client never sets an email (or an image URL), and its names only fill what the
 /// token left empty.
-#[tokio::test]
-async fn sync_user_profile_takes_the_briefs_arguments_but_never_a_claimed_identity() {
-    let server = TestServer::dev_with(
+async fn sync_user_profile_takes_the_briefs_arguments_but_never_a_claimed_identity(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
         AppParts::builtin(),
     )
@@ -579,3 +589,4 @@ async fn sync_user_profile_takes_the_briefs_arguments_but_never_a_claimed_identi
         "UNAUTHENTICATED"
     );
 }
+engine_tests!(sync_user_profile_takes_the_briefs_arguments_but_never_a_claimed_identity);

@@ -58,7 +58,7 @@ async fn an_issuer_named_differently_by_its_discovery_keeps_readyz_off_200() {
     let reason = body["reason"].as_str().unwrap_or_default();
     assert!(
         reason.contains(&format!(
-            "the discovery document at {configured}/.well-known/openid-configuration says issuer `{}`, but CLERK_JWT_ISSUER_DOMAIN is `{configured}`: set it to the former",
+            "the discovery document at {configured}/.well-known/openid-configuration says issuer `{}`, but the configured issuer (CLERK_FRONTEND_API_URL or CLERK_JWT_ISSUER_DOMAIN) is `{configured}`: set it to the former",
             issuer.issuer
         )),
         "{body}"

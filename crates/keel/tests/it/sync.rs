@@ -8,7 +8,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value as Json, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer, engine_tests};
 
 pub(crate) type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -84,9 +84,10 @@ pub(crate) fn ts(version: &Json) -> u64 {
     u64::from_le_bytes(bytes.try_into().unwrap())
 }
 
-#[tokio::test]
-async fn versions_chain_and_mutations_are_followed_by_a_transition_reaching_their_ts() {
-    let server = TestServer::dev().await;
+async fn versions_chain_and_mutations_are_followed_by_a_transition_reaching_their_ts(
+    engine: Engine,
+) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("ws@example.com").await;
     let mut c = Client::connect(&server, "s1").await;
     c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}))
@@ -150,10 +151,10 @@ async fn versions_chain_and_mutations_are_followed_by_a_transition_reaching_thei
         json!([{"type": "QueryRemoved", "queryId": 0}])
     );
 }
+engine_tests!(versions_chain_and_mutations_are_followed_by_a_transition_reaching_their_ts);
 
-#[tokio::test]
-async fn a_commit_re_runs_only_the_subscriptions_it_touches() {
-    let server = TestServer::dev().await;
+async fn a_commit_re_runs_only_the_subscriptions_it_touches(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, alice) = server.user("a@example.com").await;
     let (_, bob) = server.user("b@example.com").await;
     let mut a = Client::connect(&server, "a").await;
@@ -174,10 +175,10 @@ async fn a_commit_re_runs_only_the_subscriptions_it_touches() {
         "bob's subscription was not touched"
     );
 }
+engine_tests!(a_commit_re_runs_only_the_subscriptions_it_touches);
 
-#[tokio::test]
-async fn identical_subscriptions_share_one_execution() {
-    let server = TestServer::dev().await;
+async fn identical_subscriptions_share_one_execution(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("share@example.com").await;
     let mut clients = Vec::new();
     for i in 0..3 {
@@ -201,10 +202,10 @@ async fn identical_subscriptions_share_one_execution() {
         "three clients, same path, args and identity: one execution"
     );
 }
+engine_tests!(identical_subscriptions_share_one_execution);
 
-#[tokio::test]
-async fn bad_tokens_get_auth_errors_the_client_understands() {
-    let server = TestServer::dev().await;
+async fn bad_tokens_get_auth_errors_the_client_understands(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let mut c = Client::connect(&server, "bad").await;
     c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": "not.a.jwt"})).await;
     let error = c.expect("AuthError").await;
@@ -229,10 +230,10 @@ async fn bad_tokens_get_auth_errors_the_client_understands() {
             .contains("Admin keys are not accepted")
     );
 }
+engine_tests!(bad_tokens_get_auth_errors_the_client_understands);
 
-#[tokio::test]
-async fn an_expiring_token_gets_the_expired_auth_error() {
-    let server = TestServer::dev().await;
+async fn an_expiring_token_gets_the_expired_auth_error(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (user, _) = server.user("expiring@example.com").await;
     let session = server.emulator().create_session(&user).await.unwrap();
     let short = server
@@ -260,10 +261,10 @@ async fn an_expiring_token_gets_the_expired_auth_error() {
         json!({"type": "AuthError", "error": "Convex token identity expired", "baseVersion": 0, "authUpdateAttempted": false})
     );
 }
+engine_tests!(an_expiring_token_gets_the_expired_auth_error);
 
-#[tokio::test]
-async fn malformed_and_out_of_order_messages_are_fatal_errors_not_panics() {
-    let server = TestServer::dev().await;
+async fn malformed_and_out_of_order_messages_are_fatal_errors_not_panics(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     for (setup, bad) in [
         (None, "{not json"),
         (None, r#"{"type":"Bogus"}"#),
@@ -308,10 +309,10 @@ async fn malformed_and_out_of_order_messages_are_fatal_errors_not_panics() {
     let t = c.expect("Transition").await;
     assert_eq!(t["modifications"][0]["value"], Json::Null);
 }
+engine_tests!(malformed_and_out_of_order_messages_are_fatal_errors_not_panics);
 
-#[tokio::test]
-async fn a_re_sent_mutation_is_answered_without_running_twice() {
-    let server = TestServer::dev().await;
+async fn a_re_sent_mutation_is_answered_without_running_twice(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("replay@example.com").await;
     let run = |session: &'static str| {
         let token = token.clone();
@@ -344,12 +345,12 @@ async fn a_re_sent_mutation_is_answered_without_running_twice() {
         "created once per session, not per send"
     );
 }
+engine_tests!(a_re_sent_mutation_is_answered_without_running_twice);
 
 /// The socket's read buffer is small (an idle connection should cost little memory); a large
 /// message still arrives whole, over many reads.
-#[tokio::test]
-async fn a_large_message_arrives_whole() {
-    let server = TestServer::dev().await;
+async fn a_large_message_arrives_whole(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let mut c = Client::connect(&server, "large").await;
     let pad = "x".repeat(300_000);
     c.send(json!({"type": "Action", "requestId": 7, "udfPath": "nope:missing", "args": [{"pad": pad}]}))
@@ -364,10 +365,11 @@ async fn a_large_message_arrives_whole() {
         "{answer}"
     );
 }
+engine_tests!(a_large_message_arrives_whole);
 
-#[tokio::test]
-async fn a_client_that_stops_reading_is_disconnected() {
-    let server = TestServer::dev_with(
+async fn a_client_that_stops_reading_is_disconnected(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.sync_max_queued_bytes = 64 * 1024,
         keel::AppParts::builtin(),
     )
@@ -394,6 +396,7 @@ async fn a_client_that_stops_reading_is_disconnected() {
         "the server closed the connection"
     );
 }
+engine_tests!(a_client_that_stops_reading_is_disconnected);
 
 async fn drain_until_close(c: &mut Client) -> bool {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -414,10 +417,10 @@ async fn drain_until_close(c: &mut Client) -> bool {
     false
 }
 
-#[tokio::test]
-async fn rows_repaired_by_the_background_reconcile_reach_live_subscribers() {
+async fn rows_repaired_by_the_background_reconcile_reach_live_subscribers(engine: Engine) {
     // Webhooks go nowhere; only the periodic reconcile can bring the user in.
-    let server = TestServer::dev_with(
+    let server = TestServer::dev_on_with(
+        engine,
         |s| {
             s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
             s.reconcile_every = Some(Duration::from_secs(1).into());
@@ -446,10 +449,10 @@ async fn rows_repaired_by_the_background_reconcile_reach_live_subscribers() {
     assert_eq!(user["email"], "healed@example.com");
     assert_eq!(user["source"], "backfill");
 }
+engine_tests!(rows_repaired_by_the_background_reconcile_reach_live_subscribers);
 
-#[tokio::test]
-async fn a_live_first_page_grows_in_place_when_a_chat_is_added() {
-    let server = TestServer::dev().await;
+async fn a_live_first_page_grows_in_place_when_a_chat_is_added(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("pages@example.com").await;
     for title in ["a", "b", "c"] {
         server
@@ -502,6 +505,7 @@ async fn a_live_first_page_grows_in_place_when_a_chat_is_added() {
         .await;
     assert_eq!(titles(&fresh), vec!["d", "c"]);
 }
+engine_tests!(a_live_first_page_grows_in_place_when_a_chat_is_added);
 
 /// Connects with `session_id`, authenticates with `token` (or stays signed out), and sends one
 /// mutation; returns its `MutationResponse`.
@@ -538,9 +542,8 @@ async fn chat_titles(server: &TestServer, token: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_replay_is_answered_only_to_the_same_identity_and_function() {
-    let server = TestServer::dev().await;
+async fn a_replay_is_answered_only_to_the_same_identity_and_function(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (alice_id, alice) = server.user("alice-replay@example.com").await;
     let (_, bob) = server.user("bob-replay@example.com").await;
     let session = "3f1c9a7e-victim-session";
@@ -624,10 +627,10 @@ async fn a_replay_is_answered_only_to_the_same_identity_and_function() {
     assert_eq!(replayed["result"], alice_chat, "{replayed}");
     assert_eq!(chat_titles(&server, &alice).await, vec!["alice's"]);
 }
+engine_tests!(a_replay_is_answered_only_to_the_same_identity_and_function);
 
-#[tokio::test]
-async fn a_victims_request_id_used_first_by_someone_else_still_runs_for_the_victim() {
-    let server = TestServer::dev().await;
+async fn a_victims_request_id_used_first_by_someone_else_still_runs_for_the_victim(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, alice) = server.user("alice-first@example.com").await;
     let (_, mallory) = server.user("mallory-first@example.com").await;
     let session = "victim-session-taken-early";
@@ -654,10 +657,10 @@ async fn a_victims_request_id_used_first_by_someone_else_still_runs_for_the_vict
     assert_ne!(alice_run["result"], planted["result"]);
     assert_eq!(chat_titles(&server, &alice).await, vec!["real"]);
 }
+engine_tests!(a_victims_request_id_used_first_by_someone_else_still_runs_for_the_victim);
 
-#[tokio::test]
-async fn request_ids_are_exact_integers() {
-    let server = TestServer::dev().await;
+async fn request_ids_are_exact_integers(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("big-ids@example.com").await;
     let session = "big-request-ids";
     let mut results = Vec::new();
@@ -698,3 +701,4 @@ async fn request_ids_are_exact_integers() {
     .await;
     assert_eq!(again["result"], results[1]);
 }
+engine_tests!(request_ids_are_exact_integers);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value as Json, json};
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer, engine_tests};
 use crate::sync::{Client, ts};
 
 /// Subscribes `count` distinct queries that all list the caller's chats (pages of different
@@ -41,11 +41,10 @@ fn apply(view: &mut BTreeMap<u64, usize>, transition: &Json) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_commit_reaches_a_connection_as_one_transition() {
+async fn one_commit_reaches_a_connection_as_one_transition(engine: Engine) {
     const QUERIES: u64 = 12;
     const COMMITS: usize = 40;
-    let server = TestServer::dev().await;
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("torn@example.com").await;
     let mut client = Client::connect(&server, "torn").await;
     let first = subscribe_chat_pages(&mut client, &token, QUERIES).await;
@@ -97,11 +96,15 @@ async fn one_commit_reaches_a_connection_as_one_transition() {
         "{transitions} transitions for {COMMITS} commits"
     );
 }
+engine_tests!(
+    one_commit_reaches_a_connection_as_one_transition,
+    flavor = "multi_thread",
+    worker_threads = 4
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_mutation_and_its_effect_on_many_queries_arrive_together() {
+async fn a_mutation_and_its_effect_on_many_queries_arrive_together(engine: Engine) {
     const QUERIES: u64 = 50;
-    let server = TestServer::dev().await;
+    let server = TestServer::dev_on(engine).await;
     let (_, token) = server.user("many@example.com").await;
     let mut client = Client::connect(&server, "many").await;
     subscribe_chat_pages(&mut client, &token, QUERIES).await;
@@ -117,3 +120,8 @@ async fn a_mutation_and_its_effect_on_many_queries_arrive_together() {
     );
     assert!(client.quiet(Duration::from_millis(300)).await);
 }
+engine_tests!(
+    a_mutation_and_its_effect_on_many_queries_arrive_together,
+    flavor = "multi_thread",
+    worker_threads = 4
+);

@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 use keel::functions::{FnResult, MutationCtx, NoArgs, Registry};
 use serde_json::{Value as Json, json};
 
-use crate::harness::TestServer;
+use crate::harness::{Engine, TestServer, engine_tests};
 use crate::sync::Client;
 
-#[tokio::test]
-async fn a_connection_that_never_connects_is_closed() {
-    let server = TestServer::dev_with(
+async fn a_connection_that_never_connects_is_closed(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.sync_connect_timeout = Duration::from_millis(300).into(),
         keel::AppParts::builtin(),
     )
@@ -33,10 +33,15 @@ async fn a_connection_that_never_connects_is_closed() {
     assert!(client.next().await.is_none(), "then the server closes");
     assert!(started.elapsed() < Duration::from_secs(3));
 }
+engine_tests!(a_connection_that_never_connects_is_closed);
 
-#[tokio::test]
-async fn queries_past_the_connection_limit_fail_alone() {
-    let server = TestServer::dev_with(|s| s.sync_max_queries = 3, keel::AppParts::builtin()).await;
+async fn queries_past_the_connection_limit_fail_alone(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
+        |s| s.sync_max_queries = 3,
+        keel::AppParts::builtin(),
+    )
+    .await;
     let (_, token) = server.user("limit@example.com").await;
     let mut client = Client::connect(&server, "limit").await;
     client
@@ -100,6 +105,7 @@ async fn queries_past_the_connection_limit_fail_alone() {
         .unwrap();
     assert_eq!(added["type"], "QueryUpdated", "{transition}");
 }
+engine_tests!(queries_past_the_connection_limit_fail_alone);
 
 /// A mutation that takes its time before it writes.
 async fn slow(ctx: MutationCtx, _: NoArgs) -> FnResult<String> {
@@ -108,15 +114,14 @@ async fn slow(ctx: MutationCtx, _: NoArgs) -> FnResult<String> {
     Ok("done".into())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_mutation_does_not_stall_its_connection() {
+async fn a_slow_mutation_does_not_stall_its_connection(engine: Engine) {
     let mut functions = Registry::new();
     functions.mutation("slow:mutation", slow);
     let parts = keel::AppParts::builtin().with(
         keel::store::Schema::new().table(keel::store::TableDef::new("slowMarks")),
         functions,
     );
-    let server = TestServer::dev_with(|_| {}, parts).await;
+    let server = TestServer::dev_on_with(engine, |_| {}, parts).await;
     let (_, token) = server.user("slow@example.com").await;
     let mut client = Client::connect(&server, "slow").await;
     client
@@ -145,10 +150,14 @@ async fn a_slow_mutation_does_not_stall_its_connection() {
     let response = client.expect("MutationResponse").await;
     assert_eq!(response["success"], true, "{response}");
 }
+engine_tests!(
+    a_slow_mutation_does_not_stall_its_connection,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
 
-#[tokio::test]
-async fn a_message_whose_json_would_cost_too_much_is_refused() {
-    let server = TestServer::dev().await;
+async fn a_message_whose_json_would_cost_too_much_is_refused(engine: Engine) {
+    let server = TestServer::dev_on(engine).await;
     let mut client = Client::connect(&server, "complex").await;
     // 160,000 values in one argument (20 arrays within the per-array bound): ~320 KB of
     // text, over 5 MB once parsed.
@@ -168,3 +177,4 @@ async fn a_message_whose_json_would_cost_too_much_is_refused() {
         "{error}"
     );
 }
+engine_tests!(a_message_whose_json_would_cost_too_much_is_refused);

@@ -5,7 +5,7 @@ use keel::{AppParts, Mode, OnUserDeletedSetting};
 use keel_webhooks::WebhookSecrets;
 use serde_json::{Value as Json, json};
 
-use crate::harness::{TestServer, now, settings};
+use crate::harness::{Engine, Storage, TestServer, engine_tests, now};
 
 pub(crate) const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const ROTATED: &str = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
@@ -18,9 +18,11 @@ pub(crate) fn reference(name: &str) -> Json {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// `keel dev` whose emulator sends its own webhooks nowhere: these tests deliver by hand.
-pub(crate) async fn server() -> TestServer {
-    TestServer::dev_with(
+/// `keel dev` on `engine` whose emulator sends its own webhooks nowhere: these tests deliver
+/// by hand.
+pub(crate) async fn server(engine: Engine) -> TestServer {
+    TestServer::dev_on_with(
+        engine,
         |s| {
             s.clerk_webhook_secret = Some(SECRET.into());
             s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
@@ -101,9 +103,8 @@ async fn stored_user(server: &TestServer, clerk_id: &str) -> Json {
         .await
 }
 
-#[tokio::test]
-async fn the_reference_events_apply_and_redeliveries_change_nothing() {
-    let server = server().await;
+async fn the_reference_events_apply_and_redeliveries_change_nothing(engine: Engine) {
+    let server = server(engine).await;
     let created = reference("user.created.json");
     let delivery = Delivery::new(&created);
     let (status, body) = delivery.send(&server).await;
@@ -138,10 +139,10 @@ async fn the_reference_events_apply_and_redeliveries_change_nothing() {
     let (status, body) = Delivery::new(&unknown).send(&server).await;
     assert_eq!((status, &body["status"]), (200, &json!("ignored")));
 }
+engine_tests!(the_reference_events_apply_and_redeliveries_change_nothing);
 
-#[tokio::test]
-async fn bad_deliveries_are_refused_with_a_reason_and_change_nothing() {
-    let server = server().await;
+async fn bad_deliveries_are_refused_with_a_reason_and_change_nothing(engine: Engine) {
+    let server = server(engine).await;
     let event = user_event("user.created", "user_bad", "bad@example.com", "Bad", 1000);
     let good = Delivery::new(&event);
 
@@ -208,10 +209,11 @@ async fn bad_deliveries_are_refused_with_a_reason_and_change_nothing() {
     let (status, _) = good.send(&server).await;
     assert_eq!(status, 200, "the genuine delivery still applies");
 }
+engine_tests!(bad_deliveries_are_refused_with_a_reason_and_change_nothing);
 
-#[tokio::test]
-async fn a_rotated_secret_accepts_both_old_and_new_signatures() {
-    let server = TestServer::dev_with(
+async fn a_rotated_secret_accepts_both_old_and_new_signatures(engine: Engine) {
+    let server = TestServer::dev_on_with(
+        engine,
         |s| s.clerk_webhook_secret = Some(format!("{ROTATED} {SECRET}")),
         AppParts::builtin(),
     )
@@ -228,10 +230,10 @@ async fn a_rotated_secret_accepts_both_old_and_new_signatures() {
         assert_eq!(delivery.send(&server).await.0, 200);
     }
 }
+engine_tests!(a_rotated_secret_accepts_both_old_and_new_signatures);
 
-#[tokio::test]
-async fn events_out_of_order_never_overwrite_newer_data() {
-    let server = server().await;
+async fn events_out_of_order_never_overwrite_newer_data(engine: Engine) {
+    let server = server(engine).await;
     let newer = user_event("user.updated", "user_ord", "new@example.com", "Newer", 2000);
     let older = user_event("user.created", "user_ord", "old@example.com", "Older", 1000);
     assert_eq!(
@@ -246,10 +248,10 @@ async fn events_out_of_order_never_overwrite_newer_data() {
     assert_eq!(user["firstName"], "Newer");
     assert_eq!(user["email"], "new@example.com");
 }
+engine_tests!(events_out_of_order_never_overwrite_newer_data);
 
-#[tokio::test]
-async fn a_deleted_user_stays_deleted_and_purge_removes_their_data() {
-    let server = server().await;
+async fn a_deleted_user_stays_deleted_and_purge_removes_their_data(engine: Engine) {
+    let server = server(engine).await;
     Delivery::new(&user_event(
         "user.created",
         "user_del",
@@ -295,7 +297,8 @@ async fn a_deleted_user_stays_deleted_and_purge_removes_their_data() {
     .await;
     assert_eq!(stored_user(&server, "user_never").await, Json::Null);
 
-    let purging = TestServer::dev_with(
+    let purging = TestServer::dev_on_with(
+        engine,
         |s| {
             s.clerk_webhook_secret = Some(SECRET.into());
             s.on_user_deleted = OnUserDeletedSetting::Purge;
@@ -332,10 +335,10 @@ async fn a_deleted_user_stays_deleted_and_purge_removes_their_data() {
         json!([])
     );
 }
+engine_tests!(a_deleted_user_stays_deleted_and_purge_removes_their_data);
 
-#[tokio::test]
-async fn first_login_then_webhook_makes_one_record() {
-    let server = server().await;
+async fn first_login_then_webhook_makes_one_record(engine: Engine) {
+    let server = server(engine).await;
     let (clerk_id, token) = server.user("first@example.com").await;
     let id = server
         .ok("mutation", "users:store", json!({}), Some(&token))
@@ -366,11 +369,11 @@ async fn first_login_then_webhook_makes_one_record() {
         .await;
     assert_eq!(after["firstName"], "FromClerk");
 }
+engine_tests!(first_login_then_webhook_makes_one_record);
 
-#[tokio::test]
-async fn a_restart_between_two_deliveries_of_one_message_applies_it_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = settings(dir.path());
+async fn a_restart_between_two_deliveries_of_one_message_applies_it_once(engine: Engine) {
+    let storage = Storage::new(engine).await;
+    let mut config = storage.settings();
     config.clerk_webhook_secret = Some(SECRET.into());
     let serve = || Mode::Serve {
         issuer: "http://127.0.0.1:9".into(),
@@ -407,12 +410,12 @@ async fn a_restart_between_two_deliveries_of_one_message_applies_it_once() {
     assert_eq!(post(second.url.clone()).await["status"], "duplicate");
     second.stop().await.unwrap();
 }
+engine_tests!(a_restart_between_two_deliveries_of_one_message_applies_it_once);
 
-#[tokio::test]
-async fn without_a_secret_the_endpoint_answers_503_naming_the_variable() {
-    let dir = tempfile::tempdir().unwrap();
+async fn without_a_secret_the_endpoint_answers_503_naming_the_variable(engine: Engine) {
+    let storage = Storage::new(engine).await;
     let running = keel::start(
-        &settings(dir.path()),
+        &storage.settings(),
         Mode::Serve {
             issuer: "http://127.0.0.1:9".into(),
         },
@@ -437,10 +440,10 @@ async fn without_a_secret_the_endpoint_answers_503_naming_the_variable() {
     );
     running.stop().await.unwrap();
 }
+engine_tests!(without_a_secret_the_endpoint_answers_503_naming_the_variable);
 
-#[tokio::test]
-async fn sessions_organizations_and_memberships_follow_clerk() {
-    let server = server().await;
+async fn sessions_organizations_and_memberships_follow_clerk(engine: Engine) {
+    let server = server(engine).await;
     let user_id = "user_2g7np7Hrk0SN6kj5EDMLDaKNL0S";
     assert_eq!(
         Delivery::new(&reference("session.created.json"))
@@ -497,10 +500,10 @@ async fn sessions_organizations_and_memberships_follow_clerk() {
         "a deleted membership stays deleted"
     );
 }
+engine_tests!(sessions_organizations_and_memberships_follow_clerk);
 
-#[tokio::test]
-async fn organization_functions_serve_members_and_admins_only() {
-    let server = server().await;
+async fn organization_functions_serve_members_and_admins_only(engine: Engine) {
+    let server = server(engine).await;
     let member = "user_2h8op3Isl1QR7tKu5FGNfaLKEoU";
     let org = "org_2g7np7Hrk0SN6kj5EDMLDaKNL0S";
     Delivery::new(&user_event(
@@ -591,10 +594,10 @@ async fn organization_functions_serve_members_and_admins_only() {
         )
         .await;
 }
+engine_tests!(organization_functions_serve_members_and_admins_only);
 
-#[tokio::test]
-async fn admins_list_users_with_search_status_role_and_pages() {
-    let server = server().await;
+async fn admins_list_users_with_search_status_role_and_pages(engine: Engine) {
+    let server = server(engine).await;
     for i in 0..25 {
         let id = format!("user_list{i:02}");
         let mut event = user_event(
@@ -690,13 +693,13 @@ async fn admins_list_users_with_search_status_role_and_pages() {
         .await;
     assert_eq!(editors["page"].as_array().unwrap().len(), 5);
 }
+engine_tests!(admins_list_users_with_search_status_role_and_pages);
 
 /// Signed events whose object ids are empty, blank or absent: each is refused with 400 and a
 /// reason naming the field, and nothing is stored, not even a ledger row (the same `svix-id`
 /// with a valid body is then processed, not a duplicate).
-#[tokio::test]
-async fn signed_events_without_usable_object_ids_are_refused_and_store_nothing() {
-    let server = server().await;
+async fn signed_events_without_usable_object_ids_are_refused_and_store_nothing(engine: Engine) {
+    let server = server(engine).await;
     let membership = reference("organizationMembership.created.json");
     let organization = {
         let mut org = membership.clone();
@@ -857,3 +860,4 @@ async fn signed_events_without_usable_object_ids_are_refused_and_store_nothing()
         assert_eq!(code, "NOT_FOUND", "no organization {org:?} was stored");
     }
 }
+engine_tests!(signed_events_without_usable_object_ids_are_refused_and_store_nothing);
