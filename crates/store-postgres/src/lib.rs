@@ -15,6 +15,7 @@ mod fault;
 mod migrate;
 mod read;
 mod settings;
+mod singleton;
 mod write;
 
 #[cfg(any(test, feature = "testing"))]
@@ -32,6 +33,7 @@ use tokio::sync::Mutex;
 
 pub use migrate::SCHEMA_VERSION;
 pub use settings::{DatabaseUrl, PostgresSettings, UrlError};
+pub use singleton::PostgresSingletons;
 
 pub struct PostgresEngine {
     pool: PgPool,

@@ -5,7 +5,9 @@
 //!   applied once, and Clerk's `updated_at` order holds whichever instance gets which event;
 //! - a WebSocket client whose instance dies re-sends its mutations to another with the same
 //!   session and request ids and gets the original answers, never a second application;
-//! - killing an instance (SIGKILL) loses nothing it acknowledged.
+//! - killing an instance (SIGKILL) loses nothing it acknowledged;
+//! - the periodic reconcile runs on one instance at a time, and `keel backfill` beside
+//!   serving instances keeps every user Clerk has.
 //!
 //! What is stored is read back with SQL from the database itself, not through Keel.
 
@@ -701,5 +703,370 @@ async fn concurrent_renames_through_two_instances_end_on_a_written_title() {
         assert_eq!(chats.as_array().unwrap().len(), 1, "{chats}");
         let title = chats[0]["title"].as_str().unwrap();
         assert!(written.contains(title), "{title} was written: {written:?}");
+    }
+}
+
+/// A stand-in for Clerk's Backend API whose user listing is slow, which records every
+/// reconcile round (a listing from offset 0): who asked (by secret key), when, and how many
+/// rounds were in flight at once at most.
+struct SlowClerk {
+    url: String,
+    state: std::sync::Arc<std::sync::Mutex<Rounds>>,
+}
+
+#[derive(Default)]
+struct Rounds {
+    in_flight: usize,
+    most_in_flight: usize,
+    /// (secret key, started, finished)
+    done: Vec<(String, Instant, Instant)>,
+}
+
+impl SlowClerk {
+    async fn start(listing_takes: Duration) -> SlowClerk {
+        use axum::extract::{Query, State};
+        use axum::http::HeaderMap;
+        use axum::routing::get;
+        type Shared = std::sync::Arc<std::sync::Mutex<Rounds>>;
+        let state = Shared::default();
+        let users = move |State(state): State<Shared>,
+                          headers: HeaderMap,
+                          Query(query): Query<BTreeMap<String, String>>| async move {
+            if query.get("offset").is_some_and(|o| o != "0") {
+                return axum::Json(json!([]));
+            }
+            let key = headers["authorization"].to_str().unwrap().to_string();
+            let started = Instant::now();
+            {
+                let mut rounds = state.lock().unwrap();
+                rounds.in_flight += 1;
+                rounds.most_in_flight = rounds.most_in_flight.max(rounds.in_flight);
+            }
+            tokio::time::sleep(listing_takes).await;
+            let mut rounds = state.lock().unwrap();
+            rounds.in_flight -= 1;
+            rounds.done.push((key, started, Instant::now()));
+            axum::Json(json!([
+                crate::webhooks::reference("user.created.json")["data"]
+            ]))
+        };
+        let app = axum::Router::new()
+            .route("/v1/users", get(users))
+            .route(
+                "/v1/organizations",
+                get(|| async { axum::Json(json!({"data": [], "total_count": 0})) }),
+            )
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        SlowClerk { url, state }
+    }
+
+    fn rounds(&self) -> (usize, Vec<(String, Instant, Instant)>) {
+        let rounds = self.state.lock().unwrap();
+        (rounds.most_in_flight, rounds.done.clone())
+    }
+}
+
+/// Two instances reconcile every second against a Backend API whose listing takes 1.2 s:
+/// unlocked, their rounds would overlap all the time. With the advisory lock only one round
+/// is ever in flight, the other instance skips its turn, and when the instance holding the
+/// lock is killed the survivor takes the rounds over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_never_reconcile_at_the_same_time() {
+    let cluster = Cluster::new().await;
+    let clerk = SlowClerk::start(Duration::from_millis(1200)).await;
+    let reconciling = |key: &'static str| {
+        [
+            ("KEEL_RECONCILE_EVERY", "1s"),
+            ("CLERK_SECRET_KEY", key),
+            ("CLERK_API_URL", clerk.url.as_str()),
+            ("KEEL_LOG", "info,keel=debug"),
+        ]
+    };
+    let mut a = cluster.instance(&reconciling("sk_test_a")).await;
+    let b = cluster.instance(&reconciling("sk_test_b")).await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+
+    let (most, rounds) = clerk.rounds();
+    assert_eq!(most, 1, "rounds overlapped");
+    assert!(rounds.len() >= 3, "only {} rounds in 7 s", rounds.len());
+    let skipped = |instance: &Instance| {
+        instance
+            .keel
+            .logs()
+            .matches("another instance is reconciling; skipped this round")
+            .count()
+    };
+    assert!(
+        skipped(&a) + skipped(&b) >= 2,
+        "the instance without the lock skipped its turns:\n{}\n{}",
+        a.keel.logs(),
+        b.keel.logs()
+    );
+    // The rounds did their work: the user Clerk lists is stored, once.
+    let users = cluster.count_by("users", "clerkUserId").await;
+    assert_eq!(users.get("user_29w83sxmDNGwOuEthce5gg56FcC"), Some(&1));
+    for instance in [&a, &b] {
+        assert!(
+            !instance.keel.logs().contains("reconcile failed"),
+            "{}",
+            instance.keel.logs()
+        );
+    }
+
+    // The instance that reconciled last dies holding the lock, or between rounds: the other
+    // reconciles from then on.
+    a.keel.kill();
+    let killed = Instant::now();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let (_, rounds) = clerk.rounds();
+    // No two rounds overlapped, but for the dead instance's listing, which the stand-in kept
+    // answering to nobody after the kill.
+    let live: Vec<_> = rounds
+        .iter()
+        .filter(|(key, _, finished)| !(key == "Bearer sk_test_a" && *finished > killed))
+        .collect();
+    for (i, (_, started, finished)) in live.iter().enumerate() {
+        for (_, other_started, other_finished) in &live[i + 1..] {
+            assert!(
+                finished <= other_started || other_finished <= started,
+                "two rounds overlapped: {live:?}"
+            );
+        }
+    }
+    let after: Vec<_> = rounds
+        .iter()
+        .filter(|(_, started, _)| *started > killed)
+        .collect();
+    assert!(!after.is_empty(), "nobody reconciled after the kill");
+    assert!(
+        after.iter().all(|(key, _, _)| key == "Bearer sk_test_b"),
+        "{after:?}"
+    );
+}
+
+/// A stand-in for Clerk's Backend API that lists `listed` (oldest first, by offset) and
+/// answers `GET /v1/users/{id}` for the users in `known`. The first listing waits until the
+/// test lets it go, so the test can act while a reconcile is reading Clerk.
+struct ScriptedClerk {
+    url: String,
+    known: std::sync::Arc<std::sync::Mutex<BTreeMap<String, Json>>>,
+    listing_started: std::sync::Arc<tokio::sync::Notify>,
+    release_listing: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl ScriptedClerk {
+    async fn start(listed: Vec<Json>, known: BTreeMap<String, Json>) -> ScriptedClerk {
+        use axum::extract::{Path, Query, State};
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        use axum::routing::get;
+        use std::sync::{Arc, Mutex};
+        use tokio::sync::{Notify, Semaphore};
+
+        #[derive(Clone)]
+        struct Script {
+            listed: Arc<Vec<Json>>,
+            known: Arc<Mutex<BTreeMap<String, Json>>>,
+            started: Arc<Notify>,
+            release: Arc<Semaphore>,
+        }
+        let script = Script {
+            listed: Arc::new(listed),
+            known: Arc::new(Mutex::new(known)),
+            started: Arc::new(Notify::new()),
+            release: Arc::new(Semaphore::new(0)),
+        };
+        let list = |State(script): State<Script>, Query(query): Query<BTreeMap<String, String>>| async move {
+            let number = |name: &str| query.get(name).and_then(|v| v.parse().ok());
+            let offset: usize = number("offset").unwrap_or(0);
+            let limit: usize = number("limit").unwrap_or(10);
+            if offset == 0 {
+                script.started.notify_one();
+                script.release.acquire().await.unwrap().forget();
+            }
+            let page: Vec<Json> = script
+                .listed
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .cloned()
+                .collect();
+            axum::Json(Json::Array(page))
+        };
+        let one = |State(script): State<Script>, Path(id): Path<String>| async move {
+            match script.known.lock().unwrap().get(&id) {
+                Some(user) => axum::Json(user.clone()).into_response(),
+                None => (
+                    StatusCode::NOT_FOUND,
+                    axum::Json(
+                        json!({"errors": [{"code": "resource_not_found", "message": "not found"}]}),
+                    ),
+                )
+                    .into_response(),
+            }
+        };
+        let app = axum::Router::new()
+            .route("/v1/users", get(list))
+            .route("/v1/users/{id}", get(one))
+            .route(
+                "/v1/organizations",
+                get(|| async { axum::Json(json!({"data": [], "total_count": 0})) }),
+            )
+            .with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        ScriptedClerk {
+            url,
+            known: script.known,
+            listing_started: script.started,
+            release_listing: script.release,
+        }
+    }
+}
+
+/// Clerk's user `id` at version `updated_at`, named `first_name`.
+fn clerk_user(id: &str, first_name: &str, updated_at: i64) -> Json {
+    let email = format!("{}@example.com", id.replace('_', "."));
+    user_event("user.created", id, &email, first_name, updated_at)["data"].clone()
+}
+
+/// `keel backfill` beside two serving instances, while webhooks and mutations keep coming
+/// in, with Clerk's listing as a live Clerk gives it (no snapshot):
+/// - a user created in Clerk while the listing runs, whose webhook lands meanwhile, is not in
+///   the listing and must not be taken for one Clerk lost;
+/// - a user the listing skipped (a deletion shifted a page) but Clerk still has is kept;
+/// - a user Clerk does not have is marked inactive;
+/// - webhooks newer than the listing win over it, whichever lands first;
+/// - mutations through both instances answer as usual meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn backfill_beside_serving_instances_keeps_what_clerk_has() {
+    let cluster = Cluster::new().await;
+    let a = cluster.instance(&[]).await;
+    let b = cluster.instance(&[]).await;
+    // What Keel knows from earlier webhooks.
+    for (id, url) in [
+        ("user_old", a.url()),
+        ("user_gone", b.url()),
+        ("user_stale", a.url()),
+    ] {
+        let event = user_event("user.created", id, &format!("{id}@x.com"), "Old", 100);
+        let (status, body) = Delivery::new(&event).send_to(&cluster.http, url).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("applied")));
+    }
+    // Clerk: user_stale is newer there, 200 users Keel missed; its listing skips user_old;
+    // user_late is created while the listing runs.
+    let mut listed = vec![clerk_user("user_stale", "Clerk", 200)];
+    listed.extend((0..200).map(|i| clerk_user(&format!("user_bf_{i:03}"), "Clerk", 200)));
+    let mut known: BTreeMap<String, Json> = listed
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap().to_string(), u.clone()))
+        .collect();
+    known.insert("user_old".into(), clerk_user("user_old", "Old", 100));
+    let clerk = ScriptedClerk::start(listed, known).await;
+
+    let backfill_dir = tempfile::tempdir().unwrap();
+    let mut command = keel(backfill_dir.path());
+    command
+        .arg("backfill")
+        .env("KEEL_DATABASE_URL", cluster.database.url().to_string())
+        .env("CLERK_SECRET_KEY", "sk_test_backfill")
+        .env("CLERK_API_URL", &clerk.url);
+    let backfill = tokio::spawn(crate::binary::output(command));
+    clerk.listing_started.notified().await;
+
+    // While Clerk is being read: a new user's webhook, newer versions of ten listed users,
+    // and chats written through both instances.
+    clerk
+        .known
+        .lock()
+        .unwrap()
+        .insert("user_late".into(), clerk_user("user_late", "Late", 300));
+    let late = user_event("user.created", "user_late", "late@x.com", "Late", 300);
+    let (status, _) = Delivery::new(&late).send_to(&cluster.http, b.url()).await;
+    assert_eq!(status, 200);
+    for i in 0..10 {
+        let id = format!("user_bf_{i:03}");
+        let newer = user_event("user.updated", &id, &format!("{id}@x.com"), "Webhook", 300);
+        let url = if i % 2 == 0 { a.url() } else { b.url() };
+        let (status, body) = Delivery::new(&newer).send_to(&cluster.http, url).await;
+        assert_eq!((status, body["status"].as_str()), (200, Some("applied")));
+    }
+    let token = cluster.token("user_late");
+    for (i, instance) in [&a, &b, &a, &b].into_iter().enumerate() {
+        cluster
+            .ok(
+                instance.url(),
+                "mutation",
+                "chats:createUserChat",
+                json!({"title": format!("during backfill {i}")}),
+                &token,
+            )
+            .await;
+    }
+    clerk.release_listing.add_permits(1);
+
+    let run = backfill.await.unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        stdout.contains("missing: 200\nstale: 1\nextra: 1\n"),
+        "{stdout}"
+    );
+    // 190 missing users (10 had come by webhook, newer), user_stale, user_gone.
+    assert!(stdout.contains("written: 192"), "{stdout}");
+
+    let users: BTreeMap<String, Json> = cluster
+        .rows("users")
+        .await
+        .into_iter()
+        .map(|u| (u["clerkUserId"].as_str().unwrap().to_string(), u))
+        .collect();
+    assert_eq!(users.len(), 204, "one record per user");
+    let active = |id: &str| users[id]["isActive"] == true && users[id]["deletedAt"].is_null();
+    assert!(
+        active("user_old"),
+        "skipped by the listing, kept: {}",
+        users["user_old"]
+    );
+    assert!(
+        active("user_late"),
+        "created during the listing, kept: {}",
+        users["user_late"]
+    );
+    assert_eq!(users["user_late"]["firstName"], "Late");
+    assert!(
+        !active("user_gone"),
+        "gone from Clerk: {}",
+        users["user_gone"]
+    );
+    assert_eq!(users["user_stale"]["firstName"], "Clerk");
+    assert_eq!(users["user_stale"]["source"], "backfill");
+    for i in 0..200 {
+        let user = &users[&format!("user_bf_{i:03}")];
+        let expected = if i < 10 { "Webhook" } else { "Clerk" };
+        assert_eq!(user["firstName"], expected, "{user}");
+        assert!(user["isActive"] == true);
+    }
+    assert_eq!(cluster.count_by("chats", "title").await.len(), 4);
+    // Both instances serve the repaired data.
+    for instance in [&a, &b] {
+        let me = cluster
+            .ok(
+                instance.url(),
+                "query",
+                "users:getCurrentUser",
+                json!({}),
+                &token,
+            )
+            .await;
+        assert_eq!(me["firstName"], "Late");
     }
 }
