@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use keel_app::{AppRoles, ClerkSnapshot};
+use keel_app::{AppRoles, ClerkSnapshot, ListingIsComplete};
 use keel_functions::{Call, Caller, Executor, FunctionKind, UserIdentity};
 use keel_store::Database;
 use keel_store_sqlite::SqliteEngine;
@@ -115,7 +115,10 @@ async fn seed(db: &Database, users: usize) -> Result<()> {
         users: all.clone(),
         ..ClerkSnapshot::default()
     };
-    let drift = keel_app::reconcile(db, &snapshot, false, |_| {})
+    let local = keel_app::LocalRecords::read(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading users: {e}"))?;
+    let drift = keel_app::reconcile(db, local, &snapshot, &ListingIsComplete, false, |_| {})
         .await
         .map_err(|e| anyhow::anyhow!("seeding: {e}"))?;
     eprintln!(
@@ -129,7 +132,10 @@ async fn seed(db: &Database, users: usize) -> Result<()> {
         users: all.into_iter().filter(|u| !u.id.ends_with('3')).collect(),
         ..ClerkSnapshot::default()
     };
-    let drift = keel_app::reconcile(db, &remaining, false, |_| {})
+    let local = keel_app::LocalRecords::read(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading users: {e}"))?;
+    let drift = keel_app::reconcile(db, local, &remaining, &ListingIsComplete, false, |_| {})
         .await
         .map_err(|e| anyhow::anyhow!("marking users deleted: {e}"))?;
     eprintln!(

@@ -27,7 +27,9 @@ pub use documents::{
     ChatDoc, ClerkEventDoc, ClerkWebhookIssueDoc, MembershipDoc, OrganizationDoc, UserDoc,
 };
 pub use org_roles::{OrgScoped, with_org_role};
-pub use reconcile::{ClerkSnapshot, Drift, reconcile};
+pub use reconcile::{
+    ClerkLookup, ClerkSnapshot, Drift, ListingIsComplete, LocalRecords, reconcile,
+};
 pub use roles::AppRoles;
 pub use seed::{SeedBatch, SeedChat, write_seed_batch};
 pub use user_search::BackfillResult;

@@ -2,11 +2,25 @@
 //! what is missing or stale is upserted with `source: "backfill"`, and what Clerk no longer
 //! has is marked inactive (users, organizations) or removed (memberships). The same ordering
 //! rules as webhooks apply, so a reconcile never overwrites newer data.
+//!
+//! Webhooks keep arriving while Clerk is read (on this instance and others), and Clerk's
+//! listing is paged by offset, so it is no snapshot: an object created during the listing is
+//! missing from it, and a deletion during the listing shifts later pages so that one object
+//! is skipped. Marking a user or an organization deleted is for good (a deleted object never
+//! comes back), so:
+//! - the local records are read *before* Clerk ([`LocalRecords::read`]): an object whose
+//!   webhook lands during the listing is not among them, so it cannot look like one Clerk lost;
+//! - a user or organization the listing lacks is asked about once more by id
+//!   ([`ClerkLookup`]) and marked only when Clerk answers that it does not exist;
+//! - the marking re-reads the record in its own transaction and leaves it alone when a
+//!   webhook changed it meanwhile.
 
 use std::collections::{HashMap, HashSet};
 
+use async_trait::async_trait;
 use futures::future::BoxFuture;
-use keel_functions::{Database, Document, FnResult, Writer};
+use keel_clerk_api::{ClerkApi, ClerkApiError};
+use keel_functions::{Database, Document, ErrorCode, FnError, FnResult, Reader, Writer};
 use keel_webhooks::{MembershipData, OrganizationData, UserData};
 use serde::Serialize;
 use serde_json::{Value as Json, json};
@@ -14,6 +28,7 @@ use serde_json::{Value as Json, json};
 use crate::clerk_sync::{Outcome, upsert_membership, upsert_organization, upsert_user};
 use crate::time::now_millis;
 use crate::user_search::patch_user;
+use crate::users::find_by_clerk_id;
 
 /// Everything Clerk has, as its Backend API lists it.
 #[derive(Default)]
@@ -42,38 +57,118 @@ impl Drift {
     }
 }
 
+/// Asks Clerk about one object its listing did not include.
+#[async_trait]
+pub trait ClerkLookup: Send + Sync {
+    /// Whether Clerk has this user now; `Ok(false)` only when Clerk says it does not.
+    async fn user_exists(&self, id: &str) -> Result<bool, String>;
+    /// Whether Clerk has this organization now; `Ok(false)` only when Clerk says it does not.
+    async fn organization_exists(&self, id: &str) -> Result<bool, String>;
+}
+
+#[async_trait]
+impl ClerkLookup for ClerkApi {
+    async fn user_exists(&self, id: &str) -> Result<bool, String> {
+        exists(self.get_user(id).await.map(drop))
+    }
+
+    async fn organization_exists(&self, id: &str) -> Result<bool, String> {
+        exists(self.get_organization(id).await.map(drop))
+    }
+}
+
+fn exists(found: Result<(), ClerkApiError>) -> Result<bool, String> {
+    match found {
+        Ok(()) => Ok(true),
+        Err(ClerkApiError::NotFound) => Ok(false),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Takes the listing as complete: what it lacks is gone. Only for snapshots that are not read
+/// from a live Clerk (generated data, benchmarks).
+pub struct ListingIsComplete;
+
+#[async_trait]
+impl ClerkLookup for ListingIsComplete {
+    async fn user_exists(&self, _id: &str) -> Result<bool, String> {
+        Ok(false)
+    }
+
+    async fn organization_exists(&self, _id: &str) -> Result<bool, String> {
+        Ok(false)
+    }
+}
+
+/// The synced tables by Clerk id, read before Clerk is (see the module's comment).
+pub struct LocalRecords {
+    users: HashMap<String, Document>,
+    organizations: HashMap<String, Document>,
+    memberships: HashMap<String, Document>,
+}
+
+impl LocalRecords {
+    /// The three tables from one snapshot.
+    pub async fn read(db: &Database) -> FnResult<LocalRecords> {
+        let reader = db.reader().await?;
+        let local = LocalRecords {
+            users: by_field(&reader, "users", "clerkUserId").await?,
+            organizations: by_field(&reader, "organizations", "clerkOrgId").await?,
+            memberships: by_field(&reader, "memberships", "clerkMembershipId").await?,
+        };
+        reader.finish().await?;
+        Ok(local)
+    }
+}
+
 /// Writes are grouped so a Keel serving the same database waits at most one small batch.
 const BATCH: usize = 200;
 
-/// Compares and (unless `dry_run`) repairs. `progress` is called with the number of objects
-/// handled so far.
+/// Compares `local` (read before `clerk` was listed) with Clerk and, unless `dry_run`,
+/// repairs. `progress` is called with the number of objects handled so far.
 pub async fn reconcile(
     db: &Database,
+    local: LocalRecords,
     clerk: &ClerkSnapshot,
+    lookup: &dyn ClerkLookup,
     dry_run: bool,
     mut progress: impl FnMut(usize),
 ) -> FnResult<Drift> {
     let mut drift = Drift::default();
+    let LocalRecords {
+        users,
+        organizations: orgs,
+        memberships,
+    } = local;
 
-    let users = by_field(db, "users", "clerkUserId").await?;
     let user_work: Vec<&UserData> = clerk
         .users
         .iter()
         .filter(|u| classify(&users, &u.id, u.updated_at, &mut drift))
         .collect();
     let clerk_users: HashSet<&str> = clerk.users.iter().map(|u| u.id.as_str()).collect();
-    let extra_users = extras(&users, &clerk_users, &mut drift);
+    let mut extra_users = Vec::new();
+    for (id, doc) in unlisted(&users, &clerk_users) {
+        if gone(lookup.user_exists(id).await, "user", id)? {
+            drift.extra.push(id.clone());
+            extra_users.push(doc.clone());
+        }
+    }
 
-    let orgs = by_field(db, "organizations", "clerkOrgId").await?;
     let org_work: Vec<&OrganizationData> = clerk
         .organizations
         .iter()
         .filter(|o| classify(&orgs, &o.id, o.updated_at, &mut drift))
         .collect();
     let clerk_orgs: HashSet<&str> = clerk.organizations.iter().map(|o| o.id.as_str()).collect();
-    let extra_orgs = extras(&orgs, &clerk_orgs, &mut drift);
+    let mut extra_orgs = Vec::new();
+    for (id, doc) in unlisted(&orgs, &clerk_orgs) {
+        if gone(lookup.organization_exists(id).await, "organization", id)? {
+            drift.extra.push(id.clone());
+            extra_orgs.push(doc.clone());
+        }
+    }
 
-    let memberships = by_field(db, "memberships", "clerkMembershipId").await?;
     let membership_work: Vec<&MembershipData> = clerk
         .memberships
         .iter()
@@ -107,12 +202,22 @@ pub async fn reconcile(
         .await?;
     let deleted_at = now_millis();
     drift.written += batches
-        .apply(&extra_users, |tx, user| {
+        .apply(&extra_users, |tx, listed| {
             Box::pin(async move {
+                // As it is now: a webhook may have changed (or deleted) it since it was read.
+                let Some(clerk_id) = listed.get_str("clerkUserId") else {
+                    return Ok(false);
+                };
+                let Some(user) = find_by_clerk_id(tx, clerk_id).await? else {
+                    return Ok(false);
+                };
+                if !is_active(&user) {
+                    return Ok(false);
+                }
                 let mut changes = serde_json::Map::new();
                 changes.insert("isActive".into(), json!(false));
                 changes.insert("deletedAt".into(), json!(deleted_at));
-                patch_user(tx, user, changes).await?;
+                patch_user(tx, &user, changes).await?;
                 Ok(true)
             })
         })
@@ -142,17 +247,25 @@ pub async fn reconcile(
     Ok(drift)
 }
 
-/// Marks organizations Clerk no longer has as inactive.
+/// Marks organizations Clerk no longer has as inactive, unless a webhook already did.
 fn deactivate(
     deleted_at: f64,
 ) -> impl for<'t> Fn(&'t Writer, &'t Document) -> BoxFuture<'t, FnResult<bool>> {
     move |tx, doc| {
         Box::pin(async move {
+            match tx.get(doc.id()).await? {
+                Some(org) if is_active(&org) => {}
+                _ => return Ok(false),
+            }
             let patch = json!({ "isActive": false, "deletedAt": deleted_at });
             tx.patch(doc.id(), patch).await?;
             Ok(true)
         })
     }
+}
+
+fn is_active(doc: &Document) -> bool {
+    doc.get("isActive") != Some(&Json::Bool(false))
 }
 
 /// Repairs in transactions of `BATCH`, reporting progress after each.
@@ -185,10 +298,12 @@ impl<P: FnMut(usize)> Batches<'_, P> {
     }
 }
 
-async fn by_field(db: &Database, table: &str, field: &str) -> FnResult<HashMap<String, Document>> {
-    let reader = db.reader().await?;
+async fn by_field(
+    reader: &Reader,
+    table: &str,
+    field: &str,
+) -> FnResult<HashMap<String, Document>> {
     let docs = reader.query(table).collect().await?;
-    reader.finish().await?;
     Ok(docs
         .into_iter()
         .filter_map(|doc| Some((doc.get_str(field)?.to_string(), doc)))
@@ -223,20 +338,36 @@ fn classify(
     }
 }
 
-/// Active records Clerk no longer has.
-fn extras(
-    stored: &HashMap<String, Document>,
-    in_clerk: &HashSet<&str>,
-    drift: &mut Drift,
-) -> Vec<Document> {
-    stored
+/// Active records the listing lacks: gone from Clerk, or missed by the listing.
+fn unlisted<'a>(
+    stored: &'a HashMap<String, Document>,
+    listed: &HashSet<&str>,
+) -> Vec<(&'a String, &'a Document)> {
+    let mut unlisted: Vec<_> = stored
         .iter()
-        .filter(|(id, doc)| {
-            !in_clerk.contains(id.as_str()) && doc.get("isActive") != Some(&Json::Bool(false))
-        })
-        .map(|(id, doc)| {
-            drift.extra.push(id.clone());
-            doc.clone()
-        })
-        .collect()
+        .filter(|(id, doc)| !listed.contains(id.as_str()) && is_active(doc))
+        .collect();
+    unlisted.sort_by_key(|(id, _)| id.as_str());
+    unlisted
+}
+
+/// Whether Clerk's answer about an unlisted object says it is gone. Not knowing stops the
+/// reconcile: marking it deleted could not be undone.
+fn gone(exists: Result<bool, String>, kind: &str, id: &str) -> FnResult<bool> {
+    match exists {
+        Ok(exists) => {
+            if exists {
+                tracing::debug!(
+                    kind,
+                    id,
+                    "reconcile: not in Clerk's listing, but Clerk has it"
+                );
+            }
+            Ok(!exists)
+        }
+        Err(err) => Err(FnError::coded(
+            ErrorCode::UpstreamUnavailable,
+            format!("asking Clerk whether {kind} {id} still exists: {err}"),
+        )),
+    }
 }

@@ -187,6 +187,18 @@ impl ClerkApi {
         .await
     }
 
+    /// One user: `GET /v1/users/{user_id}`. An unknown (or deleted) user is
+    /// [`ClerkApiError::NotFound`].
+    pub async fn get_user(&self, user_id: &str) -> Result<UserData, ClerkApiError> {
+        self.get(&["users", user_id], &[]).await
+    }
+
+    /// One organization: `GET /v1/organizations/{org_id}`. An unknown (or deleted)
+    /// organization is [`ClerkApiError::NotFound`].
+    pub async fn get_organization(&self, org_id: &str) -> Result<OrganizationData, ClerkApiError> {
+        self.get(&["organizations", org_id], &[]).await
+    }
+
     /// The number of users: `GET /v1/users/count`.
     pub async fn count_users(&self) -> Result<u64, ClerkApiError> {
         let count: TotalCount = self.get(&["users", "count"], &[]).await?;

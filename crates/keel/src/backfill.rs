@@ -2,13 +2,15 @@
 //! repair the synced tables, so missed webhooks heal.
 
 use std::io::IsTerminal;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use keel_app::{ClerkSnapshot, Drift, reconcile};
+use keel_app::{ClerkSnapshot, Drift, LocalRecords, reconcile};
 use keel_clerk_api::{ClerkApi, MAX_PAGE_SIZE};
 use keel_store::Database;
+use keel_store::singleton::Singletons;
 
 /// Shows progress as a bar on a terminal, as plain lines otherwise (logs, CI).
 pub struct Progress {
@@ -88,22 +90,54 @@ pub async fn run_once(
     dry_run: bool,
     interactive: bool,
 ) -> anyhow::Result<Drift> {
+    // Ours before Clerk's: a record whose webhook lands while Clerk is read is then not taken
+    // for one Clerk no longer has (see `keel_app::reconcile`).
+    let local = LocalRecords::read(db)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the synced tables: {e}"))?;
     let snapshot = fetch_snapshot(api, interactive).await?;
     let mut progress = Progress::new("records repaired", interactive);
-    let drift = reconcile(db, &snapshot, dry_run, |n| progress.set(n))
+    let drift = reconcile(db, local, &snapshot, api, dry_run, |n| progress.set(n))
         .await
         .map_err(|e| anyhow::anyhow!("reconciling: {e}"))?;
     progress.finish(drift.written);
     Ok(drift)
 }
 
-/// Reconciles every `every` until the process ends, logging drift it repaired.
-pub fn spawn_periodic(db: Database, api: ClerkApi, every: Duration) {
+/// The name the periodic reconcile's lock goes by (see [`Singletons`]).
+pub const RECONCILE_JOB: &str = "reconcile";
+
+/// Reconciles every `every` until the process ends, logging drift it repaired. Each round
+/// first takes the reconcile lock without waiting: with several instances on one database,
+/// one reconciles and the others skip that round.
+pub fn spawn_periodic(
+    db: Database,
+    api: ClerkApi,
+    every: Duration,
+    singletons: Arc<dyn Singletons>,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
+        // A round longer than the period starts the next one a full period later, not at once:
+        // the others get their turn at the lock.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await; // the first tick is immediate; start after one period
         loop {
             ticks.tick().await;
+            let guard = match singletons.try_acquire(RECONCILE_JOB).await {
+                Ok(Some(guard)) => guard,
+                Ok(None) => {
+                    tracing::debug!(
+                        "reconcile: another instance is reconciling; skipped this round"
+                    );
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, "reconcile: could not take the reconcile lock; skipped this round");
+                    continue;
+                }
+            };
+            tracing::debug!("reconcile: round started");
             match run_once(&db, &api, false, false).await {
                 Ok(drift) if drift.is_empty() => tracing::debug!("reconcile: in step with Clerk"),
                 Ok(drift) => tracing::info!(
@@ -117,6 +151,7 @@ pub fn spawn_periodic(db: Database, api: ClerkApi, every: Duration) {
                     tracing::warn!(error = %format!("{err:#}"), "reconcile failed; will retry")
                 }
             }
+            guard.release().await;
         }
     });
 }

@@ -10,8 +10,9 @@ use keel_auth::{AuthConfig, Verifier};
 use keel_clerk_emulator::{Emulator, EmulatorConfig};
 use keel_functions::{Executor, Registry};
 use keel_store::engine::Engine;
+use keel_store::singleton::{SingleNode, Singletons};
 use keel_store::{Database, Schema};
-use keel_store_postgres::PostgresEngine;
+use keel_store_postgres::{PostgresEngine, PostgresSingletons};
 use keel_store_sqlite::SqliteEngine;
 use keel_sync::{SubscriptionManager, SyncConfig, SyncService};
 use tokio::net::TcpListener;
@@ -219,7 +220,8 @@ pub async fn start(
             .context("starting the emulator's webhook delivery")?;
     }
     if let Some((api, every)) = reconcile {
-        crate::backfill::spawn_periodic(database.clone(), api, every);
+        let singletons = singletons(settings)?;
+        crate::backfill::spawn_periodic(database.clone(), api, every, singletons);
     }
     let roles = Arc::new(AppRoles::new(settings.admin_user_ids.iter().cloned()));
     // Actions reach Clerk's Backend API (the emulator's in dev) through this client.
@@ -360,6 +362,17 @@ pub(crate) async fn open_database(
     Database::open(engine, &schema)
         .await
         .context("preparing the database schema")
+}
+
+/// How jobs that must run on one instance at a time take their turn: always here on SQLite
+/// (one node), through an advisory lock on PostgreSQL (several instances).
+fn singletons(settings: &Settings) -> anyhow::Result<Arc<dyn Singletons>> {
+    Ok(match settings.database()? {
+        DatabaseChoice::Sqlite(_) => Arc::new(SingleNode),
+        DatabaseChoice::Postgres(postgres) => Arc::new(
+            PostgresSingletons::new(&postgres).context("the reconcile lock (KEEL_DATABASE_URL)")?,
+        ),
+    })
 }
 
 /// Fills the admin list's search fields of users written before they existed (once: later

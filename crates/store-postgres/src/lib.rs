@@ -19,6 +19,7 @@ mod migrate;
 mod pending;
 mod read;
 mod settings;
+mod singleton;
 mod write;
 
 #[cfg(any(test, feature = "testing"))]
@@ -37,6 +38,7 @@ use tokio::sync::{Mutex, watch};
 pub use log::{LISTENER_APPLICATION_NAME, LOG_MAX_ENTRIES, LOG_RETENTION, PRUNE_EVERY};
 pub use migrate::SCHEMA_VERSION;
 pub use settings::{DatabaseUrl, PostgresSettings, UrlError};
+pub use singleton::PostgresSingletons;
 
 pub struct PostgresEngine {
     pool: PgPool,

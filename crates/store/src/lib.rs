@@ -18,6 +18,7 @@ mod query;
 mod range;
 mod readset;
 mod schema;
+pub mod singleton;
 mod tx;
 mod typed;
 mod union;

@@ -88,7 +88,7 @@ impl Fake {
             .route("/users", get(list_users).post(create_user))
             .route(
                 "/users/{user_id}",
-                axum::routing::patch(update_user).delete(delete_user),
+                get(get_user).patch(update_user).delete(delete_user),
             )
             .route("/users/count", get(count_users))
             .route("/organizations", get(list_organizations))
@@ -394,6 +394,18 @@ async fn create_user(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: 
     user["last_name"] = fields.get("last_name").cloned().unwrap_or(Value::Null);
     data.users.push(user.clone());
     Json(user).into_response()
+}
+
+async fn get_user(State(inner): State<Arc<Inner>>, Path(user_id): Path<String>) -> Response {
+    let data = inner.data.lock().unwrap();
+    match data
+        .users
+        .iter()
+        .find(|user| user["id"] == user_id.as_str())
+    {
+        Some(user) => Json(user.clone()).into_response(),
+        None => clerk_error(StatusCode::NOT_FOUND, "resource_not_found", "not found"),
+    }
 }
 
 async fn update_user(

@@ -123,3 +123,15 @@ async fn updating_an_unknown_organization_is_not_found() {
         .unwrap_err();
     assert_eq!(error, ClerkApiError::NotFound);
 }
+
+#[tokio::test]
+async fn get_organization_reads_one_and_an_unknown_one_is_not_found() {
+    let fake = Fake::start(fake::organizations(3, 0)).await;
+    let org = client(&fake).get_organization("org_002").await.unwrap();
+    assert_eq!(org.name, "Org 2");
+    let missing = client(&fake)
+        .get_organization("org_gone")
+        .await
+        .unwrap_err();
+    assert_eq!(missing, ClerkApiError::NotFound);
+}

@@ -172,3 +172,18 @@ async fn a_malformed_user_is_a_decode_error_naming_the_field() {
     assert!(message.starts_with("GET /v1/users: "), "{message}");
     assert!(message.contains("[2].email_addresses"), "{message}");
 }
+
+#[tokio::test]
+async fn get_user_reads_one_user_and_an_unknown_one_is_not_found() {
+    let fake = Fake::start(Data {
+        users: fake::users(3),
+        ..Data::default()
+    })
+    .await;
+    let user = client(&fake).get_user("user_00001").await.unwrap();
+    assert_eq!(user.id, "user_00001");
+    let missing = client(&fake).get_user("user_gone").await.unwrap_err();
+    assert_eq!(missing, ClerkApiError::NotFound);
+    let paths: Vec<String> = fake.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/v1/users/user_00001", "/v1/users/user_gone"]);
+}

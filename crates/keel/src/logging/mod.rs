@@ -12,10 +12,10 @@ mod redact;
 use std::io::IsTerminal;
 
 use clap::ValueEnum;
-use tracing_subscriber::filter::{EnvFilter, FilterExt};
+use tracing_subscriber::filter::EnvFilter;
+use tracing_subscriber::fmt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
-use tracing_subscriber::{Layer, fmt};
 
 /// Log output: human-readable text or one JSON object per line.
 #[derive(Clone, Copy, ValueEnum)]
@@ -29,18 +29,26 @@ const DEFAULT_FILTER: &str = "info";
 /// Installs the process's logger (stderr) and routes the `log` crate's records through it.
 /// `quiet`: only errors unless `KEEL_LOG` says otherwise (`keel check`, whose report is its
 /// output and must not be interleaved with log lines).
+///
+/// Both filters apply to the whole subscriber, not as a per-layer filter on the output: with
+/// a per-layer `EnvFilter`, a library that asks whether a level is enabled and then logs
+/// nothing (sqlx does, for every statement) makes the next event on that thread vanish
+/// (tokio-rs/tracing#2519). With `KEEL_LOG=info,keel=debug` on PostgreSQL that swallowed
+/// warnings and errors at random; there is one output, so nothing needs a per-layer filter.
 pub(crate) fn init(format: LogFormat, quiet: bool) {
     let default = if quiet { "error" } else { DEFAULT_FILTER };
-    let filter = user_filter(default).and(caps::caps());
     let stderr = std::io::stderr;
     let layer = fmt::layer()
         .with_writer(move || redact::Redacting::new(stderr()))
         // Colour codes only for a terminal, not in files and log collectors.
         .with_ansi(stderr().is_terminal());
-    let registry = tracing_subscriber::registry();
+    // Every event must pass both: what the user asked for, and the caps.
+    let registry = tracing_subscriber::registry()
+        .with(user_filter(default))
+        .with(caps::caps());
     match format {
-        LogFormat::Text => registry.with(layer.with_filter(filter)).init(),
-        LogFormat::Json => registry.with(layer.json().with_filter(filter)).init(),
+        LogFormat::Text => registry.with(layer).init(),
+        LogFormat::Json => registry.with(layer.json()).init(),
     }
 }
 

@@ -32,6 +32,13 @@ impl Drop for Keel {
 }
 
 impl Keel {
+    /// Ends the process at once with SIGKILL, as a crash or an OOM kill would: nothing is
+    /// flushed, no connection is closed in order.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Everything logged so far.
     pub fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()

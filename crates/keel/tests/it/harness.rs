@@ -214,6 +214,25 @@ impl TestServer {
         (id, token)
     }
 
+    /// [`Self::user`], once the emulator's `user.created` webhook has been applied here, so
+    /// that its commit cannot land in the middle of what the test does next.
+    pub async fn synced_user(&self, email: &str) -> (String, String) {
+        let (id, token) = self.user(email).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self
+            .ok("query", "users:getCurrentUser", json!({}), Some(&token))
+            .await
+            .is_null()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{email}'s webhook was not applied within 10 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        (id, token)
+    }
+
     pub async fn token(&self, user_id: &str, template: Option<&str>) -> String {
         let session = self.emulator().create_session(user_id).await.unwrap();
         self.emulator()

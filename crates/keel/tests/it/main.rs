@@ -1,6 +1,7 @@
-//! Integration tests: the real server on an ephemeral port with a temporary SQLite file (or,
-//! in `postgres.rs`, a fresh PostgreSQL database), and the emulator as the issuer, driven
-//! over HTTP.
+//! Integration tests: the real server on an ephemeral port, on a temporary SQLite file or a
+//! fresh PostgreSQL database (suites that hold on every engine run on both: see
+//! `harness::engine_tests!`), with the emulator as the issuer, driven over HTTP and
+//! WebSocket. `instances.rs` runs several `keel serve` processes on one PostgreSQL database.
 
 mod admin_clerk;
 mod admin_data;
@@ -15,6 +16,7 @@ mod cross_instance;
 mod fake_issuer;
 mod harness;
 mod http_api;
+mod instances;
 mod isolation;
 mod issuer;
 mod limits;

@@ -330,3 +330,24 @@ async fn a_database_that_goes_away_and_comes_back() {
         "nothing of the lost one"
     );
 }
+
+/// A target directive in `KEEL_LOG` (`info,keel=debug`) loses no line on PostgreSQL. sqlx asks
+/// the logger whether each statement's debug line is wanted and then writes none; with the
+/// filter on the output layer, that made the next event on the thread vanish (tracing#2519):
+/// start-up's warning and its open-files line, reconcile warnings, at random.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_debug_directive_loses_no_log_line_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create().await;
+    let mut command = keel(dir.path());
+    command
+        .args(["serve"])
+        .env("KEEL_DATABASE_URL", database.url().to_string())
+        .env("CLERK_JWT_ISSUER_DOMAIN", "http://127.0.0.1:9")
+        .env("KEEL_LOG", "info,keel=debug");
+    let keel = tokio::task::spawn_blocking(move || crate::binary::start_keel(command))
+        .await
+        .unwrap();
+    keel.log_line(&["WARN", "CLERK_WEBHOOK_SECRET is not set"]);
+    keel.log_line(&["INFO", "open-files limit"]);
+}

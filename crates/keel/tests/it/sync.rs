@@ -19,11 +19,22 @@ pub(crate) struct Client {
 
 impl Client {
     pub(crate) async fn connect(server: &TestServer, session_id: &str) -> Client {
-        let url = format!("{}/api/1.48.0/sync", server.url.replace("http://", "ws://"));
+        Self::connect_to(&server.url, session_id, 0).await
+    }
+
+    /// Connects to the Keel at `url` (`http://…`) as the official client does on its
+    /// `connection_count`-th connection of the session (a reconnect when it is above 0).
+    pub(crate) async fn connect_to(url: &str, session_id: &str, connection_count: u32) -> Client {
+        let url = format!("{}/api/1.48.0/sync", url.replace("http://", "ws://"));
         let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         let mut client = Client { socket };
+        let reason = if connection_count == 0 {
+            "InitialConnect"
+        } else {
+            "ServerDisconnected"
+        };
         client
-            .send(json!({"type": "Connect", "sessionId": session_id, "connectionCount": 0, "lastCloseReason": "InitialConnect", "clientTs": 0}))
+            .send(json!({"type": "Connect", "sessionId": session_id, "connectionCount": connection_count, "lastCloseReason": reason, "clientTs": 0}))
             .await;
         client
     }
@@ -88,7 +99,8 @@ async fn versions_chain_and_mutations_are_followed_by_a_transition_reaching_thei
     engine: Engine,
 ) {
     let server = TestServer::dev_on(engine).await;
-    let (_, token) = server.user("ws@example.com").await;
+    // Synced first: the webhook's commit would otherwise update `getCurrentUser` at any moment.
+    let (_, token) = server.synced_user("ws@example.com").await;
     let mut c = Client::connect(&server, "s1").await;
     c.send(json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}))
         .await;

@@ -52,14 +52,18 @@ impl Delivery {
     }
 
     pub async fn send(&self, server: &TestServer) -> (u16, Json) {
+        self.send_to(&server.http, &server.url).await
+    }
+
+    /// Posts this delivery to the Keel at `url`, signed as Svix signs it.
+    pub async fn send_to(&self, http: &reqwest::Client, url: &str) -> (u16, Json) {
         let signature = WebhookSecrets::parse(self.secret).unwrap().sign(
             &self.id,
             self.timestamp,
             self.body.as_bytes(),
         );
-        let response = server
-            .http
-            .post(format!("{}{}", server.url, self.path))
+        let response = http
+            .post(format!("{url}{}", self.path))
             .header("svix-id", &self.id)
             .header("svix-timestamp", self.timestamp.to_string())
             .header("svix-signature", signature)
