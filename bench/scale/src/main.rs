@@ -110,6 +110,33 @@ fn report(name: &str, mut times: Vec<Duration>, note: &str) {
     );
 }
 
+/// CPU time so far, in clock ticks: the whole machine busy (`/proc/stat`) and this process
+/// (`/proc/self/stat`), to say how much of the CPUs other work took while timing.
+fn cpu_ticks() -> (u64, u64) {
+    let machine = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| {
+            let line = stat.lines().next()?.to_string();
+            let fields: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+            Some(fields.iter().take(8).sum::<u64>() - fields.get(3)? - fields.get(4)?)
+        })
+        .unwrap_or(0);
+    let own = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let rest = stat.rsplit_once(") ")?.1.to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+        })
+        .unwrap_or(0);
+    (machine, own)
+}
+
 /// Resident memory of this process, in MiB (`VmRSS`).
 fn rss_mib() -> f64 {
     std::fs::read_to_string("/proc/self/status")
@@ -187,6 +214,8 @@ async fn main() -> Result<()> {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut chat_items = 0usize;
     let mut search_items = 0usize;
+    let (machine_before, own_before) = cpu_ticks();
+    let timing = Instant::now();
     for i in 0..args.calls {
         let user = identity(&seeded_user_id(random.below(users)));
         let (me, took) = call(&executor, "users:getCurrentUser", json!({}), &user).await?;
@@ -211,9 +240,20 @@ async fn main() -> Result<()> {
         search_items += page["page"].as_array().map_or(0, Vec::len);
         search.push(took);
     }
+    let (machine_after, own_after) = cpu_ticks();
+    // Clock ticks are 100 a second on Linux (CLK_TCK), per CPU.
+    let cpus = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let capacity = timing.elapsed().as_secs_f64() * 100.0 * cpus;
+    let busy = machine_after.saturating_sub(machine_before) as f64;
+    let own = own_after.saturating_sub(own_before) as f64;
     println!(
-        "\n{users} users, {} calls each (executor, no HTTP; run on a 2-core machine)",
+        "\n{users} users, {} calls each (executor, no HTTP; run on a {cpus}-core machine)",
         args.calls
+    );
+    println!(
+        "while timing: this process {:.0}% of the CPUs, everything else (PostgreSQL's backends included) {:.0}%",
+        100.0 * own / capacity,
+        100.0 * (busy - own).max(0.0) / capacity
     );
     println!(
         "{:<42} {:>8} {:>8} {:>8}",

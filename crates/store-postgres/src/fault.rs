@@ -58,6 +58,21 @@ pub(crate) fn classify(err: &sqlx::Error) -> Class {
     }
 }
 
+/// Whether `err` says the connection itself is gone (the server closed it, or the socket
+/// broke), so that the same work on another connection may succeed. Pooled connections are not
+/// pinged before use: a transaction whose first statement finds its connection gone is begun
+/// again on another one (`crate::begin_on_live_connection`).
+pub(crate) fn lost_connection(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) => true,
+        // admin_shutdown, crash_shutdown (the server ended the backend); class 08.
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code == "57P01" || code == "57P02" || code.starts_with("08")),
+        _ => false,
+    }
+}
+
 /// PostgreSQL's error codes (Appendix A of its manual).
 pub(crate) fn classify_sqlstate(code: &str) -> Class {
     match code {

@@ -62,9 +62,10 @@ impl PostgresEngine {
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size.max(PostgresSettings::MIN_POOL_SIZE))
             .acquire_timeout(settings.connect_timeout)
-            // Pinged before use (a round trip per transaction), so connections that died
-            // while idle (the server restarted) are replaced instead of failing a request.
-            .test_before_acquire(true)
+            // Not pinged before use (that is a round trip per transaction): a transaction
+            // whose first statement finds its connection closed (the server restarted) begins
+            // again on another (`read.rs`, `write.rs`), and the pool drops the dead one.
+            .test_before_acquire(false)
             .connect_lazy_with(options.clone());
         let log = Arc::new(log::PgCommitLog::new(
             pool.clone(),
@@ -189,11 +190,15 @@ impl Engine for PostgresEngine {
     }
 
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(drop)
-            .map_err(fault::sqlx)
+        // As a transaction's first statement: a connection found closed is replaced.
+        let mut attempts = self.pool.size() as usize + 1;
+        loop {
+            match sqlx::query("SELECT 1").execute(&self.pool).await {
+                Ok(_) => return Ok(()),
+                Err(err) if attempts > 1 && fault::lost_connection(&err) => attempts -= 1,
+                Err(err) => return Err(fault::sqlx(err)),
+            }
+        }
     }
 
     fn commit_log(&self) -> Option<Arc<dyn CommitLog>> {
@@ -227,6 +232,49 @@ mod tests {
     async fn a_lock_that_cannot_be_had_is_a_conflict() {
         let db = TestDatabase::create().await;
         let engine = PostgresEngine::open(&db.settings()).await.unwrap();
+        let writer = engine.begin_write().await.unwrap();
+        let mut other = connection(&db).await;
+        let err = sqlx::query("SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE NOWAIT")
+            .execute(&mut other)
+            .await
+            .expect_err("the writer holds the clock row");
+        let err = fault::sqlx(err);
+        assert!(err.is_conflict(), "{err}");
+        assert!(err.to_string().contains("55P03"), "{err}");
+        drop(writer);
+    }
+
+    /// A reader is not a sqlx transaction (its `BEGIN` and clock read share a round trip):
+    /// dropping it still ends its snapshot before its connection serves anyone else, so no
+    /// pooled connection stays idle in a transaction, and later writers start clean.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn dropped_readers_leave_no_transaction_open() {
+        let db = TestDatabase::create().await;
+        let engine = PostgresEngine::open(&db.settings()).await.unwrap();
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            readers.push(engine.begin_read().await.unwrap());
+        }
+        let ts = readers[0].ts();
+        assert!(readers.iter().all(|r| r.ts() == ts));
+        drop(readers);
+        let mut admin = connection(&db).await;
+        let mut waited = 0;
+        loop {
+            let open: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+            )
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+            if open == 0 {
+                break;
+            }
+            waited += 1;
+            assert!(waited < 100, "readers left {open} transactions open");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         let writer = engine.begin_write().await.unwrap();
         let mut other = connection(&db).await;
         let err = sqlx::query("SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE NOWAIT")

@@ -4,27 +4,87 @@ use async_trait::async_trait;
 use keel_store::engine::{EngineRead, IndexNumber, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgRow;
-use sqlx::{PgConnection, Postgres, Row, Transaction};
+use sqlx::{PgConnection, Postgres, Row};
 
 use crate::fault;
 
+/// Begins the snapshot and reads its clock in one round trip (a simple-protocol query of two
+/// statements), so `ts` is exactly the last commit the snapshot holds.
+const BEGIN_READ: &str =
+    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT last_ts FROM keel_clock WHERE id = 1";
+
 /// A read-only transaction: one REPEATABLE READ snapshot, taken by its first statement (the
 /// clock read), so `ts` is exactly the last commit the snapshot holds.
+///
+/// Not a sqlx `Transaction`: that would spend a round trip on `BEGIN` alone. The transaction
+/// is ended by `ROLLBACK` when the reader is dropped, before its connection goes back to the
+/// pool (see `Drop`).
 pub(crate) struct PgRead {
-    tx: Transaction<'static, Postgres>,
+    /// `None` only while dropping.
+    conn: Option<PoolConnection<Postgres>>,
     ts: Ts,
 }
 
 impl PgRead {
     pub async fn begin(pool: &sqlx::PgPool) -> Result<Self> {
-        let mut tx = pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
-            .map_err(fault::sqlx)?;
-        // Dropping `tx` rolls back (when the connection next goes back to the pool).
-        let ts = last_ts(&mut tx).await?;
-        Ok(PgRead { tx, ts })
+        // Pooled connections are not pinged before use (a round trip per transaction); one the
+        // server closed while it sat idle fails the first statement, and another is tried.
+        let mut attempts = pool.size() as usize + 1;
+        loop {
+            let conn = pool.acquire().await.map_err(fault::sqlx)?;
+            // From here on, dropping `read` (also if this future is dropped) ends the
+            // transaction.
+            let mut read = PgRead {
+                conn: Some(conn),
+                ts: Ts(0),
+            };
+            let rows = sqlx::raw_sql(BEGIN_READ).fetch_all(read.conn()?).await;
+            match rows {
+                Ok(rows) => {
+                    let row = rows.first().ok_or_else(|| {
+                        StoreError::Engine("the clock row is missing".to_string())
+                    })?;
+                    // Text format (simple protocol): sqlx parses it.
+                    let ts: i64 = row.try_get(0).map_err(fault::sqlx)?;
+                    read.ts = Ts(ts as u64);
+                    return Ok(read);
+                }
+                Err(err) if attempts > 1 && fault::lost_connection(&err) => {
+                    attempts -= 1;
+                    if let Some(mut conn) = read.conn.take() {
+                        conn.close_on_drop();
+                    }
+                }
+                Err(err) => return Err(fault::sqlx(err)),
+            }
+        }
+    }
+
+    fn conn(&mut self) -> Result<&mut PgConnection> {
+        self.conn.as_deref_mut().ok_or(StoreError::Finished)
+    }
+}
+
+impl Drop for PgRead {
+    fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
+        // The snapshot ends before the connection is pooled again (off the caller's path; the
+        // pool's own check on release follows). Without a runtime, or if the rollback fails,
+        // the connection is closed instead of reused.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+                        conn.close_on_drop();
+                    }
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }
 
@@ -35,7 +95,7 @@ impl EngineRead for PgRead {
     }
 
     async fn get(&mut self, id: &DocumentId) -> Result<Option<StoredDoc>> {
-        get(&mut self.tx, id).await
+        get(self.conn()?, id).await
     }
 
     async fn scan(
@@ -45,24 +105,16 @@ impl EngineRead for PgRead {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
-        scan(&mut self.tx, index, range, order, limit).await
+        scan(self.conn()?, index, range, order, limit).await
     }
 
     async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
-        count(&mut self.tx, index, range, limit).await
+        count(self.conn()?, index, range, limit).await
     }
 
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
-        table_documents(&mut self.tx, table).await
+        table_documents(self.conn()?, table).await
     }
-}
-
-pub(crate) async fn last_ts(conn: &mut PgConnection) -> Result<Ts> {
-    let ts: i64 = sqlx::query_scalar("SELECT last_ts FROM keel_clock WHERE id = 1")
-        .fetch_one(conn)
-        .await
-        .map_err(fault::sqlx)?;
-    Ok(Ts(ts as u64))
 }
 
 pub(crate) async fn get(conn: &mut PgConnection, id: &DocumentId) -> Result<Option<StoredDoc>> {

@@ -50,10 +50,19 @@ pub(crate) const LOCK_CLOCK: &str = "SELECT last_ts FROM keel_clock WHERE id = 1
 
 impl PgWrite {
     pub async fn begin(pool: &sqlx::PgPool, turn: OwnedMutexGuard<()>) -> Result<Self> {
-        let mut tx = pool
-            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
-            .await
-            .map_err(fault::sqlx)?;
+        // Pooled connections are not pinged before use; one the server closed while it sat
+        // idle fails `BEGIN`, and another is tried.
+        let mut attempts = pool.size() as usize + 1;
+        let mut tx = loop {
+            match pool
+                .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+                .await
+            {
+                Ok(tx) => break tx,
+                Err(err) if attempts > 1 && fault::lost_connection(&err) => attempts -= 1,
+                Err(err) => return Err(fault::sqlx(err)),
+            }
+        };
         let ts: i64 = sqlx::query_scalar(LOCK_CLOCK)
             .fetch_one(&mut *tx)
             .await
