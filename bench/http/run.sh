@@ -118,25 +118,11 @@ CEILING_URL=$(sed -n 's/^ceiling listening on \(http:[^ ]*\).*/\1/p' "$TMP/ceili
 say "ceiling $CEILING_URL"
 
 # ----------------------------------------------------------------- runs --
-# CPU accounting, to see who used the 2 CPUs during a run (clock ticks of CLK_TCK per second):
+# CPU accounting (ticks_of, busy_ticks: bench/lib.sh), to see who used the 2 CPUs during a run:
 # the server (with its child processes: node-seed's cluster workers), wrk, and everything else
 # on the machine (other users' builds make a run noisy: reported as "other CPU").
 CLK_TCK=$(getconf CLK_TCK)
 NCPU=$(nproc)
-ticks_of() { # PID...: user+system ticks of these processes and their descendants
-  local total=0 pid kids
-  for pid in "$@"; do
-    [ -r "/proc/$pid/stat" ] || continue
-    total=$((total + $(sed 's/.*) //' "/proc/$pid/stat" | awk '{print $12 + $13}')))
-    kids=$(pgrep -P "$pid" | tr '\n' ' ' || true)
-    if [ -n "$kids" ]; then
-      # shellcheck disable=SC2086
-      total=$((total + $(ticks_of $kids)))
-    fi
-  done
-  echo "$total"
-}
-busy_ticks() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 
 # measure NAME URL TOKEN PID: warm-up, then the measured run; appends "NAME key=value..." to RESULTS.
 RESULTS=$TMP/results
