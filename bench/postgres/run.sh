@@ -128,7 +128,7 @@ http_part() {
   user_id=$(curl -fsS -X POST "$dev_url/_clerk/v1/users" -H "Authorization: Bearer $secret" \
     -H 'Content-Type: application/json' \
     -d '{"email_address":["bench@example.com"],"first_name":"Bench"}' | json 'v.id')
-  token=$("$KEEL" token --user "$user_id" --url "$dev_url" --expires-in 3600)
+  token=$(KEEL_DATA_DIR="$TMP/keel-data" "$KEEL" token --user "$user_id" --url "$dev_url" --expires-in 3600)
   [ -n "$token" ] || die "no token"
 
   # store_user URL: users:store with the token, then getCurrentUser must return the record.
