@@ -139,7 +139,7 @@ keel_run() {
   fi
   # PostgreSQL's backends of this database, CPU per durable event (warm-up included).
   printf '%s durable=%s fs=%s journal=%s pg_cpu_us=%s\n' "$LAST_RESULT" "$rows" "${fs:-?}" "$mode" \
-    "$(awk -v t="$pg_ticks" -v hz="$(getconf CLK_TCK)" -v n="$rows" 'BEGIN{printf "%.0f", n > 0 ? 1e6 * t / hz / n : 0}')" >>"$RESULTS"
+    "$(awk -v t="$pg_ticks" -v hz="$(getconf CLK_TCK)" -v n="$rows" 'BEGIN { printf "%.0f", (n > 0 ? 1e6 * t / hz / n : 0) }')" >>"$RESULTS"
 }
 
 # ------------------------------------------------------------------ keel --
