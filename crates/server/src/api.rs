@@ -14,8 +14,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
-use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome, canonicalize_path};
-use keel_sync::QueryOutcome;
+use keel_functions::{Call, Caller, ClientOutcome, Executed, FunctionKind, canonicalize_path};
 use keel_values::format::ValueFormat;
 use serde_json::{Value as Json, json};
 
@@ -209,11 +208,11 @@ async fn execute(
         let answer = state.sync.manager.query(&path, args, identity).await;
         tracing::debug!(function = %path, "query");
         // Rendered once per outcome and format, then shared by every request until it changes.
-        return Ok(json_response(answer.body(format, render_outcome)));
+        return Ok(json_response(answer.body(format, render)));
     }
-    let result = state
+    let Executed { result, log_lines } = state
         .executor
-        .call(Call {
+        .execute(Call {
             path: path.clone(),
             kind,
             args,
@@ -222,24 +221,13 @@ async fn execute(
         })
         .await;
     tracing::debug!(function = %path, ok = result.is_ok(), "function call");
-    Ok(function_response(result, format))
+    let outcome = ClientOutcome::new(result.map(|outcome| outcome.value), log_lines);
+    Ok(json_response(render(&outcome, format)))
 }
 
-fn render_outcome(outcome: &QueryOutcome, format: ValueFormat) -> Bytes {
-    let body = match outcome {
-        QueryOutcome::Value(value) => json!({
-            "status": "success",
-            "value": export(value.clone(), format),
-            "logLines": [],
-        }),
-        QueryOutcome::Error { message, data } => {
-            let mut body = json!({ "status": "error", "errorMessage": message, "logLines": [] });
-            if let Some(data) = data {
-                body["errorData"] = export(data.clone(), format);
-            }
-            body
-        }
-    };
+/// A function outcome's body (see [`ClientOutcome::http_body`]), always HTTP 200.
+fn render(outcome: &ClientOutcome, format: ValueFormat) -> Bytes {
+    let body = outcome.http_body(format);
     Bytes::from(serde_json::to_vec(&body).expect("a JSON value always serializes"))
 }
 
@@ -251,39 +239,6 @@ fn json_response(body: Bytes) -> Response {
         .headers_mut()
         .insert(header::CONTENT_TYPE, APPLICATION_JSON.clone());
     response
-}
-
-fn function_response(result: Result<Outcome, FnError>, format: ValueFormat) -> Response {
-    let body = match result {
-        Ok(outcome) => json!({
-            "status": "success",
-            "value": export(outcome.value, format),
-            "logLines": [],
-        }),
-        Err(err) => {
-            let mut body = json!({
-                "status": "error",
-                "errorMessage": err.client_message(),
-                "logLines": [],
-            });
-            if let Some(data) = err.error_data() {
-                body["errorData"] = export(data, format);
-            }
-            body
-        }
-    };
-    axum::Json(body).into_response()
-}
-
-/// Function results are Convex encoded JSON already; the `json` format exports them lossily.
-fn export(value: Json, format: ValueFormat) -> Json {
-    match format {
-        ValueFormat::ConvexEncodedJson => value,
-        ValueFormat::Json => match keel_values::Value::from_encoded_json(&value) {
-            Ok(decoded) => format.export(&decoded),
-            Err(_) => value,
-        },
-    }
 }
 
 fn parse_format(format: Option<&str>, default: ValueFormat) -> Result<ValueFormat, ApiError> {
