@@ -20,7 +20,7 @@ use serde_json::{Value as Json, json};
 
 use crate::body::read_limited;
 use crate::json_body::{self, parse_body};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, RefusalCode};
 
 type SharedState = Arc<AppState>;
 
@@ -92,7 +92,7 @@ fn body_object(body: Json, shape: &str) -> Result<serde_json::Map<String, Json>,
 }
 
 fn bad_field(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("BadRequest", message)
+    ApiError::new(RefusalCode::BadRequest, message)
 }
 
 // Handlers take the whole `Request`: a `HeaderMap` extractor would clone every header.
@@ -157,10 +157,9 @@ async fn query_by_get(
 ) -> Response {
     let headers = request.headers();
     let handled = async {
-        let path = params
-            .get("path")
-            .cloned()
-            .ok_or_else(|| ApiError::bad_request("BadRequest", "Missing query parameter `path`"))?;
+        let path = params.get("path").cloned().ok_or_else(|| {
+            ApiError::new(RefusalCode::BadRequest, "Missing query parameter `path`")
+        })?;
         let args = match params.get("args") {
             Some(raw) => Some(json_body::parse(raw.as_bytes())?),
             None => None,
@@ -245,8 +244,8 @@ fn parse_format(format: Option<&str>, default: ValueFormat) -> Result<ValueForma
     match format {
         None => Ok(default),
         Some(name) => ValueFormat::from_str(name).map_err(|_| {
-            ApiError::bad_request(
-                "BadFormat",
+            ApiError::new(
+                RefusalCode::BadFormat,
                 format!("Unsupported format `{name}`: use `convex_encoded_json` or `json`"),
             )
         }),
@@ -262,8 +261,8 @@ fn normalize_args(args: Option<Json>) -> Result<Json, ApiError> {
         Some(Json::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
             Ok(items.remove(0))
         }
-        Some(_) => Err(ApiError::bad_request(
-            "BadRequest",
+        Some(_) => Err(ApiError::new(
+            RefusalCode::BadRequest,
             "`args` must be an object or an array holding one object",
         )),
     }
@@ -275,8 +274,8 @@ fn run_path(path: &str) -> Result<String, ApiError> {
         Some((module, function)) if !module.is_empty() && !function.is_empty() => {
             Ok(format!("{module}:{function}"))
         }
-        _ => Err(ApiError::bad_request(
-            "BadRequest",
+        _ => Err(ApiError::new(
+            RefusalCode::BadRequest,
             "Use /api/run/{module}/{function}",
         )),
     }
