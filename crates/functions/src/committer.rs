@@ -24,6 +24,7 @@ use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::context::MutationCtx;
+use crate::log::{CallTag, FunctionLog, LogLines};
 use crate::mutation_log::{self, RequestKey};
 use crate::registry::{MutationHandler, PreparedMutation};
 use crate::{Auth, ErrorCode, FnError, FnResult};
@@ -39,7 +40,8 @@ pub(crate) const MAX_ATTEMPTS: u32 = 5;
 const BACKOFF_STEP: Duration = Duration::from_millis(2);
 
 pub(crate) struct Job {
-    pub path: String,
+    /// The function's path and the call's request id, for the logs.
+    pub tag: CallTag,
     /// Decodes `args` again for a retry (the first run's decoded arguments are consumed).
     pub handler: MutationHandler,
     pub args: Json,
@@ -48,7 +50,9 @@ pub(crate) struct Job {
     pub auth: Auth,
     /// Answer a re-sent mutation from the log instead of re-running it.
     pub once: Option<RequestKey>,
-    pub reply: oneshot::Sender<FnResult<Done>>,
+    /// The answer, with the log lines of the run it reports (a run that was rolled back or
+    /// whose commit failed logged too; a run lost to a conflict is not reported).
+    pub reply: oneshot::Sender<(FnResult<Done>, LogLines)>,
     /// Runs so far that lost to a concurrent writer.
     pub lost: u32,
 }
@@ -102,27 +106,27 @@ async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboun
         Err(err) => {
             tracing::error!(error = %err, "a group commit could not begin");
             for job in batch {
-                let _ = job.reply.send(Err(FnError::from(&err)));
+                let _ = job.reply.send((Err(FnError::from(&err)), Vec::new()));
             }
             return;
         }
     };
     let mut ran = Vec::with_capacity(batch.len());
     for mut job in batch {
-        let outcome = match job.take_run() {
-            Ok(run) => run_job(&tx, &job.path, run, job.auth.clone(), job.once.as_ref()).await,
-            Err(err) => Err(err),
+        let (outcome, lines) = match job.take_run() {
+            Ok(run) => run_job(&tx, &job.tag, run, job.auth.clone(), job.once.as_ref()).await,
+            Err(err) => (Err(err), Vec::new()),
         };
         if let Err(FnError::WriteConflict(detail)) = &outcome {
             // The transaction is lost for everyone in it: drop it (a rollback) and queue the
             // whole batch again, this job included.
             let detail = detail.clone();
             drop(tx);
-            let mut again: Vec<Job> = ran.into_iter().map(|(job, _)| job).collect();
+            let mut again: Vec<Job> = ran.into_iter().map(|(job, _, _)| job).collect();
             again.push(job);
             return retry(again, &detail, requeue);
         }
-        ran.push((job, outcome));
+        ran.push((job, outcome, lines));
     }
     // The commit holds the write lock until the engine has written it, so the next batch's
     // `db.writer()` waits exactly that long, not for the fsync.
@@ -130,22 +134,23 @@ async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboun
     tokio::spawn(async move {
         match tx.commit().await {
             Ok(commit) => {
-                for (job, outcome) in ran {
-                    let _ = job.reply.send(outcome.map(|(value, replayed)| Done {
+                for (job, outcome, lines) in ran {
+                    let done = outcome.map(|(value, replayed)| Done {
                         value,
                         ts: commit.ts,
                         replayed,
-                    }));
+                    });
+                    let _ = job.reply.send((done, lines));
                 }
             }
             Err(err) if err.is_conflict() => {
-                let jobs = ran.into_iter().map(|(job, _)| job).collect();
+                let jobs = ran.into_iter().map(|(job, _, _)| job).collect();
                 retry(jobs, &err.to_string(), &requeue);
             }
             Err(err) => {
                 tracing::error!(error = %err, "group commit failed");
-                for (job, _) in ran {
-                    let _ = job.reply.send(Err(FnError::from(&err)));
+                for (job, _, lines) in ran {
+                    let _ = job.reply.send((Err(FnError::from(&err)), lines));
                 }
             }
         }
@@ -160,16 +165,17 @@ fn retry(jobs: Vec<Job>, detail: &str, requeue: &mpsc::WeakUnboundedSender<Job>)
         job.lost += 1;
         job.prepared = None;
         if job.lost >= MAX_ATTEMPTS {
-            tracing::warn!(function = %job.path, attempts = job.lost, detail, "mutation gave up after write conflicts");
-            let _ = job.reply.send(Err(FnError::coded(
+            tracing::warn!(function = %job.tag.path, request_id = %job.tag.request_id, attempts = job.lost, detail, "mutation gave up after write conflicts");
+            let err = FnError::coded(
                 ErrorCode::Conflict,
                 format!(
                     "This mutation conflicted with concurrent writes {} times in a row and was not applied; try again",
                     job.lost
                 ),
-            )));
+            );
+            let _ = job.reply.send((Err(err), Vec::new()));
         } else {
-            tracing::debug!(function = %job.path, attempt = job.lost + 1, detail, "mutation runs again after a write conflict");
+            tracing::debug!(function = %job.tag.path, attempt = job.lost + 1, detail, "mutation runs again after a write conflict");
             again.push(job);
         }
     }
@@ -187,20 +193,36 @@ fn retry(jobs: Vec<Job>, detail: &str, requeue: &mpsc::WeakUnboundedSender<Job>)
             if let Err(mpsc::error::SendError(job)) = queue.send(job) {
                 let _ = job
                     .reply
-                    .send(Err(FnError::internal("the committer stopped")));
+                    .send((Err(FnError::internal("the committer stopped")), Vec::new()));
             }
         }
     });
 }
 
-/// Runs one mutation inside its own savepoint; `Ok((value, replayed))` when it is kept.
+/// Runs one mutation inside its own savepoint; `Ok((value, replayed))` when it is kept. Each
+/// run has a log of its own, so a run again after a conflict does not repeat the lost run's
+/// lines to the caller. A mutation answered from the mutation log returns no lines.
 async fn run_job(
     tx: &keel_store::Writer,
-    path: &str,
+    tag: &CallTag,
     run: PreparedMutation,
     auth: Auth,
     once: Option<&RequestKey>,
+) -> (FnResult<(Json, bool)>, LogLines) {
+    let log = FunctionLog::new(tag.clone());
+    let result = run_in_savepoint(tx, tag, run, auth, once, &log).await;
+    (result, log.lines())
+}
+
+async fn run_in_savepoint(
+    tx: &keel_store::Writer,
+    tag: &CallTag,
+    run: PreparedMutation,
+    auth: Auth,
+    once: Option<&RequestKey>,
+    log: &FunctionLog,
 ) -> FnResult<(Json, bool)> {
+    let path = &tag.path;
     tx.savepoint().await?;
     let result = async {
         if let Some(key) = once
@@ -211,6 +233,7 @@ async fn run_job(
         let ctx = MutationCtx {
             auth,
             db: tx.clone(),
+            log: log.clone(),
         };
         let run = run(ctx);
         let value = match AssertUnwindSafe(run).catch_unwind().await {
@@ -235,9 +258,6 @@ async fn run_job(
         Err(err @ FnError::WriteConflict(_)) => Err(err),
         Err(err) => {
             tx.rollback_to_savepoint().await?;
-            if let Some(detail) = err.log_detail() {
-                tracing::error!(function = %path, error = %detail, "function failed");
-            }
             Err(err)
         }
     }

@@ -3,7 +3,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use crate::executor::{Call, Caller, Executor};
-use crate::{Auth, FnError, FnResult, FunctionKind};
+use crate::{Auth, FnError, FnResult, FunctionKind, FunctionLog};
 use keel_store::{Reader, Writer};
 
 /// What a query runs with: the caller and a read-only snapshot.
@@ -11,6 +11,8 @@ use keel_store::{Reader, Writer};
 pub struct QueryCtx {
     pub auth: Auth,
     pub db: Reader,
+    /// Lines for the caller's console and Keel's log (see [`FunctionLog`]).
+    pub log: FunctionLog,
 }
 
 /// What a mutation runs with: the caller and one serializable transaction, committed when the
@@ -19,6 +21,8 @@ pub struct QueryCtx {
 pub struct MutationCtx {
     pub auth: Auth,
     pub db: Writer,
+    /// Lines for the caller's console and Keel's log (see [`FunctionLog`]).
+    pub log: FunctionLog,
 }
 
 /// What an action runs with: the caller and the other functions (internal ones included). An
@@ -26,6 +30,9 @@ pub struct MutationCtx {
 #[derive(Clone)]
 pub struct ActionCtx {
     pub auth: Auth,
+    /// Lines for the caller's console and Keel's log (see [`FunctionLog`]). The lines of the
+    /// functions it runs are added to its own, within the same bounds.
+    pub log: FunctionLog,
     pub(crate) executor: Executor,
 }
 
@@ -66,14 +73,15 @@ impl ActionCtx {
         args: impl Serialize,
     ) -> FnResult<R> {
         let args: Json = serde_json::to_value(args).map_err(FnError::internal)?;
-        let outcome = Box::pin(self.executor.call(Call {
+        let executed = Box::pin(self.executor.execute(Call {
             path: path.to_string(),
             kind: Some(kind),
             args,
             identity: self.auth.identity().cloned(),
             caller: Caller::Server,
         }))
-        .await?;
-        serde_json::from_value(outcome.value).map_err(FnError::internal)
+        .await;
+        self.log.append(executed.log_lines);
+        serde_json::from_value(executed.result?.value).map_err(FnError::internal)
     }
 }

@@ -28,6 +28,20 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in the README's order.
+    pub const ALL: [ErrorCode; 10] = [
+        ErrorCode::Unauthenticated,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::InvalidArgument,
+        ErrorCode::Conflict,
+        ErrorCode::AlreadyExists,
+        ErrorCode::RateLimited,
+        ErrorCode::UpstreamUnavailable,
+        ErrorCode::NotConfigured,
+        ErrorCode::StorageUnavailable,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::Unauthenticated => "UNAUTHENTICATED",
@@ -192,6 +206,24 @@ impl From<&StoreError> for FnError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The README's `errorData.code` table names exactly these codes, in this order.
+    #[test]
+    fn the_readme_table_matches_the_codes() {
+        let readme = include_str!("../../../README.md");
+        let table = readme
+            .split("| `errorData.code` | When |")
+            .nth(1)
+            .expect("the README has the errorData table");
+        let documented: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| line.split('`').nth(1).unwrap())
+            .collect();
+        let codes: Vec<&str> = ErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(documented, codes);
+    }
 
     #[test]
     fn the_briefs_webhook_route_functions_point_to_clerk_webhook() {

@@ -13,6 +13,7 @@ use serde_json::Value as Json;
 use crate::canonicalize_path;
 use crate::committer;
 use crate::context::{ActionCtx, QueryCtx};
+use crate::log::{CallTag, FunctionLog, LogLines};
 use crate::mutation_log::{self, RequestKey};
 use crate::registry::{Entry, Function, MutationHandler};
 use crate::{Auth, FnError, FnResult, FunctionKind, Registry, RoleResolver, Visibility};
@@ -48,10 +49,20 @@ pub struct Outcome {
     pub reads: Option<ReadSet>,
 }
 
+/// A call's result with the lines the function logged (`ctx.log`), which its caller gets in
+/// `logLines` whether it succeeded or failed.
+#[derive(Debug)]
+pub struct Executed<T> {
+    pub result: FnResult<T>,
+    pub log_lines: LogLines,
+}
+
 /// A query run for a subscription: its outcome, the snapshot it read and everything it read,
 /// also when it failed (a failure can depend on data, and must re-run when that changes).
 pub struct QueryRun {
     pub result: FnResult<Json>,
+    /// What the run logged: the lines of the execution that produced `result`.
+    pub log_lines: LogLines,
     pub ts: Ts,
     pub reads: ReadSet,
     /// Where each page the query read ended (see `Reader::journal`).
@@ -126,8 +137,32 @@ impl Executor {
         &self.inner.registry
     }
 
+    /// Runs a function; its log lines go to Keel's log only. Transports that answer a client
+    /// use [`Executor::execute`], which returns them.
     pub async fn call(&self, call: Call) -> FnResult<Outcome> {
+        self.execute(call).await.result
+    }
+
+    /// Runs a function and returns its result with the lines it logged.
+    pub async fn execute(&self, call: Call) -> Executed<Outcome> {
         let path = canonicalize_path(&call.path);
+        let log = FunctionLog::new(CallTag::new(&path));
+        let result = self.execute_logged(path, call, &log).await;
+        if let Err(err) = &result {
+            log_failure(log.tag(), err);
+        }
+        Executed {
+            result,
+            log_lines: log.lines(),
+        }
+    }
+
+    async fn execute_logged(
+        &self,
+        path: String,
+        call: Call,
+        log: &FunctionLog,
+    ) -> FnResult<Outcome> {
         let entry = self.lookup(&path, call.caller)?;
         if let Some(requested) = call.kind
             && requested != entry.function.kind()
@@ -139,16 +174,11 @@ impl Executor {
             });
         }
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
-        let run = self.run(&path, entry.function, auth, call.args);
+        let run = self.run(entry.function, auth, call.args, log);
         match AssertUnwindSafe(run).catch_unwind().await {
-            Ok(result) => {
-                if let Err(err) = &result {
-                    log_failure(&path, err);
-                }
-                result
-            }
+            Ok(result) => result,
             Err(_) => {
-                tracing::error!(function = %path, "function panicked");
+                tracing::error!(function = %path, request_id = %log.tag().request_id, "function panicked");
                 Err(FnError::internal("function panicked"))
             }
         }
@@ -165,6 +195,7 @@ impl Executor {
     ) -> FnResult<QueryRun> {
         let path = canonicalize_path(path);
         let entry = self.lookup(&path, Caller::Client);
+        let log = FunctionLog::new(CallTag::new(&path));
         let db = self.inner.db.reader().await?.with_journal(journal);
         let ts = db.ts();
         let result = match entry {
@@ -178,6 +209,7 @@ impl Executor {
                     QueryCtx {
                         auth,
                         db: db.clone(),
+                        log: log.clone(),
                     },
                     args,
                 );
@@ -196,12 +228,13 @@ impl Executor {
             }),
         };
         if let Err(err) = &result {
-            log_failure(&path, err);
+            log_failure(log.tag(), err);
         }
         let journal = db.journal();
         let reads = db.finish().await?;
         Ok(QueryRun {
             result,
+            log_lines: log.lines(),
             ts,
             reads,
             journal,
@@ -219,45 +252,73 @@ impl Executor {
         call: Call,
         session_id: &str,
         request_id: u64,
-    ) -> FnResult<(Outcome, bool)> {
+    ) -> Executed<(Outcome, bool)> {
         let path = canonicalize_path(&call.path);
-        let entry = self.lookup(&path, call.caller)?;
+        let tag = CallTag::new(&path);
+        let (result, log_lines) = self
+            .mutation_once(path, call, session_id, request_id, &tag)
+            .await;
+        if let Err(err) = &result {
+            log_failure(&tag, err);
+        }
+        Executed { result, log_lines }
+    }
+
+    async fn mutation_once(
+        &self,
+        path: String,
+        call: Call,
+        session_id: &str,
+        request_id: u64,
+        tag: &CallTag,
+    ) -> (FnResult<(Outcome, bool)>, LogLines) {
+        let entry = match self.lookup(&path, call.caller) {
+            Ok(entry) => entry,
+            Err(err) => return (Err(err), Vec::new()),
+        };
         let Function::Mutation(handler) = entry.function else {
-            return Err(FnError::WrongKind {
+            let err = FnError::WrongKind {
                 path,
                 requested: FunctionKind::Mutation.as_str(),
                 actual: entry.function.kind().as_str(),
-            });
+            };
+            return (Err(err), Vec::new());
         };
         let once = RequestKey::new(session_id, request_id, call.identity.as_deref(), &path);
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
-        let done = self
-            .enqueue(path, handler, call.args, auth, Some(once))
-            .await?;
-        let outcome = Outcome {
-            value: done.value,
-            kind: FunctionKind::Mutation,
-            ts: Some(done.ts),
-            reads: None,
-        };
-        Ok((outcome, done.replayed))
+        let (done, lines) = self
+            .enqueue(tag.clone(), handler, call.args, auth, Some(once))
+            .await;
+        let result = done.map(|done| {
+            let outcome = Outcome {
+                value: done.value,
+                kind: FunctionKind::Mutation,
+                ts: Some(done.ts),
+                reads: None,
+            };
+            (outcome, done.replayed)
+        });
+        (result, lines)
     }
 
     /// Decodes a mutation's arguments (here, in the caller's task), hands it to the group
     /// committer and waits until its batch is durable.
     async fn enqueue(
         &self,
-        path: String,
+        tag: CallTag,
         handler: MutationHandler,
         args: Json,
         auth: Auth,
         once: Option<RequestKey>,
-    ) -> FnResult<committer::Done> {
+    ) -> (FnResult<committer::Done>, LogLines) {
         // The arguments stay with the job: a retry after a write conflict decodes them again.
-        let prepared = handler(args.clone())?;
+        let prepared = match handler(args.clone()) {
+            Ok(prepared) => prepared,
+            Err(err) => return (Err(err), Vec::new()),
+        };
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = committer::Job {
-            path,
+            tag,
             handler,
             args,
             prepared: Some(prepared),
@@ -266,13 +327,13 @@ impl Executor {
             reply,
             lost: 0,
         };
-        self.inner
-            .committer
-            .send(job)
-            .map_err(|_| FnError::internal("the committer stopped"))?;
-        answer
-            .await
-            .map_err(|_| FnError::internal("the committer dropped a mutation"))?
+        if self.inner.committer.send(job).is_err() {
+            return (Err(FnError::internal("the committer stopped")), Vec::new());
+        }
+        answer.await.unwrap_or_else(|_| {
+            let err = FnError::internal("the committer dropped a mutation");
+            (Err(err), Vec::new())
+        })
     }
 
     /// Forgets answered mutations older than `retention`, in batches.
@@ -291,10 +352,10 @@ impl Executor {
 
     async fn run(
         &self,
-        path: &str,
         function: Function,
         auth: Auth,
         args: Json,
+        log: &FunctionLog,
     ) -> FnResult<Outcome> {
         match function {
             Function::Query(handler) => {
@@ -304,6 +365,7 @@ impl Executor {
                     QueryCtx {
                         auth,
                         db: db.clone(),
+                        log: log.clone(),
                     },
                     args,
                 )
@@ -317,9 +379,11 @@ impl Executor {
                 })
             }
             Function::Mutation(handler) => {
-                let done = self
-                    .enqueue(path.to_string(), handler, args, auth, None)
-                    .await?;
+                let (done, lines) = self
+                    .enqueue(log.tag().clone(), handler, args, auth, None)
+                    .await;
+                log.append(lines);
+                let done = done?;
                 Ok(Outcome {
                     value: done.value,
                     kind: FunctionKind::Mutation,
@@ -330,6 +394,7 @@ impl Executor {
             Function::Action(handler) => {
                 let ctx = ActionCtx {
                     auth,
+                    log: log.clone(),
                     executor: self.clone(),
                 };
                 Ok(Outcome {
@@ -346,11 +411,15 @@ impl Executor {
 /// A failed call in Keel's own log: server faults at `error` with their detail; refusals the
 /// function made on purpose (and bad arguments) at `info`, with their code and message, so a
 /// developer sees why a call failed without opening the client.
-fn log_failure(path: &str, err: &FnError) {
+fn log_failure(tag: &CallTag, err: &FnError) {
+    let (path, request_id) = (&tag.path, &tag.request_id);
     match err.log_detail() {
-        Some(detail) => tracing::error!(function = %path, error = %detail, "function failed"),
+        Some(detail) => {
+            tracing::error!(function = %path, %request_id, error = %detail, "function failed")
+        }
         None => tracing::info!(
             function = %path,
+            %request_id,
             code = err.code().map_or("none", |code| code.as_str()),
             message = %err.client_message(),
             "function refused"

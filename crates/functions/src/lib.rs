@@ -8,7 +8,9 @@ mod committer;
 mod context;
 mod error;
 mod executor;
+mod log;
 mod mutation_log;
+mod outcome;
 mod path;
 mod registry;
 mod wrappers;
@@ -17,8 +19,13 @@ pub use args::{DeferredArgs, NoArgs};
 pub use auth::{Auth, NoRoles, RoleResolver};
 pub use context::{ActionCtx, MutationCtx, QueryCtx};
 pub use error::{ErrorCode, FnError, FnResult};
-pub use executor::{Call, Caller, Executor, Extensions, Outcome, QueryRun};
+pub use executor::{Call, Caller, Executed, Executor, Extensions, Outcome, QueryRun};
+pub use log::{
+    FunctionLog, LogLevel, LogLines, MAX_LOG_BYTES, MAX_LOG_LINE_BYTES, MAX_LOG_LINES,
+    TRUNCATED_SUFFIX,
+};
 pub use mutation_log::system_schema;
+pub use outcome::{ClientError, ClientOutcome};
 pub use path::canonicalize_path;
 pub use registry::{FunctionKind, FunctionSignature, FunctionTypes, Registry, Visibility};
 pub use wrappers::{HasAuth, authenticated, with_role};

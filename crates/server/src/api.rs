@@ -14,14 +14,13 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
-use keel_functions::{Call, Caller, FnError, FunctionKind, Outcome, canonicalize_path};
-use keel_sync::QueryOutcome;
+use keel_functions::{Call, Caller, ClientOutcome, Executed, FunctionKind, canonicalize_path};
 use keel_values::format::ValueFormat;
 use serde_json::{Value as Json, json};
 
 use crate::body::read_limited;
 use crate::json_body::{self, parse_body};
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, RefusalCode};
 
 type SharedState = Arc<AppState>;
 
@@ -93,7 +92,7 @@ fn body_object(body: Json, shape: &str) -> Result<serde_json::Map<String, Json>,
 }
 
 fn bad_field(message: impl Into<String>) -> ApiError {
-    ApiError::bad_request("BadRequest", message)
+    ApiError::new(RefusalCode::BadRequest, message)
 }
 
 // Handlers take the whole `Request`: a `HeaderMap` extractor would clone every header.
@@ -158,10 +157,9 @@ async fn query_by_get(
 ) -> Response {
     let headers = request.headers();
     let handled = async {
-        let path = params
-            .get("path")
-            .cloned()
-            .ok_or_else(|| ApiError::bad_request("BadRequest", "Missing query parameter `path`"))?;
+        let path = params.get("path").cloned().ok_or_else(|| {
+            ApiError::new(RefusalCode::BadRequest, "Missing query parameter `path`")
+        })?;
         let args = match params.get("args") {
             Some(raw) => Some(json_body::parse(raw.as_bytes())?),
             None => None,
@@ -209,11 +207,11 @@ async fn execute(
         let answer = state.sync.manager.query(&path, args, identity).await;
         tracing::debug!(function = %path, "query");
         // Rendered once per outcome and format, then shared by every request until it changes.
-        return Ok(json_response(answer.body(format, render_outcome)));
+        return Ok(json_response(answer.body(format, render)));
     }
-    let result = state
+    let Executed { result, log_lines } = state
         .executor
-        .call(Call {
+        .execute(Call {
             path: path.clone(),
             kind,
             args,
@@ -222,24 +220,13 @@ async fn execute(
         })
         .await;
     tracing::debug!(function = %path, ok = result.is_ok(), "function call");
-    Ok(function_response(result, format))
+    let outcome = ClientOutcome::new(result.map(|outcome| outcome.value), log_lines);
+    Ok(json_response(render(&outcome, format)))
 }
 
-fn render_outcome(outcome: &QueryOutcome, format: ValueFormat) -> Bytes {
-    let body = match outcome {
-        QueryOutcome::Value(value) => json!({
-            "status": "success",
-            "value": export(value.clone(), format),
-            "logLines": [],
-        }),
-        QueryOutcome::Error { message, data } => {
-            let mut body = json!({ "status": "error", "errorMessage": message, "logLines": [] });
-            if let Some(data) = data {
-                body["errorData"] = export(data.clone(), format);
-            }
-            body
-        }
-    };
+/// A function outcome's body (see [`ClientOutcome::http_body`]), always HTTP 200.
+fn render(outcome: &ClientOutcome, format: ValueFormat) -> Bytes {
+    let body = outcome.http_body(format);
     Bytes::from(serde_json::to_vec(&body).expect("a JSON value always serializes"))
 }
 
@@ -253,45 +240,12 @@ fn json_response(body: Bytes) -> Response {
     response
 }
 
-fn function_response(result: Result<Outcome, FnError>, format: ValueFormat) -> Response {
-    let body = match result {
-        Ok(outcome) => json!({
-            "status": "success",
-            "value": export(outcome.value, format),
-            "logLines": [],
-        }),
-        Err(err) => {
-            let mut body = json!({
-                "status": "error",
-                "errorMessage": err.client_message(),
-                "logLines": [],
-            });
-            if let Some(data) = err.error_data() {
-                body["errorData"] = export(data, format);
-            }
-            body
-        }
-    };
-    axum::Json(body).into_response()
-}
-
-/// Function results are Convex encoded JSON already; the `json` format exports them lossily.
-fn export(value: Json, format: ValueFormat) -> Json {
-    match format {
-        ValueFormat::ConvexEncodedJson => value,
-        ValueFormat::Json => match keel_values::Value::from_encoded_json(&value) {
-            Ok(decoded) => format.export(&decoded),
-            Err(_) => value,
-        },
-    }
-}
-
 fn parse_format(format: Option<&str>, default: ValueFormat) -> Result<ValueFormat, ApiError> {
     match format {
         None => Ok(default),
         Some(name) => ValueFormat::from_str(name).map_err(|_| {
-            ApiError::bad_request(
-                "BadFormat",
+            ApiError::new(
+                RefusalCode::BadFormat,
                 format!("Unsupported format `{name}`: use `convex_encoded_json` or `json`"),
             )
         }),
@@ -307,8 +261,8 @@ fn normalize_args(args: Option<Json>) -> Result<Json, ApiError> {
         Some(Json::Array(mut items)) if items.len() == 1 && items[0].is_object() => {
             Ok(items.remove(0))
         }
-        Some(_) => Err(ApiError::bad_request(
-            "BadRequest",
+        Some(_) => Err(ApiError::new(
+            RefusalCode::BadRequest,
             "`args` must be an object or an array holding one object",
         )),
     }
@@ -320,8 +274,8 @@ fn run_path(path: &str) -> Result<String, ApiError> {
         Some((module, function)) if !module.is_empty() && !function.is_empty() => {
             Ok(format!("{module}:{function}"))
         }
-        _ => Err(ApiError::bad_request(
-            "BadRequest",
+        _ => Err(ApiError::new(
+            RefusalCode::BadRequest,
             "Use /api/run/{module}/{function}",
         )),
     }

@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::ApiError;
 use crate::conn::BodyTimedOut;
+use crate::{ApiError, RefusalCode};
 
 /// What one body may be, and what every body being received may hold together.
 #[derive(Clone)]
@@ -60,8 +60,7 @@ pub(crate) async fn read_limited(
     let limit = limits.max_body_bytes;
     let too_large = || {
         ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "PayloadTooLarge",
+            RefusalCode::PayloadTooLarge,
             format!("Request body is larger than the limit of {limit} bytes (KEEL_MAX_BODY_BYTES)"),
         )
     };
@@ -81,9 +80,7 @@ pub(crate) async fn read_limited(
                     budget = limits.max_buffered_bytes,
                     "request bodies being received fill the buffer budget; answering 503"
                 );
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "ServerBusy",
+                ApiError::new(RefusalCode::ServerBusy,
                     format!(
                         "Too many request bodies are being received at once (KEEL_MAX_BUFFERED_BODY_BYTES = {} bytes): retry shortly",
                         limits.max_buffered_bytes
@@ -92,17 +89,14 @@ pub(crate) async fn read_limited(
             }
             ReadError::Body(err) => {
                 if let Some(late) = cause::<BodyTimedOut>(&*err) {
-                    return ApiError::new(
-                        StatusCode::REQUEST_TIMEOUT,
-                        "RequestTimeout",
+                    return ApiError::new(RefusalCode::RequestTimeout,
                         format!(
                             "The request body did not arrive within {:?} (KEEL_HTTP_BODY_TIMEOUT)",
                             late.0
                         ),
                     );
                 }
-                ApiError::bad_request(
-                    "BadRequest",
+                ApiError::new(RefusalCode::BadRequest,
                     format!("Could not read the request body: {err}"),
                 )
             }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use keel_values::bounded_json::{BoundedJsonError, PARSE_INLINE_MAX, parse_bounded};
 use serde_json::Value as Json;
 
-use crate::ApiError;
+use crate::{ApiError, RefusalCode};
 
 /// Parses a request body, off the async workers when it is large.
 pub(crate) async fn parse_body(bytes: Bytes) -> Result<Json, ApiError> {
@@ -25,11 +25,12 @@ pub(crate) async fn parse_body(bytes: Bytes) -> Result<Json, ApiError> {
 /// naming the bound it passes.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Json, ApiError> {
     parse_bounded(bytes).map_err(|err| match err {
-        BoundedJsonError::TooComplex(bound) => {
-            ApiError::bad_request("BodyTooComplex", bound.message("The request body"))
-        }
-        BoundedJsonError::NotJson(err) => ApiError::bad_request(
-            "BadJsonBody",
+        BoundedJsonError::TooComplex(bound) => ApiError::new(
+            RefusalCode::BodyTooComplex,
+            bound.message("The request body"),
+        ),
+        BoundedJsonError::NotJson(err) => ApiError::new(
+            RefusalCode::BadJsonBody,
             format!("Request body is not valid JSON: {err}"),
         ),
     })
@@ -42,10 +43,16 @@ mod tests {
 
     #[test]
     fn errors_carry_the_api_codes() {
-        assert_eq!(parse(br#"{"path":"#).unwrap_err().code, "BadJsonBody");
+        assert_eq!(
+            parse(br#"{"path":"#).unwrap_err().code,
+            RefusalCode::BadJsonBody
+        );
         let array = format!("[{}0]", "0,".repeat(MAX_ARRAY_LEN));
         let err = parse(array.as_bytes()).unwrap_err();
-        assert_eq!((err.code, err.status.as_u16()), ("BodyTooComplex", 400));
+        assert_eq!(
+            (err.code.as_str(), err.status().as_u16()),
+            ("BodyTooComplex", 400)
+        );
         assert!(
             err.message
                 .starts_with("The request body has an array of more than 8192"),

@@ -27,7 +27,7 @@ use keel_auth::Verifier;
 use keel_functions::Executor;
 use keel_sync::SyncService;
 
-pub use error::ApiError;
+pub use error::{ApiError, RefusalCode};
 
 /// The default request body limit (8 MiB), overridden by `KEEL_MAX_BODY_BYTES`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;

@@ -92,15 +92,18 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 
 impl Refusals {
     fn new(max_connections: usize) -> Self {
-        let body = serde_json::json!({
-            "code": "TooManyConnections",
-            "message": format!(
+        let refusal = crate::ApiError::new(
+            crate::RefusalCode::TooManyConnections,
+            format!(
                 "The server has {max_connections} connections open, its limit (KEEL_MAX_CONNECTIONS); retry later"
             ),
-        })
-        .to_string();
+        );
+        let body = refusal.api_body().to_string();
+        let status = refusal.status();
         let answer = format!(
-            "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+            "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+            status.as_str(),
+            status.canonical_reason().unwrap_or_default(),
             body.len()
         );
         Refusals {

@@ -2,7 +2,7 @@
 //! the event is applied by the internal mutation `clerk:applyWebhook`, and 2xx is answered only
 //! after that commit. Any storage failure is a 5xx, so Svix retries.
 //!
-//! Answers (JSON `{error}` for failures): 200 applied/duplicate/stale/ignored; 400 missing
+//! Answers (JSON `{error, code}` for failures, codes from [`RefusalCode`]): 200 applied/duplicate/stale/ignored; 400 missing
 //! headers, bad signature, stale or future timestamp, malformed JSON, an event whose object
 //! ids are empty or missing (nothing is stored); 413 over the size limit;
 //! 503 when no `CLERK_WEBHOOK_SECRET` is configured, or storage refuses writes (full, read-only);
@@ -26,8 +26,8 @@ use keel_functions::{Call, Caller, FnError, FunctionKind};
 use keel_webhooks::{ClerkEvent, HeaderLookup, SignatureError, WebhookHeader, WebhookSecrets};
 use serde_json::json;
 
-use crate::AppState;
 use crate::body::read_limited;
+use crate::{ApiError, AppState, RefusalCode};
 
 /// The paths Clerk's and Convex's guides use, also under `/http` as Convex HTTP actions are.
 pub const WEBHOOK_PATHS: &[&str] = &[
@@ -103,8 +103,7 @@ impl Default for RejectionLog {
 fn refuse(
     state: &AppState,
     headers: &HeaderMap,
-    status: StatusCode,
-    message: String,
+    refusal: ApiError,
     reason: &str,
     event_type: Option<&str>,
 ) -> Response {
@@ -121,7 +120,7 @@ fn refuse(
                 "svixId": svix_id,
                 "type": event_type.map(|t| t.chars().take(128).collect::<String>()),
                 "reason": reason,
-                "status": status.as_u16(),
+                "status": refusal.status().as_u16(),
                 "unrecorded": unrecorded,
             }),
             identity: None,
@@ -138,7 +137,7 @@ fn refuse(
             }
         });
     }
-    error(status, message)
+    refusal.webhook_response()
 }
 
 /// The `type` of a signed body that is not a valid event, when it has one.
@@ -167,25 +166,22 @@ impl HeaderLookup for Headers<'_> {
     }
 }
 
-fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, axum::Json(json!({ "error": message.into() }))).into_response()
-}
-
 async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
     let Some(secrets) = &state.webhooks.secrets else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
+        return ApiError::new(
+            RefusalCode::WebhooksNotConfigured,
             "Clerk webhooks are not configured: set CLERK_WEBHOOK_SECRET to the endpoint's signing secret (whsec_…)",
-        );
+        )
+        .webhook_response();
     };
     let body = match read_limited(&headers, body, &state.bodies).await {
         Ok(body) => body,
         // A 503 is the server's load, not the delivery's fault: not recorded.
-        Err(err) if err.status.is_client_error() => {
-            let reason = format!("the body could not be read ({})", err.code);
-            return refuse(&state, &headers, err.status, err.message, &reason, None);
+        Err(err) if err.status().is_client_error() => {
+            let reason = format!("the body could not be read ({})", err.code.as_str());
+            return refuse(&state, &headers, err, &reason, None);
         }
-        Err(err) => return error(err.status, err.message),
+        Err(err) => return err.webhook_response(),
     };
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -203,14 +199,8 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
                 ),
                 _ => err.to_string(),
             };
-            return refuse(
-                &state,
-                &headers,
-                StatusCode::BAD_REQUEST,
-                message.clone(),
-                &message,
-                None,
-            );
+            let refusal = ApiError::new(RefusalCode::WebhookRejected, message.clone());
+            return refuse(&state, &headers, refusal, &message, None);
         }
     };
     // Parsed here to answer malformed bodies with 400; applied from the same bytes.
@@ -224,8 +214,7 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             return refuse(
                 &state,
                 &headers,
-                StatusCode::BAD_REQUEST,
-                err.message().to_string(),
+                ApiError::new(RefusalCode::WebhookRejected, err.message()),
                 "signed, but not a valid Clerk event (the server log has the details)",
                 declared.as_deref(),
             );
@@ -233,11 +222,11 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     };
     let Ok(text) = std::str::from_utf8(&body) else {
         let message = "the body is not UTF-8".to_string();
+        let refusal = ApiError::new(RefusalCode::WebhookRejected, message.clone());
         return refuse(
             &state,
             &headers,
-            StatusCode::BAD_REQUEST,
-            message.clone(),
+            refusal,
             &message,
             Some(event.event_type()),
         );
@@ -262,25 +251,26 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         Err(FnError::Coded { message, .. }) => refuse(
             &state,
             &headers,
-            StatusCode::BAD_REQUEST,
-            message,
+            ApiError::new(RefusalCode::WebhookRejected, message),
             "signed, but could not be applied (the server log has the details)",
             Some(event.event_type()),
         ),
         // Storage refused (full, read-only): 503 names it, and Svix retries later.
         Err(err @ FnError::Storage { .. }) => {
             tracing::error!(svix_id = %delivery.id, error = ?err, "webhook could not be stored");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::new(
+                RefusalCode::StorageUnavailable,
                 format!("{err}; the event will be retried"),
             )
+            .webhook_response()
         }
         Err(err) => {
             tracing::error!(svix_id = %delivery.id, error = %err, "webhook could not be stored");
-            error(
-                StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::new(
+                RefusalCode::StorageFailed,
                 "the event could not be stored; it will be retried",
             )
+            .webhook_response()
         }
     }
 }

@@ -17,6 +17,7 @@ use serde_json::Value as Json;
 use crate::http_answer::HttpAnswer;
 use crate::manager::QueryOutcome;
 use crate::protocol::{QueryId, StateVersion};
+use keel_functions::ClientError;
 use keel_values::Ts;
 
 /// A query's result as published to its subscribers.
@@ -75,9 +76,9 @@ impl Published {
     }
 
     fn kind(&self) -> &'static str {
-        match *self.outcome {
-            QueryOutcome::Value(_) => "QueryUpdated",
-            QueryOutcome::Error { .. } => "QueryFailed",
+        match self.outcome.result {
+            Ok(_) => "QueryUpdated",
+            Err(_) => "QueryFailed",
         }
     }
 
@@ -91,17 +92,18 @@ impl Published {
 
     fn encode_tail(&self) -> Bytes {
         {
-            let modification = match &*self.outcome {
-                QueryOutcome::Value(value) => ModificationRef::QueryUpdated {
+            let log_lines = &self.outcome.log_lines;
+            let modification = match &self.outcome.result {
+                Ok(value) => ModificationRef::QueryUpdated {
                     query_id: 0,
                     value,
-                    log_lines: [],
+                    log_lines,
                     journal: None,
                 },
-                QueryOutcome::Error { message, data } => ModificationRef::QueryFailed {
+                Err(ClientError { message, data }) => ModificationRef::QueryFailed {
                     query_id: 0,
                     error_message: message,
-                    log_lines: [],
+                    log_lines,
                     journal: None,
                     error_data: data.as_ref(),
                 },
@@ -195,14 +197,14 @@ enum ModificationRef<'a> {
     QueryUpdated {
         query_id: QueryId,
         value: &'a Json,
-        log_lines: [&'a str; 0],
+        log_lines: &'a [String],
         journal: Option<&'a str>,
     },
     #[serde(rename_all = "camelCase")]
     QueryFailed {
         query_id: QueryId,
         error_message: &'a str,
-        log_lines: [&'a str; 0],
+        log_lines: &'a [String],
         journal: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         error_data: Option<&'a Json>,
@@ -239,23 +241,23 @@ mod tests {
     #[test]
     fn frames_match_the_serialized_messages() {
         let value = Published::new(
-            QueryOutcome::Value(json!({"b": [1, "x\"y", null], "a": 1.5})),
+            QueryOutcome {
+                result: Ok(json!({"b": [1, "x\"y", null], "a": 1.5})),
+                log_lines: vec!["[LOG] read 2 \"rows\"".into(), "[WARN] é".into()],
+            },
             false,
         );
         let failed = Published::new(
-            QueryOutcome::Error {
-                message: "Uncaught Error: no".into(),
-                data: Some(json!({"code": "X"})),
+            QueryOutcome {
+                result: Err(ClientError {
+                    message: "Uncaught Error: no".into(),
+                    data: Some(json!({"code": "X"})),
+                }),
+                log_lines: vec!["[ERROR] about to fail".into()],
             },
             true,
         );
-        let plain_failure = Published::new(
-            QueryOutcome::Error {
-                message: "Server Error".into(),
-                data: None,
-            },
-            false,
-        );
+        let plain_failure = Published::new(QueryOutcome::refused("Server Error"), false);
         let (start, end) = (version(1, 5), version(2, 9));
         let frame = transition(
             start,
@@ -276,13 +278,13 @@ mod tests {
                 StateModification::QueryUpdated {
                     query_id: 12,
                     value: json!({"b": [1, "x\"y", null], "a": 1.5}),
-                    log_lines: vec![],
+                    log_lines: vec!["[LOG] read 2 \"rows\"".into(), "[WARN] é".into()],
                     journal: None,
                 },
                 StateModification::QueryFailed {
                     query_id: 0,
                     error_message: "Uncaught Error: no".into(),
-                    log_lines: vec![],
+                    log_lines: vec!["[ERROR] about to fail".into()],
                     journal: None,
                     error_data: Some(json!({"code": "X"})),
                 },
@@ -314,7 +316,7 @@ mod tests {
 
     #[test]
     fn a_result_alone_is_encoded_once_per_transition() {
-        let value = Published::new(QueryOutcome::Value(json!([1, 2])), true);
+        let value = Published::new(QueryOutcome::value(json!([1, 2])), true);
         let a = value.alone(version(1, 1), version(1, 2), 0);
         let b = value.alone(version(1, 1), version(1, 2), 0);
         assert_eq!(a.as_ptr(), b.as_ptr(), "shared, not rebuilt");

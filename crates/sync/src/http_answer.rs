@@ -53,7 +53,7 @@ mod tests {
 
     #[test]
     fn renders_once_per_format() {
-        let answer = HttpAnswer::new(Arc::new(QueryOutcome::Value(json!(1))));
+        let answer = HttpAnswer::new(Arc::new(QueryOutcome::value(json!(1))));
         let mut calls = 0;
         let mut render = |_: &QueryOutcome, format: ValueFormat| {
             calls += 1;

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use keel_auth::UserIdentity;
-use keel_functions::{Executor, FnError};
+use keel_functions::Executor;
 use keel_store::{Change, Commit, ReadSet};
 use keel_values::Ts;
 use serde_json::Value as Json;
@@ -54,24 +54,10 @@ pub enum IdentityKey {
     Token(usize),
 }
 
-/// A query's latest outcome, shared by every subscriber.
-#[derive(Debug, PartialEq)]
-pub enum QueryOutcome {
-    Value(Json),
-    Error { message: String, data: Option<Json> },
-}
-
-impl QueryOutcome {
-    fn from_result(result: Result<Json, FnError>) -> Self {
-        match result {
-            Ok(value) => QueryOutcome::Value(value),
-            Err(err) => QueryOutcome::Error {
-                message: err.client_message(),
-                data: err.error_data(),
-            },
-        }
-    }
-}
+/// A query's latest outcome, shared by every subscriber: its value or error, and the log
+/// lines of the execution that produced it (every subscriber, and every HTTP request the
+/// cache answers, gets that execution's lines).
+pub type QueryOutcome = keel_functions::ClientOutcome;
 
 /// A session's hold on a subscription. Dropping it unsubscribes.
 pub struct Subscription {
@@ -383,10 +369,9 @@ impl SubscriptionManager {
         };
         match results.first().await {
             Some(published) => published.http_answer(),
-            None => Arc::new(HttpAnswer::new(Arc::new(QueryOutcome::Error {
-                message: "Server Error".into(),
-                data: None,
-            }))),
+            None => Arc::new(HttpAnswer::new(Arc::new(QueryOutcome::refused(
+                "Server Error",
+            )))),
         }
     }
 
@@ -631,7 +616,7 @@ fn finish_run(
     }
     let (outcome, snapshot, reads, journal) = match run {
         Ok(run) => (
-            QueryOutcome::from_result(run.result),
+            QueryOutcome::new(run.result, run.log_lines),
             run.ts,
             run.reads,
             run.journal,
@@ -641,7 +626,7 @@ fn finish_run(
         Err(err) => (
             {
                 retry_after_store_failure(shared, key);
-                QueryOutcome::from_result(Err(err))
+                QueryOutcome::new(Err(err), Vec::new())
             },
             Ts::ZERO,
             ReadSet::default(),
@@ -666,7 +651,7 @@ fn finish_run(
     let changed = entry
         .results
         .get()
-        .is_none_or(|previous| **previous.outcome() != outcome);
+        .is_none_or(|previous| !previous.outcome().same_result(&outcome));
     // The result holds from its snapshot on; until then, clients keep the previous one, which
     // holds until the commit that made this run. Between the two is a gap (see `Table::gaps`).
     let published = changed.then(|| {

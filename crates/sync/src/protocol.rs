@@ -2,6 +2,7 @@
 //! (`convex/src/browser/sync/protocol.ts`). Client messages are parsed leniently where the
 //! client is (optional fields), strictly where a mistake would corrupt state (versions).
 
+use keel_functions::{ClientError, ClientOutcome};
 use keel_values::Ts;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -152,7 +153,47 @@ pub enum ServerMessage {
     Ping,
 }
 
+/// The fields a function's answer carries: `success`, `result` (the value, or the error
+/// message), `errorData` and `logLines`, from the one [`ClientOutcome`].
+fn answer_fields(outcome: ClientOutcome) -> (bool, Json, Option<Json>, Vec<String>) {
+    match outcome.result {
+        Ok(value) => (true, value, None, outcome.log_lines),
+        Err(ClientError { message, data }) => {
+            (false, Json::String(message), data, outcome.log_lines)
+        }
+    }
+}
+
 impl ServerMessage {
+    /// A mutation's answer; `ts` is its commit's (only when it succeeded).
+    pub fn mutation_response(
+        request_id: RequestId,
+        outcome: ClientOutcome,
+        ts: Option<Ts>,
+    ) -> Self {
+        let (success, result, error_data, log_lines) = answer_fields(outcome);
+        ServerMessage::MutationResponse {
+            request_id,
+            success,
+            result,
+            ts: if success { ts } else { None },
+            log_lines,
+            error_data,
+        }
+    }
+
+    /// An action's answer.
+    pub fn action_response(request_id: RequestId, outcome: ClientOutcome) -> Self {
+        let (success, result, error_data, log_lines) = answer_fields(outcome);
+        ServerMessage::ActionResponse {
+            request_id,
+            success,
+            result,
+            log_lines,
+            error_data,
+        }
+    }
+
     pub fn to_text(&self) -> String {
         serde_json::to_string(self).expect("server messages always serialize")
     }

@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures::StreamExt;
 use keel_auth::{UserIdentity, Verifier};
-use keel_functions::{Call, Caller, FnError, FnResult, FunctionKind, Outcome};
+use keel_functions::{Call, Caller, ClientOutcome, Executed, FunctionKind, Outcome};
 use keel_values::Ts;
 use keel_values::bounded_json::{BoundedJsonError, PARSE_INLINE_MAX};
 use serde_json::{Value as Json, json};
@@ -186,7 +186,7 @@ struct QueuedMutation {
 }
 
 /// A mutation running beside the session's loop: its request id and result.
-type RunningMutation = Pin<Box<dyn Future<Output = (u64, FnResult<(Outcome, bool)>)> + Send>>;
+type RunningMutation = Pin<Box<dyn Future<Output = (u64, Executed<(Outcome, bool)>)> + Send>>;
 
 struct Session {
     id: u64,
@@ -240,7 +240,7 @@ enum Event {
     /// A subscribed result or the frontier changed.
     Changed,
     /// The running mutation finished.
-    Mutated(u64, FnResult<(Outcome, bool)>),
+    Mutated(u64, Executed<(Outcome, bool)>),
     Timer,
 }
 
@@ -606,22 +606,21 @@ impl Session {
 
     /// Answers a finished mutation; its transition follows once the frontier reaches its
     /// commit (read-your-writes).
-    fn mutated(&mut self, request_id: u64, result: FnResult<(Outcome, bool)>) -> Step {
+    fn mutated(&mut self, request_id: u64, executed: Executed<(Outcome, bool)>) -> Step {
         self.running_mutation = None;
+        let Executed { result, log_lines } = executed;
         let response = match result {
             Ok((outcome, _replayed)) => {
                 let ts = outcome.ts.unwrap_or(self.version.ts);
                 self.awaiting_ts = Some(self.awaiting_ts.map_or(ts, |t| t.max(ts)));
-                ServerMessage::MutationResponse {
-                    request_id,
-                    success: true,
-                    result: outcome.value,
-                    ts: Some(ts),
-                    log_lines: Vec::new(),
-                    error_data: None,
-                }
+                let answer = ClientOutcome::new(Ok(outcome.value), log_lines);
+                ServerMessage::mutation_response(request_id, answer, Some(ts))
             }
-            Err(err) => failed_mutation(request_id, &err),
+            Err(err) => ServerMessage::mutation_response(
+                request_id,
+                ClientOutcome::new(Err(err), log_lines),
+                None,
+            ),
         };
         self.send(response)?;
         self.start_next_mutation();
@@ -641,22 +640,9 @@ impl Session {
         let out = self.out.for_other_task();
         // Actions may be slow; they run beside the session and answer when done.
         tokio::spawn(async move {
-            let response = match executor.call(call).await {
-                Ok(outcome) => ServerMessage::ActionResponse {
-                    request_id,
-                    success: true,
-                    result: outcome.value,
-                    log_lines: Vec::new(),
-                    error_data: None,
-                },
-                Err(err) => ServerMessage::ActionResponse {
-                    request_id,
-                    success: false,
-                    result: Json::String(err.client_message()),
-                    log_lines: Vec::new(),
-                    error_data: err.error_data(),
-                },
-            };
+            let Executed { result, log_lines } = executor.execute(call).await;
+            let outcome = ClientOutcome::new(result.map(|outcome| outcome.value), log_lines);
+            let response = ServerMessage::action_response(request_id, outcome);
             // An overflow here wakes the session, which closes the connection.
             let _ = out.send(&response);
         });
@@ -669,12 +655,9 @@ impl Session {
         let limit = self.service.config.max_queries;
         if self.live_queries >= limit {
             return QuerySource::Refused(Arc::new(Published::new(
-                crate::manager::QueryOutcome::Error {
-                    message: format!(
-                        "Too many queries on one connection: the limit is {limit} (KEEL_SYNC_MAX_QUERIES)"
-                    ),
-                    data: None,
-                },
+                ClientOutcome::refused(format!(
+                    "Too many queries on one connection: the limit is {limit} (KEEL_SYNC_MAX_QUERIES)"
+                )),
                 false,
             )));
         }
@@ -806,18 +789,9 @@ impl Session {
 
 /// Whether the client already holds this result (the same execution's, or an equal one).
 fn already_sent(sent: Option<&Arc<Published>>, current: &Arc<Published>) -> bool {
-    sent.is_some_and(|sent| Arc::ptr_eq(sent, current) || sent.outcome() == current.outcome())
-}
-
-fn failed_mutation(request_id: u64, err: &FnError) -> ServerMessage {
-    ServerMessage::MutationResponse {
-        request_id,
-        success: false,
-        result: Json::String(err.client_message()),
-        ts: None,
-        log_lines: Vec::new(),
-        error_data: err.error_data(),
-    }
+    sent.is_some_and(|sent| {
+        Arc::ptr_eq(sent, current) || sent.outcome().same_result(current.outcome())
+    })
 }
 
 /// A client message, or why it cannot be one. Messages up to `PARSE_INLINE_MAX` are parsed
@@ -843,7 +817,7 @@ async fn decode(text: Bytes) -> Result<ClientMessage, String> {
 fn poll_running(
     running: &mut Option<RunningMutation>,
     cx: &mut Context<'_>,
-) -> Poll<(u64, FnResult<(Outcome, bool)>)> {
+) -> Poll<(u64, Executed<(Outcome, bool)>)> {
     match running {
         Some(mutation) => mutation.as_mut().poll(cx),
         None => Poll::Pending,

@@ -109,7 +109,7 @@ mod tests {
         tokio::task::yield_now().await;
         slot.publish(
             Arc::new(Published::new(
-                QueryOutcome::Value(serde_json::json!(1)),
+                QueryOutcome::value(serde_json::json!(1)),
                 false,
             )),
             Ts::ZERO,
@@ -132,13 +132,18 @@ mod tests {
         let slot = ResultSlot::default();
         let at = |ts: u64, value: i64| {
             Arc::new(
-                Published::new(QueryOutcome::Value(serde_json::json!(value)), false)
+                Published::new(QueryOutcome::value(serde_json::json!(value)), false)
                     .with_current_at(Ts(ts)),
             )
         };
-        let value = |p: Option<Arc<Published>>| match &**p.unwrap().outcome() {
-            QueryOutcome::Value(v) => v.as_i64().unwrap(),
-            QueryOutcome::Error { .. } => unreachable!(),
+        let value = |p: Option<Arc<Published>>| {
+            p.unwrap()
+                .outcome()
+                .result
+                .as_ref()
+                .unwrap()
+                .as_i64()
+                .unwrap()
         };
         slot.publish(at(10, 1), Ts(10));
         slot.publish(at(20, 2), Ts(12));

@@ -59,6 +59,12 @@ async fn add(ctx: MutationCtx, me: Arc<UserIdentity>, args: AddArgs) -> FnResult
     if args.text.trim().is_empty() {
         return Err(FnError::invalid_argument("`text` must not be empty"));
     }
+    // `ctx.log` lines reach the caller's console (`[CONVEX M(notes:add)] [INFO] …`) and
+    // Keel's log, as `console.log` in a Convex function does.
+    ctx.log.info(format_args!(
+        "added a note of {} characters",
+        args.text.chars().count()
+    ));
     let id = ctx
         .db
         .insert("notes", json!({ "owner": me.subject, "text": args.text }))
@@ -74,5 +80,6 @@ async fn list(ctx: QueryCtx, me: Arc<UserIdentity>, _: NoArgs) -> FnResult<Vec<D
         .order(Order::Desc)
         .collect()
         .await?;
+    ctx.log.log(format_args!("{} notes", notes.len()));
     Ok(notes.into_iter().map(Doc::new).collect())
 }

@@ -10,16 +10,18 @@ import { createClerkClient } from "@clerk/backend";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const KEEL_BIN = process.env.KEEL_BIN ?? join(here, "..", "..", "..", "target", "debug", "keel");
+/** `examples/notes` (the built-in app plus the example's functions), built beside `keel`. */
+export const KEEL_NOTES_BIN = process.env.KEEL_NOTES_BIN ?? join(dirname(KEEL_BIN), "keel-notes");
 
 /**
  * Starts `keel dev`; resolves once it prints its address. `listen`, `dataDir` and `secretKey`
  * default to a free port, a fresh folder and a fresh key; pass the previous run's values (or
  * call `restart()`) to bring the same server back on the same address with the same data.
  */
-export async function startKeel({ env = {}, dataDir, listen = "127.0.0.1:0", secretKey: givenKey } = {}) {
+export async function startKeel({ env = {}, dataDir, listen = "127.0.0.1:0", secretKey: givenKey, bin = KEEL_BIN } = {}) {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), "keel-node-"));
   const secretKey = givenKey ?? `sk_test_${randomBytes(24).toString("hex")}`;
-  const child = spawn(KEEL_BIN, ["dev"], {
+  const child = spawn(bin, ["dev"], {
     env: {
       ...process.env,
       KEEL_LISTEN: listen,
@@ -56,7 +58,7 @@ export async function startKeel({ env = {}, dataDir, listen = "127.0.0.1:0", sec
     /** Stops this server (keeping its data) and starts it again on the same address. */
     async restart() {
       await this.stop({ keepData: true });
-      return startKeel({ env, dataDir: dir, listen: this.listen, secretKey });
+      return startKeel({ env, dataDir: dir, listen: this.listen, secretKey, bin });
     },
     clerk,
     issuer: `${url}/_clerk`,

@@ -14,6 +14,7 @@ mod cli;
 mod crash;
 mod cross_instance;
 mod fake_issuer;
+mod function_logs;
 mod harness;
 mod http_api;
 mod instances;

@@ -170,6 +170,7 @@ async fn bad_deliveries_are_refused_with_a_reason_and_change_nothing(engine: Eng
         body["error"].as_str().unwrap().contains("signature"),
         "{body}"
     );
+    assert_eq!(body["code"], "WebhookRejected", "the refusal's code");
 
     let mut stale = Delivery::new(&event);
     stale.timestamp = now() - 301;
@@ -200,6 +201,7 @@ async fn bad_deliveries_are_refused_with_a_reason_and_change_nothing(engine: Eng
     let (status, body) = malformed.send(&server).await;
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().contains("JSON"), "{body}");
+    assert_eq!(body["code"], "WebhookRejected");
 
     let mut huge = Delivery::new(&event);
     huge.body = format!(r#"{{"pad":"{}"}}"#, "x".repeat(9 * 1024 * 1024));
