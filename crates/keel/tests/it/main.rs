@@ -24,6 +24,7 @@ mod logs;
 mod postgres;
 mod rotation;
 mod seed;
+mod snapshot;
 mod storage;
 mod sync;
 mod sync_consistency;
