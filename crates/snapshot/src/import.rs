@@ -249,7 +249,7 @@ pub async fn import(
     .await;
     match result {
         Ok(()) => {
-            writer.commit().await?;
+            writer.commit_bulk().await?;
             Ok(summary)
         }
         Err(err) => {

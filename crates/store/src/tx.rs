@@ -380,6 +380,17 @@ impl Writer {
     /// Commits, returning the commit timestamp and what was written. A transaction that wrote
     /// nothing commits without taking a new timestamp.
     pub async fn commit(&self) -> Result<Arc<Commit>> {
+        self.commit_with(true).await
+    }
+
+    /// [`Writer::commit`] for a bulk write (`keel import`): an engine's commit log records it
+    /// with its writes unknown, as an index rebuild is, so other instances re-check every
+    /// live query once instead of reading a write set as large as the import.
+    pub async fn commit_bulk(&self) -> Result<Arc<Commit>> {
+        self.commit_with(false).await
+    }
+
+    async fn commit_with(&self, log_writes: bool) -> Result<Arc<Commit>> {
         let mut state = self.reader.state.lock().await;
         let engine = match state.engine.take().ok_or(StoreError::Finished)? {
             EngineTx::Write(tx) => tx,
@@ -402,6 +413,7 @@ impl Writer {
         let logged = self
             .commits
             .log()
+            .filter(|_| log_writes)
             .map(|_| crate::log_codec::encode(&writes));
         let landing = self.commits.landing();
         // Taken while the engine transaction still holds the write lock: commit order.
