@@ -446,3 +446,55 @@ async fn a_broken_file_changes_nothing(engine: Engine) {
     .await;
 }
 engine_tests!(a_broken_file_changes_nothing);
+
+/// A ZIP made by hand, as Convex's docs allow: no `_tables`, no `generated_schema.jsonl`, no
+/// `_id` (new ids), numbers as floats and `$`-tagged values as the wire's; a `_storage` folder
+/// is skipped and named.
+async fn a_hand_made_zip_imports_as_plain_json(engine: Engine) {
+    let store = open(engine, &schema()).await;
+    let mut files = BTreeMap::new();
+    files.insert(
+        "users/documents.jsonl".to_owned(),
+        "{\"email\": \"cy@example.com\", \"age\": 30, \"big\": {\"$integer\": \"AQAAAAAAAAA=\"}}\n\
+         \n\
+         {\"email\": \"di@example.com\", \"_creationTime\": 1700000000000.0}\n"
+            .to_owned(),
+    );
+    files.insert(
+        "_storage/documents.jsonl".to_owned(),
+        "{\"_id\": \"x\"}\n".to_owned(),
+    );
+    let path = store.path("hand.zip");
+    write_zip(&path, &files);
+    let summary = import(&store.db, &path, ImportMode::RequireEmpty, &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(summary.tables, vec![("users".to_owned(), 2)]);
+    assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+    assert!(
+        summary.skipped[0].contains("_storage"),
+        "{:?}",
+        summary.skipped
+    );
+    let r = store.db.reader().await.unwrap();
+    let cy = r
+        .query("users")
+        .with_index("by_email", |q| q.eq("email", "cy@example.com"))
+        .unique()
+        .await
+        .unwrap()
+        .unwrap();
+    let value = Value::from_encoded_json(&Json::Object(cy.fields().clone())).unwrap();
+    assert_eq!(value.as_object().unwrap()["age"], Value::Float64(30.0));
+    assert_eq!(value.as_object().unwrap()["big"], Value::Int64(1));
+    assert_eq!(cy.id().table, r.table_number("users").unwrap());
+    let di = r
+        .query("users")
+        .with_index("by_email", |q| q.eq("email", "di@example.com"))
+        .unique()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(di.creation_time(), 1700000000000.0);
+}
+engine_tests!(a_hand_made_zip_imports_as_plain_json);
