@@ -20,14 +20,16 @@ enum Engine {
     Postgres,
 }
 
+/// `name::sqlite` and `name::postgres` from `async fn name(Engine)`; what follows the name
+/// goes to `#[tokio::test(…)]`.
 macro_rules! engine_tests {
-    ($name:ident) => {
+    ($name:ident $(, $($arg:tt)+)?) => {
         mod $name {
-            #[tokio::test]
+            #[tokio::test $( ( $($arg)+ ) )?]
             async fn sqlite() {
                 super::$name(super::Engine::Sqlite).await
             }
-            #[tokio::test]
+            #[tokio::test $( ( $($arg)+ ) )?]
             async fn postgres() {
                 super::$name(super::Engine::Postgres).await
             }
@@ -498,3 +500,79 @@ async fn a_hand_made_zip_imports_as_plain_json(engine: Engine) {
     assert_eq!(di.creation_time(), 1700000000000.0);
 }
 engine_tests!(a_hand_made_zip_imports_as_plain_json);
+
+/// An export while another task commits pairs (a user and a message naming them, one
+/// transaction each) holds whole pairs only: one snapshot, however many pages it reads.
+async fn an_export_during_writes_is_one_snapshot(engine: Engine) {
+    let store = open(engine, &schema()).await;
+    let w = store.db.writer().await.unwrap();
+    for i in 0..1500 {
+        let user = w
+            .insert("users", json!({"email": format!("u{i}@example.com")}))
+            .await
+            .unwrap();
+        w.insert("messages", json!({"author": user.encode(), "body": "x"}))
+            .await
+            .unwrap();
+    }
+    w.commit().await.unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let committed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let writing = tokio::spawn({
+        let (db, stop, committed) = (store.db.clone(), stop.clone(), committed.clone());
+        async move {
+            let mut pairs = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let w = db.writer().await.unwrap();
+                let user = w
+                    .insert(
+                        "users",
+                        json!({"email": format!("late{pairs}@example.com")}),
+                    )
+                    .await
+                    .unwrap();
+                w.insert("messages", json!({"author": user.encode(), "body": "y"}))
+                    .await
+                    .unwrap();
+                w.commit().await.unwrap();
+                pairs += 1;
+                committed.store(pairs, std::sync::atomic::Ordering::Relaxed);
+                tokio::task::yield_now().await;
+            }
+            pairs
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let path = store.path("during.zip");
+    let before = committed.load(std::sync::atomic::Ordering::Relaxed);
+    export(&store.db, &path, &Quiet).await.unwrap();
+    let after = committed.load(std::sync::atomic::Ordering::Relaxed);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writing.await.unwrap();
+    assert!(after > before, "writes committed while the export read");
+    let files = entries(&path);
+    let ids = |table: &str, field: &str| -> Vec<String> {
+        files[&format!("{table}/documents.jsonl")]
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Json>(l).unwrap()[field]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let users: std::collections::HashSet<String> = ids("users", "_id").into_iter().collect();
+    let authors = ids("messages", "author");
+    assert_eq!(users.len(), authors.len(), "whole pairs only");
+    assert!(users.len() >= 1500);
+    assert!(
+        authors.iter().all(|a| users.contains(a)),
+        "every author exported"
+    );
+}
+engine_tests!(
+    an_export_during_writes_is_one_snapshot,
+    flavor = "multi_thread",
+    worker_threads = 2
+);
