@@ -114,13 +114,10 @@ pub async fn import(
             [table, GENERATED_SCHEMA] => {
                 schemas.insert(table.to_string());
             }
-            ["_components", ..] => {
-                return Err(invalid(
-                    Some(name),
-                    None,
-                    "the snapshot holds Convex components, which Keel does not have".into(),
-                ));
-            }
+            ["_components", .., DOCUMENTS] => summary.skipped.push(format!(
+                "{name}: a table of a Convex component (Keel has no components)"
+            )),
+            ["_components", ..] => {}
             [.., DOCUMENTS] => {
                 return Err(invalid(
                     Some(name),
