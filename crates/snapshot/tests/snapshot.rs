@@ -451,7 +451,7 @@ engine_tests!(a_broken_file_changes_nothing);
 
 /// A ZIP made by hand, as Convex's docs allow: no `_tables`, no `generated_schema.jsonl`, no
 /// `_id` (new ids), numbers as floats and `$`-tagged values as the wire's; a `_storage` folder
-/// is skipped and named.
+/// and a component's table are skipped and named.
 async fn a_hand_made_zip_imports_as_plain_json(engine: Engine) {
     let store = open(engine, &schema()).await;
     let mut files = BTreeMap::new();
@@ -466,15 +466,24 @@ async fn a_hand_made_zip_imports_as_plain_json(engine: Engine) {
         "_storage/documents.jsonl".to_owned(),
         "{\"_id\": \"x\"}\n".to_owned(),
     );
+    files.insert(
+        "_components/limiter/limits/documents.jsonl".to_owned(),
+        "{\"n\": 1}\n".to_owned(),
+    );
     let path = store.path("hand.zip");
     write_zip(&path, &files);
     let summary = import(&store.db, &path, ImportMode::RequireEmpty, &Quiet)
         .await
         .unwrap();
     assert_eq!(summary.tables, vec![("users".to_owned(), 2)]);
-    assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+    assert_eq!(summary.skipped.len(), 2, "{:?}", summary.skipped);
     assert!(
-        summary.skipped[0].contains("_storage"),
+        summary.skipped[0].contains("_components/limiter"),
+        "{:?}",
+        summary.skipped
+    );
+    assert!(
+        summary.skipped[1].contains("_storage"),
         "{:?}",
         summary.skipped
     );
