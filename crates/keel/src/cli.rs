@@ -1,5 +1,5 @@
 //! The `keel` command line: `dev`, `serve`, `check`, `token`, `migrate`, `backfill`, `seed`,
-//! `codegen`.
+//! `backup`, `export`, `import`, `webhooks`, `codegen`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -114,6 +114,29 @@ enum Command {
     Backup {
         /// Where to write the copy (a file that does not exist yet).
         path: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Write every app table, as of one snapshot, to a new ZIP in Convex's snapshot export
+    /// format (what `npx convex export` downloads). Safe while Keel serves.
+    Export {
+        /// The ZIP to write (a file that does not exist yet).
+        path: PathBuf,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Load a snapshot ZIP (from `keel export`, or a Convex deployment's export) into the app's
+    /// tables, in one transaction: a file that fails changes nothing. Without --replace or
+    /// --append, every table in the file must be empty here.
+    Import {
+        /// The ZIP to read.
+        path: PathBuf,
+        /// Empty each table in the file first (tables not in it are left alone).
+        #[arg(long, conflicts_with = "append")]
+        replace: bool,
+        /// Add to the documents already there (an id already stored is refused).
+        #[arg(long)]
+        append: bool,
         #[command(flatten)]
         settings: Settings,
     },
@@ -247,6 +270,22 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
+        Command::Export { path, settings } => {
+            crate::snapshot::export(&settings, &parts, &path).await
+        }
+        Command::Import {
+            path,
+            replace,
+            append,
+            settings,
+        } => {
+            let mode = match (replace, append) {
+                (true, _) => keel_snapshot::ImportMode::Replace,
+                (_, true) => keel_snapshot::ImportMode::Append,
+                _ => keel_snapshot::ImportMode::RequireEmpty,
+            };
+            crate::snapshot::import(&settings, &parts, &path, mode).await
+        }
         Command::Backup { path, settings } => {
             let location = match settings.database()? {
                 crate::settings::DatabaseChoice::Sqlite(location) => location,

@@ -10,6 +10,7 @@ mod issuer;
 mod logging;
 pub mod seed;
 mod settings;
+mod snapshot;
 mod start;
 mod token;
 mod webhook_test;

@@ -174,6 +174,12 @@ impl Reader {
         Union::new(self.clone())
     }
 
+    /// The number the engine gave a declared table (the one its ids carry); system tables only
+    /// through [`Self::system`].
+    pub fn table_number(&self, name: &str) -> Option<keel_values::TableNumber> {
+        self.table(name).ok().map(|t| t.number)
+    }
+
     /// The names of the declared tables, sorted; system tables only through [`Self::system`].
     pub fn table_names(&self) -> Vec<String> {
         self.catalog.names(self.system)
@@ -286,6 +292,63 @@ impl Writer {
         Ok(id)
     }
 
+    /// Inserts a document with the id and creation time it had elsewhere (`keel import`): the
+    /// id must name `table`, and `body` is checked as [`Writer::insert`] checks it (`_id` and
+    /// `_creationTime` in it are ignored). With `check_exists`, an id already stored is
+    /// refused; without, the caller knows it is not (a table it emptied, ids it deduplicated),
+    /// which saves a read per document.
+    pub async fn insert_with_id(
+        &self,
+        table: &str,
+        id: DocumentId,
+        creation_time: f64,
+        body: Map<String, Json>,
+        check_exists: bool,
+    ) -> Result<()> {
+        let table = Arc::clone(self.reader.table(table)?);
+        if id.table != table.number {
+            return Err(StoreError::InvalidArgument(format!(
+                "id {id} names table number {}, not `{}` (number {})",
+                id.table, table.name, table.number
+            )));
+        }
+        if !creation_time.is_finite() || creation_time < 0.0 {
+            return Err(StoreError::InvalidArgument(format!(
+                "_creationTime {creation_time} is not a time"
+            )));
+        }
+        let body = document_body(Json::Object(body))?;
+        if check_exists {
+            let mut state = self.reader.state.lock().await;
+            if state.engine()?.read().get(&id).await?.is_some() {
+                return Err(StoreError::InvalidArgument(format!(
+                    "a document with id {id} already exists in `{}`",
+                    table.name
+                )));
+            }
+        }
+        let doc = StoredDoc {
+            id,
+            creation_time,
+            body,
+        };
+        self.write(&table, id, None, Some(doc)).await
+    }
+
+    /// Deletes every document of a table (with its index entries), returning how many.
+    pub async fn clear_table(&self, table: &str) -> Result<usize> {
+        let table = Arc::clone(self.reader.table(table)?);
+        let docs = {
+            let mut state = self.reader.state.lock().await;
+            state.engine()?.read().table_documents(table.number).await?
+        };
+        let count = docs.len();
+        for doc in docs {
+            self.write(&table, doc.id, Some(doc.clone()), None).await?;
+        }
+        Ok(count)
+    }
+
     /// Sets the given top-level fields, keeping the others.
     pub async fn patch(&self, id: DocumentId, fields: impl Serialize) -> Result<()> {
         let (table, old) = self.existing(id).await?;
@@ -317,6 +380,17 @@ impl Writer {
     /// Commits, returning the commit timestamp and what was written. A transaction that wrote
     /// nothing commits without taking a new timestamp.
     pub async fn commit(&self) -> Result<Arc<Commit>> {
+        self.commit_with(true).await
+    }
+
+    /// [`Writer::commit`] for a bulk write (`keel import`): an engine's commit log records it
+    /// with its writes unknown, as an index rebuild is, so other instances re-check every
+    /// live query once instead of reading a write set as large as the import.
+    pub async fn commit_bulk(&self) -> Result<Arc<Commit>> {
+        self.commit_with(false).await
+    }
+
+    async fn commit_with(&self, log_writes: bool) -> Result<Arc<Commit>> {
         let mut state = self.reader.state.lock().await;
         let engine = match state.engine.take().ok_or(StoreError::Finished)? {
             EngineTx::Write(tx) => tx,
@@ -339,6 +413,7 @@ impl Writer {
         let logged = self
             .commits
             .log()
+            .filter(|_| log_writes)
             .map(|_| crate::log_codec::encode(&writes));
         let landing = self.commits.landing();
         // Taken while the engine transaction still holds the write lock: commit order.

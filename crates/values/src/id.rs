@@ -106,7 +106,31 @@ impl DocumentId {
         BASE32.encode(&bytes)
     }
 
+    /// The string Convex would write for this id (see [`DocumentId::parse_convex`]).
+    pub fn encode_convex(&self) -> String {
+        let mut bytes = Vec::with_capacity(MAX_VARINT_LEN + INTERNAL_LEN + CHECKSUM_LEN);
+        write_varint(self.table.0, &mut bytes);
+        bytes.extend_from_slice(&self.internal);
+        let checksum = convex_fletcher16(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        BASE32.encode(&bytes)
+    }
+
     pub fn parse(s: &str) -> Result<DocumentId, IdError> {
+        DocumentId::parse_with(s, |body| fletcher16(body).to_be_bytes())
+    }
+
+    /// Parses an id as Convex writes it (`id_v6`): the same bytes, alphabet and table-number
+    /// varint as Keel's, but a different footer: Fletcher-16 with sums mod 256, stored
+    /// little-endian (XOR version 0). Keel's own ids use sums mod 255, big-endian, so the
+    /// same document has two different strings; `keel import` reads Convex's with this and
+    /// stores Keel's. Fails on Keel's own strings (and Keel's parse fails on Convex's),
+    /// except for the rare id whose two footers happen to agree.
+    pub fn parse_convex(s: &str) -> Result<DocumentId, IdError> {
+        DocumentId::parse_with(s, |body| convex_fletcher16(body).to_le_bytes())
+    }
+
+    fn parse_with(s: &str, footer: impl Fn(&[u8]) -> [u8; 2]) -> Result<DocumentId, IdError> {
         if !(MIN_ENCODED_LEN..=MAX_ENCODED_LEN).contains(&s.len()) {
             return Err(IdError::new(s, "wrong length"));
         }
@@ -114,7 +138,7 @@ impl DocumentId {
             .decode(s.as_bytes())
             .map_err(|_| IdError::new(s, "not lowercase base32"))?;
         let (body, checksum) = bytes.split_at(bytes.len() - CHECKSUM_LEN);
-        if fletcher16(body).to_be_bytes() != checksum {
+        if footer(body) != checksum {
             return Err(IdError::new(s, "wrong checksum"));
         }
         let (table, rest) = read_varint(body).ok_or_else(|| IdError::new(s, "bad table number"))?;
@@ -151,6 +175,17 @@ fn read_varint(bytes: &[u8]) -> Option<(u32, &[u8])> {
         }
     }
     None
+}
+
+/// Convex's `id_v6` footer checksum: two running sums mod 256 (wrapping), high byte the
+/// second sum.
+fn convex_fletcher16(bytes: &[u8]) -> u16 {
+    let (mut low, mut high) = (0u8, 0u8);
+    for &b in bytes {
+        low = low.wrapping_add(b);
+        high = high.wrapping_add(low);
+    }
+    (u16::from(high) << 8) | u16::from(low)
 }
 
 /// Fletcher-16: two running sums mod 255, so both changed bytes and swapped bytes show.
@@ -196,6 +231,32 @@ mod tests {
     use rand::rngs::StdRng;
 
     use super::*;
+
+    /// Real Convex ids, from get-convex/convex-backend
+    /// `npm-packages/dashboard/src/elements/CommandPalette/CommandPalette.stories.tsx`, which
+    /// notes their tables (10017 and 10009).
+    #[test]
+    fn parses_convex_ids_which_keel_checksums_refuse() {
+        let message = DocumentId::parse_convex("m57068j1c1zsxfewzcd3jp3qjttx99vg").unwrap();
+        assert_eq!(message.table, TableNumber(10017));
+        let storage = DocumentId::parse_convex("k570e9j5cj1t5gf0zwf3tq3vkawxhqr0").unwrap();
+        assert_eq!(storage.table, TableNumber(10009));
+        assert_eq!(
+            DocumentId::parse("m57068j1c1zsxfewzcd3jp3qjttx99vg")
+                .unwrap_err()
+                .reason(),
+            "wrong checksum"
+        );
+        assert_eq!(message.encode_convex(), "m57068j1c1zsxfewzcd3jp3qjttx99vg");
+        // The same document in Keel's encoding, and back.
+        let keel = message.encode();
+        assert_ne!(keel, "m57068j1c1zsxfewzcd3jp3qjttx99vg");
+        assert_eq!(DocumentId::parse(&keel).unwrap(), message);
+        assert!(
+            DocumentId::parse_convex("m57068j1c1zsxfewzcd3jp3qjttx99vh").is_err(),
+            "a changed character fails Convex's checksum too"
+        );
+    }
 
     fn sample(table: u32, seed: u64) -> DocumentId {
         DocumentId::new_with_rng(TableNumber(table), &mut StdRng::seed_from_u64(seed))

@@ -1,5 +1,6 @@
-//! Convex values for Keel: the value model, its two JSON forms (the lossless
-//! `convex_encoded_json` of the wire and the lossy `json` export), the order-preserving index
+//! Convex values for Keel: the value model, its JSON forms (the lossless
+//! `convex_encoded_json` of the wire, the lossy `json` export and the snapshot exports'
+//! `export_json`), the order-preserving index
 //! key encoding, commit timestamps and document ids.
 //!
 //! Everything here is pure: no I/O, and randomness only where an id is minted.
@@ -9,6 +10,7 @@ pub mod bounded_json;
 mod clean_json;
 mod encoded_json;
 mod error;
+mod export_json;
 pub mod field_name;
 pub mod format;
 mod id;

@@ -25,6 +25,7 @@ mod logs;
 mod postgres;
 mod rotation;
 mod seed;
+mod snapshot;
 mod storage;
 mod sync;
 mod sync_consistency;
