@@ -227,13 +227,11 @@ mod tests {
         PgConnection::connect(db.url().expose()).await.unwrap()
     }
 
-    /// A real lock conflict from the server is a `Conflict`, which a retry may get past.
-    #[tokio::test]
-    async fn a_lock_that_cannot_be_had_is_a_conflict() {
-        let db = TestDatabase::create().await;
-        let engine = PostgresEngine::open(&db.settings()).await.unwrap();
+    /// A writer begun on `engine` holds the clock row: another connection's `NOWAIT` lock on
+    /// it fails, as a `Conflict` (SQLSTATE 55P03).
+    async fn assert_a_writer_holds_the_clock_row(db: &TestDatabase, engine: &PostgresEngine) {
         let writer = engine.begin_write().await.unwrap();
-        let mut other = connection(&db).await;
+        let mut other = connection(db).await;
         let err = sqlx::query("SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE NOWAIT")
             .execute(&mut other)
             .await
@@ -242,6 +240,14 @@ mod tests {
         assert!(err.is_conflict(), "{err}");
         assert!(err.to_string().contains("55P03"), "{err}");
         drop(writer);
+    }
+
+    /// A real lock conflict from the server is a `Conflict`, which a retry may get past.
+    #[tokio::test]
+    async fn a_lock_that_cannot_be_had_is_a_conflict() {
+        let db = TestDatabase::create().await;
+        let engine = PostgresEngine::open(&db.settings()).await.unwrap();
+        assert_a_writer_holds_the_clock_row(&db, &engine).await;
     }
 
     /// A reader is not a sqlx transaction (its `BEGIN` and clock read share a round trip):
@@ -275,16 +281,7 @@ mod tests {
             assert!(waited < 100, "readers left {open} transactions open");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        let writer = engine.begin_write().await.unwrap();
-        let mut other = connection(&db).await;
-        let err = sqlx::query("SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE NOWAIT")
-            .execute(&mut other)
-            .await
-            .expect_err("the writer holds the clock row");
-        let err = fault::sqlx(err);
-        assert!(err.is_conflict(), "{err}");
-        assert!(err.to_string().contains("55P03"), "{err}");
-        drop(writer);
+        assert_a_writer_holds_the_clock_row(&db, &engine).await;
     }
 
     /// A database switched to read-only refuses writes as read-only storage, and the
