@@ -152,6 +152,16 @@ fn write_zip(path: &Path, files: &BTreeMap<String, String>) {
 }
 
 /// A fresh export of the database, as entry → text.
+/// The stored user with this email, found through the `by_email` index.
+async fn user_by_email(r: &keel_store::Reader, email: &str) -> keel_store::Document {
+    r.query("users")
+        .with_index("by_email", |q| q.eq("email", email))
+        .unique()
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 async fn snapshot(store: &Store, name: &str) -> BTreeMap<String, String> {
     let path = store.path(name);
     export(&store.db, &path, &Quiet).await.unwrap();
@@ -200,13 +210,7 @@ async fn round_trip_gives_the_same_documents(engine: Engine) {
 
     // Indexes were written with the documents.
     let r = target.db.reader().await.unwrap();
-    let found = r
-        .query("users")
-        .with_index("by_email", |q| q.eq("email", "ada@example.com"))
-        .unique()
-        .await
-        .unwrap()
-        .unwrap();
+    let found = user_by_email(&r, "ada@example.com").await;
     assert_eq!(found.id(), ada);
     let by_ada = r
         .query("messages")
@@ -300,13 +304,7 @@ async fn a_convex_export_imports(engine: Engine) {
         vec![("messages".to_owned(), 2), ("users".to_owned(), 2)]
     );
     let r = store.db.reader().await.unwrap();
-    let ada = r
-        .query("users")
-        .with_index("by_email", |q| q.eq("email", "ada@example.com"))
-        .unique()
-        .await
-        .unwrap()
-        .unwrap();
+    let ada = user_by_email(&r, "ada@example.com").await;
     // Convex's id, in Keel's table number and footer: the same 16 bytes.
     let convex_id = DocumentId::parse_convex("j57020g30g2gc1r81450p30d1r7h0swg").unwrap();
     assert_eq!(ada.id().internal, convex_id.internal);
@@ -325,13 +323,7 @@ async fn a_convex_export_imports(engine: Engine) {
         fields["tags"],
         Value::Array(vec!["admin".into(), "1".into()])
     );
-    let bob = r
-        .query("users")
-        .with_index("by_email", |q| q.eq("email", "bob@example.com"))
-        .unique()
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = user_by_email(&r, "bob@example.com").await;
     let bob_value = Value::from_encoded_json(&Json::Object(bob.fields().clone())).unwrap();
     assert_eq!(
         bob_value.as_object().unwrap()["score"],
@@ -488,24 +480,12 @@ async fn a_hand_made_zip_imports_as_plain_json(engine: Engine) {
         summary.skipped
     );
     let r = store.db.reader().await.unwrap();
-    let cy = r
-        .query("users")
-        .with_index("by_email", |q| q.eq("email", "cy@example.com"))
-        .unique()
-        .await
-        .unwrap()
-        .unwrap();
+    let cy = user_by_email(&r, "cy@example.com").await;
     let value = Value::from_encoded_json(&Json::Object(cy.fields().clone())).unwrap();
     assert_eq!(value.as_object().unwrap()["age"], Value::Float64(30.0));
     assert_eq!(value.as_object().unwrap()["big"], Value::Int64(1));
     assert_eq!(cy.id().table, r.table_number("users").unwrap());
-    let di = r
-        .query("users")
-        .with_index("by_email", |q| q.eq("email", "di@example.com"))
-        .unique()
-        .await
-        .unwrap()
-        .unwrap();
+    let di = user_by_email(&r, "di@example.com").await;
     assert_eq!(di.creation_time(), 1700000000000.0);
 }
 engine_tests!(a_hand_made_zip_imports_as_plain_json);
