@@ -18,6 +18,10 @@
 # BENCH_EXTRA=1 also measures keel signed out (no token: no verification and no index read, but
 # still a read transaction) and the ceiling without the Authorization header, to see where
 # keel's time goes.
+# BENCH_METRICS=1 also measures what /metrics costs (#17 §4, target: at most 5% fewer
+# requests/s): two `keel serve` on SQLite trusting this `keel dev`'s emulator as issuer, one
+# keeping no figures (no KEEL_METRICS_TOKEN) and one with KEEL_METRICS_TOKEN, measured in
+# turns (off, on, off, on) so drift on the machine falls on both.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -162,6 +166,43 @@ if [ "${BENCH_EXTRA:-0}" = 1 ]; then
   measure ceiling-no-auth-header "$CEILING_URL" none "$CEILING_PID"
 fi
 
+# start_serve NAME [METRICS_TOKEN]: a `keel serve` on its own SQLite folder, the bench user
+# stored; sets SERVE_URL and SERVE_PID.
+start_serve() {
+  local name=$1 token=${2:-} stored
+  mkdir -p "$TMP/$name"
+  (
+    export KEEL_DATA_DIR=$TMP/$name KEEL_LISTEN=127.0.0.1:0
+    export CLERK_FRONTEND_API_URL="$KEEL_URL/_clerk"
+    unset CLERK_WEBHOOK_SECRET
+    if [ -n "$token" ]; then export KEEL_METRICS_TOKEN=$token; fi
+    exec "$KEEL" serve
+  ) >"$TMP/$name.log" 2>&1 &
+  SERVE_PID=$!
+  PIDS+=("$SERVE_PID")
+  wait_for "$TMP/$name.log" '^Keel listening on http://' "$SERVE_PID"
+  SERVE_URL=$(sed -n 's/^Keel listening on \(http:[^ ]*\).*/\1/p' "$TMP/$name.log" | head -1)
+  stored=$(curl -fsS -X POST "$SERVE_URL/api/mutation" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{"path":"users:store","args":[{}],"format":"json"}')
+  [ "$(json 'v.status' <<<"$stored")" = success ] || die "$name: users:store failed: $stored"
+}
+
+if [ "${BENCH_METRICS:-0}" = 1 ]; then
+  METRICS_TOKEN=bench-metrics-token
+  start_serve serve-metrics-off
+  OFF_URL=$SERVE_URL OFF_PID=$SERVE_PID
+  start_serve serve-metrics-on "$METRICS_TOKEN"
+  ON_URL=$SERVE_URL ON_PID=$SERVE_PID
+  [ "$(curl -s -o /dev/null -w '%{http_code}' "$OFF_URL/metrics")" = 404 ] || die "metrics are not off"
+  for round in 1 2; do
+    measure "serve-metrics-off-$round" "$OFF_URL" "$TOKEN" "$OFF_PID"
+    measure "serve-metrics-on-$round" "$ON_URL" "$TOKEN" "$ON_PID"
+  done
+  curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "$ON_URL/metrics" \
+    | grep -q '^keel_http_requests_total{route="/api/query",status="200"}' \
+    || die "the metrics-on server counted no queries"
+fi
+
 # --------------------------------------------------------------- report --
 echo
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'); wrk $(wrk -v 2>&1 | head -1 | awk '{print $2}'); node $(node --version)"
@@ -211,6 +252,11 @@ awk -v workers="$PEER_WORKERS" '
     if (rps["ceiling"] > 0) {
       r = rps["keel"] / rps["ceiling"]
       printf "keel / ceiling   = %.1f%% (target >= 60%%): %s\n", 100 * r, (ok && fail["ceiling"] == 0 && r >= 0.6 ? "met" : "NOT met")
+    }
+    off = rps["serve-metrics-off-1"] + rps["serve-metrics-off-2"]
+    on = rps["serve-metrics-on-1"] + rps["serve-metrics-on-2"]
+    if (off > 0 && on > 0) {
+      printf "keel serve, metrics on / off = %.1f%% (target >= 95%%): %s\n", 100 * on / off, (on / off >= 0.95 ? "met" : "NOT met")
     }
     any = 0; for (n in fail) if (fail[n] > 0) any = 1
     if (any) { print "FAILED: some responses were not successes (see the errors column)"; exit 1 }

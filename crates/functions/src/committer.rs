@@ -14,9 +14,10 @@
 //! [`MAX_ATTEMPTS`] lost attempts the caller gets `CONFLICT`.
 
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use keel_metrics::Metrics;
 use keel_store::Database;
 use keel_values::Ts;
 use rand::Rng;
@@ -75,15 +76,16 @@ pub(crate) struct Done {
     pub replayed: bool,
 }
 
-pub(crate) fn start(db: Database) -> mpsc::UnboundedSender<Job> {
+pub(crate) fn start(db: Database, metrics: Metrics) -> mpsc::UnboundedSender<Job> {
     let (jobs, queue) = mpsc::unbounded_channel();
     // Weak, so the committer still stops when the executor (the last real sender) is dropped.
-    tokio::spawn(run(db, queue, jobs.downgrade()));
+    tokio::spawn(run(db, metrics, queue, jobs.downgrade()));
     jobs
 }
 
 async fn run(
     db: Database,
+    metrics: Metrics,
     mut queue: mpsc::UnboundedReceiver<Job>,
     requeue: mpsc::WeakUnboundedSender<Job>,
 ) {
@@ -95,14 +97,23 @@ async fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(&db, batch, &requeue).await;
+        commit_batch(&db, &metrics, batch, &requeue).await;
     }
 }
 
-async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboundedSender<Job>) {
+async fn commit_batch(
+    db: &Database,
+    metrics: &Metrics,
+    batch: Vec<Job>,
+    requeue: &mpsc::WeakUnboundedSender<Job>,
+) {
+    let started = Instant::now();
     let tx = match db.writer().await {
         Ok(tx) => tx,
-        Err(err) if err.is_conflict() => return retry(batch, &err.to_string(), requeue),
+        Err(err) if err.is_conflict() => {
+            metrics.commit_conflict();
+            return retry(batch, &err.to_string(), requeue);
+        }
         Err(err) => {
             tracing::error!(error = %err, "a group commit could not begin");
             for job in batch {
@@ -122,6 +133,7 @@ async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboun
             // whole batch again, this job included.
             let detail = detail.clone();
             drop(tx);
+            metrics.commit_conflict();
             let mut again: Vec<Job> = ran.into_iter().map(|(job, _, _)| job).collect();
             again.push(job);
             return retry(again, &detail, requeue);
@@ -131,9 +143,11 @@ async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboun
     // The commit holds the write lock until the engine has written it, so the next batch's
     // `db.writer()` waits exactly that long, not for the fsync.
     let requeue = requeue.clone();
+    let metrics = metrics.clone();
     tokio::spawn(async move {
         match tx.commit().await {
             Ok(commit) => {
+                metrics.commit_batch(ran.len(), started.elapsed());
                 for (job, outcome, lines) in ran {
                     let done = outcome.map(|(value, replayed)| Done {
                         value,
@@ -144,6 +158,7 @@ async fn commit_batch(db: &Database, batch: Vec<Job>, requeue: &mpsc::WeakUnboun
                 }
             }
             Err(err) if err.is_conflict() => {
+                metrics.commit_conflict();
                 let jobs = ran.into_iter().map(|(job, _, _)| job).collect();
                 retry(jobs, &err.to_string(), &requeue);
             }

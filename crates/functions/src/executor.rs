@@ -3,9 +3,11 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::FutureExt;
 use keel_auth::UserIdentity;
+use keel_metrics::{CallOutcome, Metrics};
 use keel_store::{Database, ReadSet};
 use keel_values::Ts;
 use serde_json::Value as Json;
@@ -75,6 +77,7 @@ struct Inner {
     roles: Arc<dyn RoleResolver>,
     extensions: Extensions,
     committer: tokio::sync::mpsc::UnboundedSender<committer::Job>,
+    metrics: Metrics,
 }
 
 /// Services the server hands to actions (a Clerk Backend API client, say), by type.
@@ -113,7 +116,19 @@ impl Executor {
         roles: Arc<dyn RoleResolver>,
         extensions: Extensions,
     ) -> Self {
-        let committer = committer::start(db.clone());
+        Self::with_metrics(registry, db, roles, extensions, Metrics::disabled())
+    }
+
+    /// An executor that records its runs and commits in `metrics` (which the server's other
+    /// layers then reach through [`Executor::metrics`]).
+    pub fn with_metrics(
+        registry: Registry,
+        db: Database,
+        roles: Arc<dyn RoleResolver>,
+        extensions: Extensions,
+        metrics: Metrics,
+    ) -> Self {
+        let committer = committer::start(db.clone(), metrics.clone());
         Executor {
             inner: Arc::new(Inner {
                 registry,
@@ -121,8 +136,14 @@ impl Executor {
                 roles,
                 extensions,
                 committer,
+                metrics,
             }),
         }
+    }
+
+    /// Where this server's figures go (a disabled handle when it keeps none).
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     pub fn extension<T: Send + Sync + 'static>(&self) -> Option<Arc<T>> {
@@ -173,15 +194,35 @@ impl Executor {
                 actual: entry.function.kind().as_str(),
             });
         }
+        let kind = entry.function.kind();
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
+        let started = Instant::now();
         let run = self.run(entry.function, auth, call.args, log);
-        match AssertUnwindSafe(run).catch_unwind().await {
+        let result = match AssertUnwindSafe(run).catch_unwind().await {
             Ok(result) => result,
             Err(_) => {
                 tracing::error!(function = %path, request_id = %log.tag().request_id, "function panicked");
                 Err(FnError::internal("function panicked"))
             }
+        };
+        self.record(&path, kind, &result, started);
+        result
+    }
+
+    /// Counts a run of a registered function (never a path a client made up: the label
+    /// values stay bounded).
+    fn record<T>(&self, path: &str, kind: FunctionKind, result: &FnResult<T>, started: Instant) {
+        if !self.inner.metrics.is_enabled() {
+            return;
         }
+        let outcome = match result {
+            Ok(_) => CallOutcome::Success,
+            Err(err) if err.log_detail().is_some() => CallOutcome::SystemError,
+            Err(_) => CallOutcome::Error,
+        };
+        self.inner
+            .metrics
+            .function_call(path, kind.label(), outcome, started.elapsed());
     }
 
     /// Runs a public query for a live subscription. Unlike [`Executor::call`], errors keep
@@ -196,14 +237,17 @@ impl Executor {
         let path = canonicalize_path(path);
         let entry = self.lookup(&path, Caller::Client);
         let log = FunctionLog::new(CallTag::new(&path));
+        let started = Instant::now();
         let db = self.inner.db.reader().await?.with_journal(journal);
         let ts = db.ts();
+        let mut ran = false;
         let result = match entry {
             Err(err) => Err(err),
             Ok(Entry {
                 function: Function::Query(handler),
                 ..
             }) => {
+                ran = true;
                 let auth = Auth::new(identity, Arc::clone(&self.inner.roles));
                 let run = handler(
                     QueryCtx {
@@ -229,6 +273,9 @@ impl Executor {
         };
         if let Err(err) = &result {
             log_failure(log.tag(), err);
+        }
+        if ran {
+            self.record(&path, FunctionKind::Query, &result, started);
         }
         let journal = db.journal();
         let reads = db.finish().await?;
@@ -286,9 +333,11 @@ impl Executor {
         };
         let once = RequestKey::new(session_id, request_id, call.identity.as_deref(), &path);
         let auth = Auth::new(call.identity, Arc::clone(&self.inner.roles));
+        let started = Instant::now();
         let (done, lines) = self
             .enqueue(tag.clone(), handler, call.args, auth, Some(once))
             .await;
+        self.record(&path, FunctionKind::Mutation, &done, started);
         let result = done.map(|done| {
             let outcome = Outcome {
                 value: done.value,

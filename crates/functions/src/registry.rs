@@ -31,6 +31,15 @@ impl FunctionKind {
             FunctionKind::Action => "Action",
         }
     }
+
+    /// The kind as a metrics label: `query`, `mutation`, `action`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FunctionKind::Query => "query",
+            FunctionKind::Mutation => "mutation",
+            FunctionKind::Action => "action",
+        }
+    }
 }
 
 /// Internal functions run only from the server (actions, webhooks, the CLI), never for a

@@ -9,6 +9,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use keel_app::{ClerkSnapshot, Drift, LocalRecords, reconcile};
 use keel_clerk_api::{ClerkApi, MAX_PAGE_SIZE};
+use keel_metrics::ReconcileOutcome;
 use keel_store::Database;
 use keel_store::singleton::Singletons;
 
@@ -115,6 +116,7 @@ pub fn spawn_periodic(
     api: ClerkApi,
     every: Duration,
     singletons: Arc<dyn Singletons>,
+    metrics: keel_metrics::Metrics,
 ) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(every);
@@ -139,15 +141,23 @@ pub fn spawn_periodic(
             };
             tracing::debug!("reconcile: round started");
             match run_once(&db, &api, false, false).await {
-                Ok(drift) if drift.is_empty() => tracing::debug!("reconcile: in step with Clerk"),
-                Ok(drift) => tracing::info!(
-                    missing = drift.missing.len(),
-                    stale = drift.stale.len(),
-                    extra = drift.extra.len(),
-                    written = drift.written,
-                    "reconcile repaired drift from Clerk"
-                ),
+                Ok(drift) if drift.is_empty() => {
+                    metrics.reconcile_run(ReconcileOutcome::Completed, 0);
+                    tracing::debug!("reconcile: in step with Clerk")
+                }
+                Ok(drift) => {
+                    let found = drift.missing.len() + drift.stale.len() + drift.extra.len();
+                    metrics.reconcile_run(ReconcileOutcome::Completed, found as u64);
+                    tracing::info!(
+                        missing = drift.missing.len(),
+                        stale = drift.stale.len(),
+                        extra = drift.extra.len(),
+                        written = drift.written,
+                        "reconcile repaired drift from Clerk"
+                    )
+                }
                 Err(err) => {
+                    metrics.reconcile_run(ReconcileOutcome::Failed, 0);
                     tracing::warn!(error = %format!("{err:#}"), "reconcile failed; will retry")
                 }
             }

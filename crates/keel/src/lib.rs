@@ -8,6 +8,7 @@ mod dev_secrets;
 mod fd_limit;
 mod issuer;
 mod logging;
+mod metrics;
 pub mod seed;
 mod settings;
 mod snapshot;

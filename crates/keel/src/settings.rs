@@ -155,6 +155,16 @@ pub struct Settings {
     /// Clerk user ids that hold the `admin` role (comma list).
     #[arg(long, env = "KEEL_ADMIN_USER_IDS", value_delimiter = ',')]
     pub admin_user_ids: Vec<String>,
+
+    /// `keel serve`: serve `GET /metrics` (Prometheus text) on the main address to requests
+    /// with `Authorization: Bearer <this token>`. `keel dev` serves it to anyone.
+    #[arg(long, env = "KEEL_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+
+    /// Also serve `GET /metrics`, open, on this separate address (for example
+    /// `127.0.0.1:9090`), for a scraper on a private network.
+    #[arg(long, env = "KEEL_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
 }
 
 /// The PostgreSQL engine's settings; only read when `KEEL_DATABASE_URL` is a `postgres://` URL.

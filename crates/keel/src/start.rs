@@ -58,14 +58,20 @@ pub struct Running {
     pub secret_key_generated: bool,
     /// The dev webhook signing secret, when this start generated it (print it once).
     pub generated_webhook_secret: Option<String>,
+    /// Where `GET /metrics` is served apart (`KEEL_METRICS_LISTEN`), when it is.
+    pub metrics_addr: Option<SocketAddr>,
     sync: Arc<SyncService>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    metrics_task: Option<JoinHandle<()>>,
 }
 
 impl Running {
     /// Stops accepting requests, lets in-flight ones finish, and returns.
     pub async fn stop(self) -> anyhow::Result<()> {
+        if let Some(task) = &self.metrics_task {
+            task.abort();
+        }
         let _ = self.shutdown.send(());
         self.task.await.context("server task")??;
         Ok(())
@@ -99,6 +105,8 @@ pub async fn start(
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
     let database = open_database(settings, &parts.schema).await?;
+    let metrics = crate::metrics::MetricsSetup::from_settings(settings, &mode);
+    metrics.watch_database(&database);
     let listener = match listener {
         Some(listener) => listener,
         None => TcpListener::bind(&settings.listen)
@@ -221,7 +229,13 @@ pub async fn start(
     }
     if let Some((api, every)) = reconcile {
         let singletons = singletons(settings)?;
-        crate::backfill::spawn_periodic(database.clone(), api, every, singletons);
+        crate::backfill::spawn_periodic(
+            database.clone(),
+            api,
+            every,
+            singletons,
+            metrics.metrics.clone(),
+        );
     }
     let roles = Arc::new(AppRoles::new(settings.admin_user_ids.iter().cloned()));
     // Actions reach Clerk's Backend API (the emulator's in dev) through this client.
@@ -243,7 +257,13 @@ pub async fn start(
     if let Some(api) = backend_api {
         extensions.insert(api);
     }
-    let executor = Executor::with_extensions(parts.functions, database, roles, extensions);
+    let executor = Executor::with_metrics(
+        parts.functions,
+        database,
+        roles,
+        extensions,
+        metrics.metrics.clone(),
+    );
     backfill_search_fields(&executor).await?;
     let manager = SubscriptionManager::start(executor.clone())
         .await
@@ -280,25 +300,38 @@ pub async fn start(
                 on_user_deleted: settings.on_user_deleted.as_str().to_string(),
                 ..keel_server::WebhookConfig::default()
             },
+            metrics_access: metrics.access.clone(),
         },
         extra,
     )
     // The web app takes every GET no server route took (client-side routes reload).
     .fallback_service(web);
     let limits = http_limits(settings);
+    let (metrics_addr, metrics_task) = match metrics.spawn_listener().await? {
+        Some((addr, task)) => (Some(addr), Some(task)),
+        None => (None, None),
+    };
     let (shutdown, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(keel_server::serve(listener, router, limits, async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(keel_server::serve(
+        listener,
+        router,
+        limits,
+        metrics.metrics.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     Ok(Running {
         addr,
         url,
         emulator,
         secret_key_generated,
         generated_webhook_secret: webhook_secret.filter(|_| webhook_secret_generated),
+        metrics_addr,
         sync,
         shutdown,
         task,
+        metrics_task,
     })
 }
 

@@ -180,6 +180,14 @@ impl Metrics {
 #[must_use = "the gauge goes down when this is dropped"]
 pub struct GaugeGuard(Option<prometheus_client::metrics::gauge::Gauge>);
 
+impl std::fmt::Debug for GaugeGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("GaugeGuard")
+            .field(&self.0.is_some())
+            .finish()
+    }
+}
+
 impl GaugeGuard {
     fn new(gauge: Option<prometheus_client::metrics::gauge::Gauge>) -> Self {
         if let Some(gauge) = &gauge {

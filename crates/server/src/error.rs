@@ -47,11 +47,14 @@ pub enum RefusalCode {
     StorageUnavailable,
     /// 500, webhooks: storing failed otherwise; Svix retries.
     StorageFailed,
+    /// 404, `GET /metrics`: this server keeps no figures here (`keel serve` without
+    /// `KEEL_METRICS_TOKEN`, or with them on `KEEL_METRICS_LISTEN`'s address instead).
+    MetricsOff,
 }
 
 impl RefusalCode {
     /// Every code, in the README's order.
-    pub const ALL: [RefusalCode; 16] = [
+    pub const ALL: [RefusalCode; 17] = [
         RefusalCode::InvalidAuthHeader,
         RefusalCode::NoAuthProvider,
         RefusalCode::TokenExpired,
@@ -68,6 +71,7 @@ impl RefusalCode {
         RefusalCode::WebhookRejected,
         RefusalCode::StorageUnavailable,
         RefusalCode::StorageFailed,
+        RefusalCode::MetricsOff,
     ];
 
     /// The code on the wire.
@@ -89,6 +93,7 @@ impl RefusalCode {
             RefusalCode::WebhookRejected => "WebhookRejected",
             RefusalCode::StorageUnavailable => "StorageUnavailable",
             RefusalCode::StorageFailed => "StorageFailed",
+            RefusalCode::MetricsOff => "MetricsOff",
         }
     }
 
@@ -110,6 +115,7 @@ impl RefusalCode {
             | RefusalCode::WebhooksNotConfigured
             | RefusalCode::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RefusalCode::StorageFailed => StatusCode::INTERNAL_SERVER_ERROR,
+            RefusalCode::MetricsOff => StatusCode::NOT_FOUND,
         }
     }
 }

@@ -10,11 +10,13 @@ mod cors;
 mod error;
 mod health;
 mod json_body;
+mod metrics;
 mod serve;
 mod sync;
 mod webhooks;
 
 pub use keel_values::bounded_json::{MAX_ARRAY_LEN, MAX_OBJECT_FIELDS, MAX_VALUES};
+pub use metrics::{MetricsAccess, metrics_only_router};
 pub use serve::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, HttpLimits, serve,
 };
@@ -39,6 +41,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub max_buffered_body_bytes: usize,
     pub webhooks: WebhookConfig,
+    /// Who may read `GET /metrics` here (the figures are the executor's
+    /// [`Executor::metrics`]).
+    pub metrics_access: MetricsAccess,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +52,7 @@ impl Default for ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_buffered_body_bytes: DEFAULT_MAX_BUFFERED_BODY_BYTES,
             webhooks: WebhookConfig::default(),
+            metrics_access: MetricsAccess::Off,
         }
     }
 }
@@ -57,6 +63,7 @@ pub(crate) struct AppState {
     pub sync: Arc<SyncService>,
     pub webhooks: WebhookConfig,
     pub bodies: body::BodyLimits,
+    pub metrics_access: MetricsAccess,
 }
 
 /// Every route Keel serves, with `extra` (for example the emulator under `/_clerk`) merged in.
@@ -73,11 +80,13 @@ pub fn router(
         sync,
         webhooks: config.webhooks,
         bodies: body::BodyLimits::new(config.max_body_bytes, config.max_buffered_body_bytes),
+        metrics_access: config.metrics_access,
     });
     api::routes()
         .merge(health::routes())
         .merge(sync::routes())
         .merge(webhooks::routes())
+        .merge(metrics::routes())
         .with_state(state)
         // A browser app on any origin may call the API with its bearer token.
         // Bodies are limited by our own extractor (`body::read_limited`), which answers 413 in

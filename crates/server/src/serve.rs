@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use keel_metrics::Metrics;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::Instant;
@@ -45,10 +46,12 @@ impl Default for HttpLimits {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish.
+/// Each request is counted in `metrics` by route, status and time.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     limits: HttpLimits,
+    metrics: Metrics,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
@@ -71,7 +74,14 @@ pub async fn serve(
         if let Err(err) = tcp.set_nodelay(true) {
             tracing::debug!(%err, "could not set TCP_NODELAY");
         }
-        conn::spawn(tcp, slot, router.clone(), limits, watching.clone());
+        conn::spawn(
+            tcp,
+            slot,
+            router.clone(),
+            limits,
+            metrics.clone(),
+            watching.clone(),
+        );
     }
     drop(listener);
     drop(watching);

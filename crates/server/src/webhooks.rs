@@ -23,7 +23,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use keel_functions::{Call, Caller, FnError, FunctionKind};
-use keel_webhooks::{ClerkEvent, HeaderLookup, SignatureError, WebhookHeader, WebhookSecrets};
+use keel_metrics::WebhookOutcome;
+use keel_webhooks::{
+    ClerkEvent, EventPayload, HeaderLookup, SignatureError, WebhookHeader, WebhookSecrets,
+};
 use serde_json::json;
 
 use crate::body::read_limited;
@@ -166,7 +169,64 @@ impl HeaderLookup for Headers<'_> {
     }
 }
 
+/// What a delivery is counted as in `/metrics`, filled in as it is handled.
+#[derive(Default)]
+struct Tally {
+    /// The event's type, once its signature checked out (types Keel does not act on are
+    /// `other`, so a sender cannot add label values).
+    event_type: Option<&'static str>,
+    /// The ledger's `status` of an applied delivery (`applied`, `duplicate`, `stale`…).
+    status: Option<String>,
+}
+
+impl Tally {
+    fn outcome(&self, status: StatusCode) -> WebhookOutcome {
+        if status.is_client_error() {
+            return WebhookOutcome::Rejected;
+        }
+        if !status.is_success() {
+            return WebhookOutcome::Failed;
+        }
+        match self.status.as_deref() {
+            Some("duplicate") => WebhookOutcome::Duplicate,
+            Some("stale") => WebhookOutcome::Stale,
+            _ => WebhookOutcome::Applied,
+        }
+    }
+}
+
+fn type_label(event: &ClerkEvent) -> &'static str {
+    match &event.payload {
+        EventPayload::Other { .. } => "other",
+        EventPayload::UserCreated(_) => "user.created",
+        EventPayload::UserUpdated(_) => "user.updated",
+        EventPayload::UserDeleted(_) => "user.deleted",
+        EventPayload::SessionCreated(_) => "session.created",
+        EventPayload::SessionEnded(_) => "session.ended",
+        EventPayload::SessionRemoved(_) => "session.removed",
+        EventPayload::SessionRevoked(_) => "session.revoked",
+        EventPayload::SessionPending(_) => "session.pending",
+        EventPayload::OrganizationCreated(_) => "organization.created",
+        EventPayload::OrganizationUpdated(_) => "organization.updated",
+        EventPayload::OrganizationDeleted(_) => "organization.deleted",
+        EventPayload::OrganizationMembershipCreated(_) => "organizationMembership.created",
+        EventPayload::OrganizationMembershipUpdated(_) => "organizationMembership.updated",
+        EventPayload::OrganizationMembershipDeleted(_) => "organizationMembership.deleted",
+    }
+}
+
 async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: Body) -> Response {
+    let mut tally = Tally::default();
+    let response = deliver(&state, &headers, body, &mut tally).await;
+    let metrics = state.executor.metrics();
+    if metrics.is_enabled() {
+        let outcome = tally.outcome(response.status());
+        metrics.webhook_delivery(tally.event_type.unwrap_or("unknown"), outcome);
+    }
+    response
+}
+
+async fn deliver(state: &AppState, headers: &HeaderMap, body: Body, tally: &mut Tally) -> Response {
     let Some(secrets) = &state.webhooks.secrets else {
         return ApiError::new(
             RefusalCode::WebhooksNotConfigured,
@@ -174,12 +234,12 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         )
         .webhook_response();
     };
-    let body = match read_limited(&headers, body, &state.bodies).await {
+    let body = match read_limited(headers, body, &state.bodies).await {
         Ok(body) => body,
         // A 503 is the server's load, not the delivery's fault: not recorded.
         Err(err) if err.status().is_client_error() => {
             let reason = format!("the body could not be read ({})", err.code.as_str());
-            return refuse(&state, &headers, err, &reason, None);
+            return refuse(state, headers, err, &reason, None);
         }
         Err(err) => return err.webhook_response(),
     };
@@ -187,7 +247,7 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default();
-    let delivery = match secrets.verify(&Headers(&headers), &body, now) {
+    let delivery = match secrets.verify(&Headers(headers), &body, now) {
         Ok(delivery) => delivery,
         Err(err) => {
             tracing::info!(reason = err.code(), "rejected a webhook delivery");
@@ -200,7 +260,7 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
                 _ => err.to_string(),
             };
             let refusal = ApiError::new(RefusalCode::WebhookRejected, message.clone());
-            return refuse(&state, &headers, refusal, &message, None);
+            return refuse(state, headers, refusal, &message, None);
         }
     };
     // Parsed here to answer malformed bodies with 400; applied from the same bytes.
@@ -212,24 +272,19 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
             // Its reason may quote the body, so the record says only what kind of refusal.
             let declared = declared_type(&body);
             return refuse(
-                &state,
-                &headers,
+                state,
+                headers,
                 ApiError::new(RefusalCode::WebhookRejected, err.message()),
                 "signed, but not a valid Clerk event (the server log has the details)",
                 declared.as_deref(),
             );
         }
     };
+    tally.event_type = Some(type_label(&event));
     let Ok(text) = std::str::from_utf8(&body) else {
         let message = "the body is not UTF-8".to_string();
         let refusal = ApiError::new(RefusalCode::WebhookRejected, message.clone());
-        return refuse(
-            &state,
-            &headers,
-            refusal,
-            &message,
-            Some(event.event_type()),
-        );
+        return refuse(state, headers, refusal, &message, Some(event.event_type()));
     };
     let call = Call {
         path: "clerk:applyWebhook".into(),
@@ -245,12 +300,13 @@ async fn receive(State(state): State<Arc<AppState>>, headers: HeaderMap, body: B
     match state.executor.call(call).await {
         Ok(outcome) => {
             let status = outcome.value["status"].clone();
+            tally.status = status.as_str().map(str::to_owned);
             tracing::info!(svix_id = %delivery.id, event = event.event_type(), %status, "webhook processed");
             (StatusCode::OK, axum::Json(json!({ "status": status }))).into_response()
         }
         Err(FnError::Coded { message, .. }) => refuse(
-            &state,
-            &headers,
+            state,
+            headers,
             ApiError::new(RefusalCode::WebhookRejected, message),
             "signed, but could not be applied (the server log has the details)",
             Some(event.event_type()),

@@ -29,7 +29,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keel_store::engine::{CommitLog, Engine, EngineRead, EngineWrite, SyncedCatalog, TableSpec};
+use keel_store::engine::{
+    CommitLog, Engine, EngineRead, EngineWrite, PoolUsage, SyncedCatalog, TableSpec,
+};
 use keel_store::{Result, StorageFault, StoreError};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -42,6 +44,8 @@ pub use singleton::PostgresSingletons;
 
 pub struct PostgresEngine {
     pool: PgPool,
+    /// The pool's limit, for `/metrics`.
+    max_connections: u32,
     /// This process's writers take turns here before waiting on the clock row.
     writer_turn: Arc<Mutex<()>>,
     log: Arc<log::PgCommitLog>,
@@ -59,8 +63,9 @@ impl PostgresEngine {
         warn_on_async_commit(&mut conn).await;
         // The migrating connection is not kept: the pool opens its own, lazily.
         let _ = conn.close().await;
+        let max_connections = settings.pool_size.max(PostgresSettings::MIN_POOL_SIZE);
         let pool = PgPoolOptions::new()
-            .max_connections(settings.pool_size.max(PostgresSettings::MIN_POOL_SIZE))
+            .max_connections(max_connections)
             .acquire_timeout(settings.connect_timeout)
             // Not pinged before use (that is a round trip per transaction): a transaction
             // whose first statement finds its connection closed (the server restarted) begins
@@ -76,6 +81,7 @@ impl PostgresEngine {
         log::spawn_pruner(pool.clone(), alive.subscribe());
         Ok(PostgresEngine {
             pool,
+            max_connections,
             writer_turn: Arc::default(),
             log,
             _alive: alive,
@@ -203,6 +209,14 @@ impl Engine for PostgresEngine {
 
     fn commit_log(&self) -> Option<Arc<dyn CommitLog>> {
         Some(Arc::clone(&self.log) as Arc<dyn CommitLog>)
+    }
+
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        Some(PoolUsage {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.max_connections,
+        })
     }
 
     async fn probe_write(&self) -> Result<()> {

@@ -56,6 +56,22 @@ impl Database {
         self.engine.name()
     }
 
+    /// Records, from now on, how late other instances' commits reach this one (read back from
+    /// the commit log). The first call counts; later ones are ignored.
+    pub fn record_metrics(&self, metrics: keel_metrics::Metrics) {
+        self.commits.record_metrics(metrics);
+    }
+
+    /// Reads the engine's connection pool (`None` without one, or once the database is
+    /// gone). It holds the engine weakly, so a metrics sampler built on it keeps nothing
+    /// alive.
+    pub fn pool_usage_reader(
+        &self,
+    ) -> impl Fn() -> Option<crate::engine::PoolUsage> + Send + Sync + 'static {
+        let engine = Arc::downgrade(&self.engine);
+        move || engine.upgrade()?.pool_usage()
+    }
+
     /// A read-only transaction on the latest committed snapshot.
     pub async fn reader(&self) -> Result<Reader> {
         let tx = self.engine.begin_read().await?;

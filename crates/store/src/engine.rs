@@ -99,6 +99,22 @@ pub trait Engine: Send + Sync + 'static {
     fn commit_log(&self) -> Option<Arc<dyn CommitLog>> {
         None
     }
+
+    /// The connection pool's state, for engines that keep one (`None`, the default: an
+    /// embedded engine has no pool to watch).
+    fn pool_usage(&self) -> Option<PoolUsage> {
+        None
+    }
+}
+
+/// How many connections a pool holds, for `/metrics`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Open, in use or idle.
+    pub open: u32,
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
 }
 
 /// Commits of every process sharing the database, read back with their write sets, so that

@@ -5,8 +5,10 @@
 //! announces as [`Change::Unknown`], so a consumer re-checks everything rather than miss it.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::{Arc, Once, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use keel_metrics::Metrics;
 use keel_values::Ts;
 use tokio::sync::{Mutex, broadcast, watch};
 
@@ -60,6 +62,8 @@ pub(crate) struct CommitFeed {
     /// The follower starts with the first subscriber: a process nobody follows commits in
     /// (`keel backfill`, `keel seed`) never listens.
     following: Once,
+    /// Where the lag of commits read back from the log is recorded.
+    metrics: OnceLock<Metrics>,
 }
 
 impl CommitFeed {
@@ -76,7 +80,25 @@ impl CommitFeed {
             published_ts: AtomicU64::new(start.0),
             alive: watch::Sender::new(()),
             following: Once::new(),
+            metrics: OnceLock::new(),
         }
+    }
+
+    pub(crate) fn record_metrics(&self, metrics: Metrics) {
+        let _ = self.metrics.set(metrics);
+    }
+
+    /// A logged commit published: how long after its timestamp (the database's clock, in
+    /// nanoseconds since the epoch) this instance passed it on to its live queries.
+    fn record_logged(&self, ts: Ts) {
+        let Some(metrics) = self.metrics.get().filter(|m| m.is_enabled()) else {
+            return;
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+        // A database clock ahead of this host's counts as no lag, not a negative one.
+        metrics.commit_from_log(Duration::from_nanos(now.saturating_sub(ts.0)));
     }
 
     /// A receiver of every change from now on; the first one starts following the commit
@@ -201,6 +223,7 @@ impl CommitFeed {
                     None => Change::Unknown(logged.ts),
                 };
                 self.send(published, change);
+                self.record_logged(logged.ts);
             }
             if !full {
                 return Ok(());

@@ -19,6 +19,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use keel_auth::{UserIdentity, Verifier};
 use keel_functions::{Call, Caller, ClientOutcome, Executed, FunctionKind, Outcome};
+use keel_metrics::{GaugeGuard, Metrics};
 use keel_values::Ts;
 use keel_values::bounded_json::{BoundedJsonError, PARSE_INLINE_MAX};
 use serde_json::{Value as Json, json};
@@ -94,13 +95,33 @@ pub struct SyncService {
 
 impl SyncService {
     pub fn new(manager: SubscriptionManager, verifier: Verifier, config: SyncConfig) -> Arc<Self> {
-        Arc::new(SyncService {
+        let service = Arc::new(SyncService {
             manager,
             verifier,
             config,
             next_session: std::sync::atomic::AtomicU64::new(1),
             queued_total: Arc::default(),
-        })
+        });
+        // Weak: the figures outlive nothing they read.
+        let sampled = Arc::downgrade(&service);
+        service.metrics().sample_with(move |gauges| {
+            if let Some(service) = sampled.upgrade() {
+                let queued = service
+                    .queued_total
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                gauges
+                    .sync_queued_bytes
+                    .set(i64::try_from(queued).unwrap_or(i64::MAX));
+                gauges
+                    .live_executions
+                    .set(i64::try_from(service.manager.len()).unwrap_or(i64::MAX));
+            }
+        });
+        service
+    }
+
+    fn metrics(&self) -> &Metrics {
+        self.manager.executor().metrics()
     }
 
     /// Runs a connection until the client leaves or the session ends it.
@@ -123,7 +144,9 @@ impl SyncService {
             ),
         );
         let connect_by = Instant::now() + self.config.connect_timeout;
+        let counted = self.metrics().sync_connection();
         let session = Session {
+            _counted: counted,
             id,
             service: self,
             out,
@@ -155,6 +178,8 @@ impl SyncService {
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct LiveQuery {
+    /// Holds the subscriptions gauge up while the query is subscribed (not refused).
+    _counted: Option<GaugeGuard>,
     id: QueryId,
     path: String,
     args: Json,
@@ -189,6 +214,8 @@ struct QueuedMutation {
 type RunningMutation = Pin<Box<dyn Future<Output = (u64, Executed<(Outcome, bool)>)> + Send>>;
 
 struct Session {
+    /// Holds the open-connections gauge up for the session's life.
+    _counted: GaugeGuard,
     id: u64,
     service: Arc<SyncService>,
     out: Outbound,
@@ -466,9 +493,12 @@ impl Session {
                     };
                     let args = single_args(args);
                     let source = self.source(&udf_path, args.clone());
+                    let counted = matches!(source, QuerySource::Live(_))
+                        .then(|| self.service.metrics().sync_subscription());
                     self.queries.insert(
                         at,
                         LiveQuery {
+                            _counted: counted,
                             id: query_id,
                             path: udf_path,
                             args,
@@ -777,10 +807,12 @@ impl Session {
         };
         let limit = self.service.config.transition_chunk_bytes;
         if frame.len() <= limit {
+            self.service.metrics().sync_transition(frame.len());
             return self.send_frame(frame);
         }
         self.chunked_transitions += 1;
         for chunk in encode::transition_chunks(&frame, self.chunked_transitions, limit) {
+            self.service.metrics().sync_transition(chunk.len());
             self.send_frame(chunk)?;
         }
         Ok(())

@@ -34,6 +34,8 @@ async fn notes_are_served_beside_the_built_in_app() {
         emulator_webhook_url: None,
         emulator_faults: None,
         on_user_deleted: keel::OnUserDeletedSetting::Mark,
+        metrics_token: None,
+        metrics_listen: None,
     };
     let running = keel::start(
         &settings,

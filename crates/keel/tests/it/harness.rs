@@ -110,6 +110,8 @@ pub fn settings(dir: &std::path::Path) -> Settings {
         emulator_webhook_url: None,
         emulator_faults: None,
         on_user_deleted: keel::OnUserDeletedSetting::Mark,
+        metrics_token: None,
+        metrics_listen: None,
     }
 }
 

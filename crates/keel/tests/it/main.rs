@@ -22,6 +22,7 @@ mod isolation;
 mod issuer;
 mod limits;
 mod logs;
+mod metrics;
 mod postgres;
 mod rotation;
 mod seed;

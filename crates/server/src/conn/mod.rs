@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::Router;
 use hyper_util::rt::TokioIo;
+use keel_metrics::Metrics;
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, watch};
 
@@ -32,11 +33,12 @@ pub(crate) fn spawn(
     slot: OwnedSemaphorePermit,
     router: Router,
     limits: HttpLimits,
+    metrics: Metrics,
     mut closing: watch::Receiver<()>,
 ) {
     let state = Arc::new(ConnState::default());
     let io = io::ConnIo::new(tcp, slot, Arc::clone(&state), limits);
-    let service = request::ConnService::new(router, state, limits.body_timeout);
+    let service = request::ConnService::new(router, state, limits.body_timeout, metrics);
     tokio::spawn(async move {
         let mut builder = hyper::server::conn::http1::Builder::new();
         // Keel's own deadlines apply (see `io`); hyper's would also end idle connections.

@@ -13,7 +13,8 @@ use axum::body::Body;
 use axum::http::{Request, Response, StatusCode};
 use bytes::Bytes;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
-use tokio::time::Sleep;
+use keel_metrics::{HttpRoute, Metrics};
+use tokio::time::{Instant, Sleep};
 use tower::ServiceExt as _;
 use tower::util::Oneshot;
 
@@ -27,14 +28,21 @@ pub(super) struct ConnService {
     router: Router,
     state: Arc<ConnState>,
     body_timeout: Duration,
+    metrics: Metrics,
 }
 
 impl ConnService {
-    pub(super) fn new(router: Router, state: Arc<ConnState>, body_timeout: Duration) -> Self {
+    pub(super) fn new(
+        router: Router,
+        state: Arc<ConnState>,
+        body_timeout: Duration,
+        metrics: Metrics,
+    ) -> Self {
         ConnService {
             router,
             state,
             body_timeout,
+            metrics,
         }
     }
 }
@@ -47,6 +55,12 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
     fn call(&self, request: Request<Incoming>) -> ServiceFuture {
         let has_body = !request.body().is_end_stream();
         self.state.request_started(has_body);
+        // Classified before the router takes the request; nothing is timed without figures.
+        let counted = self.metrics.is_enabled().then(|| Counted {
+            metrics: self.metrics.clone(),
+            route: crate::metrics::route_of(request.method(), request.uri().path()),
+            started: Instant::now(),
+        });
         let request = request.map(|body| RequestBody {
             inner: body,
             // Only a body still to come can be late.
@@ -57,8 +71,16 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         ServiceFuture {
             inner: self.router.clone().oneshot(request),
             state: Some(Arc::clone(&self.state)),
+            counted,
         }
     }
+}
+
+/// A request to count once its response is ready: its route and when its headers were in.
+struct Counted {
+    metrics: Metrics,
+    route: HttpRoute,
+    started: Instant,
 }
 
 pin_project_lite::pin_project! {
@@ -66,6 +88,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: Oneshot<Router, Request<RequestBody>>,
         state: Option<Arc<ConnState>>,
+        counted: Option<Counted>,
     }
 }
 
@@ -76,6 +99,13 @@ impl Future for ServiceFuture {
         let this = self.project();
         let Ok(response) = ready!(this.inner.poll(cx));
         let state = this.state.take().expect("polled after completion");
+        if let Some(counted) = this.counted.take() {
+            counted.metrics.http_request(
+                counted.route,
+                response.status().as_u16(),
+                counted.started.elapsed(),
+            );
+        }
         if response.status() == StatusCode::SWITCHING_PROTOCOLS {
             state.upgraded();
         }
