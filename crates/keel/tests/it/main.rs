@@ -24,6 +24,7 @@ mod limits;
 mod logs;
 mod postgres;
 mod rotation;
+mod security_doc;
 mod seed;
 mod snapshot;
 mod storage;
