@@ -25,6 +25,7 @@ mod logs;
 mod metrics;
 mod postgres;
 mod rotation;
+mod security_doc;
 mod seed;
 mod snapshot;
 mod storage;
