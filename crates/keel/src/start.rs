@@ -115,6 +115,14 @@ pub async fn start(
     };
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
+    if matches!(mode, Mode::Dev { .. }) && !addr.ip().is_loopback() {
+        // The emulator signs anyone in as anyone, admins included, without a password, and
+        // `/metrics` is open: fine on loopback, not on an address others reach.
+        tracing::warn!(
+            %addr,
+            "keel dev is listening on an address other machines can reach: its Clerk emulator signs anyone in as any user, admins included, without a password, and /metrics is open. Use a 127.0.0.1 address (KEEL_LISTEN), or keel serve with real Clerk"
+        );
+    }
 
     let mut webhook_secret_generated = false;
     let webhook_secret = match &mode {

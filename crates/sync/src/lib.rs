@@ -8,6 +8,7 @@ mod http_answer;
 pub mod manager;
 mod outbound;
 pub mod protocol;
+mod protocol_error;
 mod readindex;
 mod session;
 mod slot;
@@ -17,6 +18,7 @@ pub use encode::Published;
 pub use http_answer::HttpAnswer;
 pub use manager::{IdentityKey, QueryOutcome, Subscription, SubscriptionKey, SubscriptionManager};
 pub use outbound::OVERLOADED_REASON;
+pub use protocol_error::{ProtocolError, ProtocolErrorCode};
 pub use session::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_QUERIES, DEFAULT_MAX_TOTAL_QUEUED_BYTES,
     DEFAULT_TRANSITION_CHUNK_BYTES, IDENTITY_EXPIRED, SyncConfig, SyncService,

@@ -32,6 +32,7 @@ use crate::outbound::{OVERLOADED_REASON, Outbound};
 use crate::protocol::{
     ClientMessage, QueryId, QuerySetModification, ServerMessage, StateVersion, TokenType,
 };
+use crate::protocol_error::{ProtocolError, ProtocolErrorCode};
 use crate::socket::{ClientSocket, OutFrame, Pump};
 
 /// What the official client expects after an identity's token expires mid-session.
@@ -250,7 +251,7 @@ struct Session {
 /// Why a session ends early.
 enum End {
     /// The client broke the protocol: `FatalError` then close.
-    Fatal(String),
+    Fatal(ProtocolError),
     /// The client is too far behind: close with a reason.
     Overloaded,
     /// Close after the last message (an `AuthError` for a bad token).
@@ -279,8 +280,10 @@ impl Session {
         async move {
             let close = match self.serve(&mut socket).await {
                 Err(End::Fatal(error)) => {
-                    tracing::debug!(session = self.id, %error, "closing session after a protocol error");
-                    let _ = self.out.send(&ServerMessage::FatalError { error });
+                    tracing::debug!(session = self.id, code = error.code.as_str(), message = %error.message, "closing session after a protocol error");
+                    let _ = self.out.send(&ServerMessage::FatalError {
+                        error: error.to_string(),
+                    });
                     OutFrame::Close {
                         code: 1000,
                         reason: "FatalError",
@@ -355,10 +358,10 @@ impl Session {
                 Event::Timer => {
                     let now = Instant::now();
                     if self.connect_by.is_some_and(|at| at <= now) {
-                        return Err(End::Fatal(format!(
+                        return Err(End::Fatal(ProtocolErrorCode::ConnectTimeout.with(format!(
                             "No Connect message within {} s of opening the connection",
                             self.service.config.connect_timeout.as_secs_f32()
-                        )));
+                        ))));
                     }
                     if self.identity_expires.is_some_and(|at| at <= now) {
                         self.expire_identity()?;
@@ -432,12 +435,14 @@ impl Session {
     async fn connect(&mut self, session_id: String, max_observed: Option<Ts>) -> Step {
         if self.session_id.is_some() {
             return Err(End::Fatal(
-                "Connect was sent twice on one connection".into(),
+                ProtocolErrorCode::AlreadyConnected
+                    .with("Connect was sent twice on one connection"),
             ));
         }
         if session_id.is_empty() || session_id.len() > 128 {
             return Err(End::Fatal(
-                "Connect needs a sessionId of 1 to 128 characters".into(),
+                ProtocolErrorCode::InvalidSessionId
+                    .with("Connect needs a sessionId of 1 to 128 characters"),
             ));
         }
         if let Some(observed) = max_observed {
@@ -448,13 +453,17 @@ impl Session {
                 .database()
                 .reader()
                 .await
-                .map_err(|_| End::Fatal("Server Error".into()))?
+                .map_err(|_| {
+                    End::Fatal(
+                        ProtocolErrorCode::ServerError.with("The database could not be read"),
+                    )
+                })?
                 .ts();
             if observed > latest {
-                return Err(End::Fatal(format!(
+                return Err(End::Fatal(ProtocolErrorCode::TimestampAhead.with(format!(
                     "Client has observed timestamp {} but this server's latest is {}: it is connected to a different or restored database",
                     observed.0, latest.0
-                )));
+                ))));
             }
             self.ts_floor = observed;
         }
@@ -470,14 +479,16 @@ impl Session {
         modifications: Vec<QuerySetModification>,
     ) -> Step {
         if base != self.version.query_set {
-            return Err(End::Fatal(format!(
-                "Invalid query set base version {base}: the current version is {}",
-                self.version.query_set
+            return Err(End::Fatal(ProtocolErrorCode::InvalidQuerySetVersion.with(
+                format!(
+                    "Invalid query set base version {base}: the current version is {}",
+                    self.version.query_set
+                ),
             )));
         }
         if new <= base {
-            return Err(End::Fatal(format!(
-                "Invalid query set version {new}: it must be greater than {base}"
+            return Err(End::Fatal(ProtocolErrorCode::InvalidQuerySetVersion.with(
+                format!("Invalid query set version {new}: it must be greater than {base}"),
             )));
         }
         let mut removed = Vec::new();
@@ -489,7 +500,10 @@ impl Session {
                     args,
                 } => {
                     let Err(at) = self.query_position(query_id) else {
-                        return Err(End::Fatal(format!("Query {query_id} was added twice")));
+                        return Err(End::Fatal(
+                            ProtocolErrorCode::DuplicateQueryId
+                                .with(format!("Query {query_id} was added twice")),
+                        ));
                     };
                     let args = single_args(args);
                     let source = self.source(&udf_path, args.clone());
@@ -509,9 +523,10 @@ impl Session {
                 }
                 QuerySetModification::Remove { query_id } => {
                     let Ok(at) = self.query_position(query_id) else {
-                        return Err(End::Fatal(format!(
-                            "Query {query_id} is not in the query set"
-                        )));
+                        return Err(End::Fatal(
+                            ProtocolErrorCode::UnknownQueryId
+                                .with(format!("Query {query_id} is not in the query set")),
+                        ));
                     };
                     if let QuerySource::Live(_) = self.queries.remove(at).source {
                         self.live_queries -= 1;
@@ -537,9 +552,11 @@ impl Session {
         value: Option<String>,
     ) -> Step {
         if base != self.version.identity {
-            return Err(End::Fatal(format!(
-                "Invalid identity base version {base}: the current version is {}",
-                self.version.identity
+            return Err(End::Fatal(ProtocolErrorCode::InvalidIdentityVersion.with(
+                format!(
+                    "Invalid identity base version {base}: the current version is {}",
+                    self.version.identity
+                ),
             )));
         }
         let identity = match (token_type, value) {
@@ -555,7 +572,8 @@ impl Session {
             }
             (TokenType::User, None) => {
                 return Err(End::Fatal(
-                    "Authenticate with tokenType User needs a value".into(),
+                    ProtocolErrorCode::MissingToken
+                        .with("Authenticate with tokenType User needs a value"),
                 ));
             }
             (TokenType::User, Some(token)) => match self.service.verifier.verify(&token).await {
@@ -581,8 +599,6 @@ impl Session {
         self.transition(end, &[])
     }
 
-    /// The token behind the identity passed its `exp`: tell the client (which fetches a fresh
-    /// token) and stop serving private data meanwhile.
     /// The token behind the identity passed its `exp`: tell the client, which fetches a fresh
     /// token and reconnects, and end the connection as Convex does, so no private data flows
     /// on an expired identity.
@@ -602,7 +618,9 @@ impl Session {
     /// Queues a mutation; they run one at a time, in order, beside the loop.
     fn mutation(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
         if self.session_id.is_none() {
-            return Err(End::Fatal("Mutation before Connect".into()));
+            return Err(End::Fatal(
+                ProtocolErrorCode::NotConnected.with("Mutation before Connect"),
+            ));
         }
         let call = Call {
             path,
@@ -830,15 +848,19 @@ fn already_sent(sent: Option<&Arc<Published>>, current: &Arc<Published>) -> bool
 /// straight into their type; larger ones (a big query set or arguments) first within
 /// `bounded_json`'s bounds and off the async workers, as HTTP bodies are: their parsed form
 /// could otherwise cost tens of times their text.
-async fn decode(text: Bytes) -> Result<ClientMessage, String> {
-    let invalid = |e: serde_json::Error| format!("Invalid client message: {e}");
+async fn decode(text: Bytes) -> Result<ClientMessage, ProtocolError> {
+    let invalid = |e: serde_json::Error| {
+        ProtocolErrorCode::InvalidMessage.with(format!("Invalid client message: {e}"))
+    };
     if text.len() <= PARSE_INLINE_MAX {
         return serde_json::from_slice(&text).map_err(invalid);
     }
     let parse = move || match keel_values::bounded_json::parse_bounded(&text) {
         Ok(json) => serde_json::from_value(json).map_err(invalid),
         Err(BoundedJsonError::NotJson(e)) => Err(invalid(e)),
-        Err(BoundedJsonError::TooComplex(bound)) => Err(bound.message("The message")),
+        Err(BoundedJsonError::TooComplex(bound)) => {
+            Err(ProtocolErrorCode::MessageTooComplex.with(bound.message("The message")))
+        }
     };
     tokio::task::spawn_blocking(parse)
         .await

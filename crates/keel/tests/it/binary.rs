@@ -64,10 +64,13 @@ impl Keel {
     }
 }
 
-/// Starts `command` on a free port and waits for its address.
+/// Starts `command` on a free port (of 127.0.0.1 unless it sets `KEEL_LISTEN`) and waits for
+/// its address.
 pub fn start_keel(mut command: Command) -> Keel {
+    if !command.get_envs().any(|(name, _)| name == "KEEL_LISTEN") {
+        command.env("KEEL_LISTEN", "127.0.0.1:0");
+    }
     let mut child = command
-        .env("KEEL_LISTEN", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

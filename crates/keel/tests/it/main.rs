@@ -13,6 +13,7 @@ mod clerk_sync;
 mod cli;
 mod crash;
 mod cross_instance;
+mod dev_exposure;
 mod fake_issuer;
 mod function_logs;
 mod harness;

@@ -277,26 +277,40 @@ engine_tests!(an_expiring_token_gets_the_expired_auth_error);
 
 async fn malformed_and_out_of_order_messages_are_fatal_errors_not_panics(engine: Engine) {
     let server = TestServer::dev_on(engine).await;
-    for (setup, bad) in [
-        (None, "{not json"),
-        (None, r#"{"type":"Bogus"}"#),
+    for (setup, bad, code) in [
+        (None, "{not json", "InvalidMessage"),
+        (None, r#"{"type":"Bogus"}"#, "InvalidMessage"),
         (
             None,
             r#"{"type":"ModifyQuerySet","baseVersion":5,"newVersion":6,"modifications":[]}"#,
+            "InvalidQuerySetVersion",
         ),
         (
             None,
             r#"{"type":"Authenticate","baseVersion":3,"tokenType":"None"}"#,
+            "InvalidIdentityVersion",
+        ),
+        (
+            None,
+            r#"{"type":"Authenticate","baseVersion":0,"tokenType":"User"}"#,
+            "MissingToken",
         ),
         (
             None,
             r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Remove","queryId":9}]}"#,
+            "UnknownQueryId",
         ),
         (
             Some(
                 r#"{"type":"ModifyQuerySet","baseVersion":0,"newVersion":1,"modifications":[{"type":"Add","queryId":1,"udfPath":"users:getCurrentUser","args":[{}]}]}"#,
             ),
             r#"{"type":"ModifyQuerySet","baseVersion":1,"newVersion":2,"modifications":[{"type":"Add","queryId":1,"udfPath":"users:getCurrentUser","args":[{}]}]}"#,
+            "DuplicateQueryId",
+        ),
+        (
+            None,
+            r#"{"type":"Connect","sessionId":"again","connectionCount":0,"lastCloseReason":"InitialConnect","clientTs":0}"#,
+            "AlreadyConnected",
         ),
     ] {
         let mut c = Client::connect(&server, "fatal").await;
@@ -306,9 +320,25 @@ async fn malformed_and_out_of_order_messages_are_fatal_errors_not_panics(engine:
         }
         c.send_raw(bad).await;
         let fatal = c.expect("FatalError").await;
-        assert!(!fatal["error"].as_str().unwrap().is_empty(), "{bad}");
+        let error = fatal["error"].as_str().unwrap();
+        assert!(
+            error.starts_with(&format!("{code}: ")) && error.len() > code.len() + 2,
+            "{bad} → {error}"
+        );
         assert!(c.next().await.is_none(), "closed after {bad}");
     }
+    // A mutation before `Connect`.
+    let url = format!("{}/api/1.48.0/sync", server.url.replace("http://", "ws://"));
+    let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut c = Client { socket };
+    c.send(json!({"type": "Mutation", "requestId": 0, "udfPath": "chats:create", "args": [{"title": "x"}]}))
+        .await;
+    let fatal = c.expect("FatalError").await;
+    assert_eq!(fatal["error"], "NotConnected: Mutation before Connect");
+    assert!(
+        c.next().await.is_none(),
+        "closed after a mutation before Connect"
+    );
     // The server is fine afterwards.
     let mut c = Client::connect(&server, "after").await;
     c.send(json!({"type": "Event", "eventType": "x", "event": {}}))
