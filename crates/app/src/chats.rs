@@ -11,7 +11,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::documents::ChatDoc;
-use crate::time::now_millis;
 
 const MAX_TITLE_CHARS: usize = 200;
 
@@ -110,7 +109,7 @@ async fn create_user_chat(
     args: CreateArgs,
 ) -> FnResult<Id<ChatDoc>> {
     let title = valid_title(&args.title)?;
-    let now = now_millis();
+    let now = ctx.db.now_millis();
     let id = ctx
         .db
         .insert(
@@ -132,7 +131,10 @@ async fn update(ctx: MutationCtx, identity: Arc<UserIdentity>, args: UpdateArgs)
     let title = valid_title(&args.title)?;
     let (id, _) = owned_chat(&ctx.db, &identity, args.id.as_str()).await?;
     ctx.db
-        .patch(id, json!({ "title": title, "updatedAt": now_millis() }))
+        .patch(
+            id,
+            json!({ "title": title, "updatedAt": ctx.db.now_millis() }),
+        )
         .await?;
     Ok(())
 }

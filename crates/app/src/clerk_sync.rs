@@ -12,7 +12,6 @@ use keel_webhooks::{
 use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
-use crate::time::now_millis;
 use crate::user_search::{insert_user, patch_user};
 use crate::users::find_by_clerk_id;
 
@@ -90,8 +89,8 @@ impl Outcome {
 }
 
 async fn apply_webhook(ctx: MutationCtx, args: ApplyArgs) -> FnResult<Json> {
-    let received_at = now_millis();
     let db = &ctx.db;
+    let received_at = db.now_millis();
     let seen = db
         .query(LEDGER)
         .with_index("by_svix_id", |r| r.eq("svixId", args.svix_id.as_str()))
@@ -117,7 +116,7 @@ async fn apply_webhook(ctx: MutationCtx, args: ApplyArgs) -> FnResult<Json> {
             "eventTime": event.timestamp_ms as f64,
             "updatedAt": event.updated_at_ms().map(|t| t as f64),
             "receivedAt": received_at,
-            "processedAt": now_millis(),
+            "processedAt": db.now_millis(),
             "outcome": outcome.as_str(),
         }),
     )
@@ -151,7 +150,7 @@ async fn record_issue(db: &Writer, outcome: &str, mut fields: Map<String, Json>)
     fields.insert("outcome".into(), json!(outcome));
     fields.insert("seq".into(), json!(seq));
     fields.insert("slot".into(), json!(slot));
-    fields.insert("receivedAt".into(), json!(now_millis()));
+    fields.insert("receivedAt".into(), json!(db.now_millis()));
     db.insert(ISSUES, fields).await?;
     Ok(())
 }

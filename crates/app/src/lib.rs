@@ -13,7 +13,6 @@ mod profile_hints;
 mod reconcile;
 mod roles;
 mod seed;
-mod time;
 mod user_search;
 mod users;
 mod viewer;

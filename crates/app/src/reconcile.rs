@@ -26,7 +26,6 @@ use serde::Serialize;
 use serde_json::{Value as Json, json};
 
 use crate::clerk_sync::{Outcome, upsert_membership, upsert_organization, upsert_user};
-use crate::time::now_millis;
 use crate::user_search::patch_user;
 use crate::users::find_by_clerk_id;
 
@@ -200,7 +199,7 @@ pub async fn reconcile(
             )
         })
         .await?;
-    let deleted_at = now_millis();
+    let deleted_at = db.runtime().now_unix_millis();
     drift.written += batches
         .apply(&extra_users, |tx, listed| {
             Box::pin(async move {

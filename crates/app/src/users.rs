@@ -13,7 +13,6 @@ use serde_json::{Map, Value as Json, json};
 
 use crate::documents::UserDoc;
 use crate::profile_hints::{ProfileHints, fill_names};
-use crate::time::now_millis;
 use crate::user_search::{
     self, ACTIVE, BY_STATUS, BY_STATUS_ROLE, DELETED, SEARCHED, insert_user, normalize, patch_user,
 };
@@ -146,7 +145,7 @@ async fn provision(
 ) -> FnResult<String> {
     let names = hints.names()?;
     let claims = profile_from_claims(&identity);
-    let now = now_millis();
+    let now = ctx.db.now_millis();
     let existing = find_by_clerk_id(&ctx.db, &identity.subject).await?;
     let Some(user) = existing else {
         let mut record = claims;

@@ -65,6 +65,11 @@ impl Verifier {
         )
     }
 
+    /// Discovery over HTTPS, time from `clock` (the process's injected runtime).
+    pub fn with_clock(config: AuthConfig, clock: Arc<dyn Clock>) -> Verifier {
+        Self::with_parts(config, Arc::new(ReqwestFetcher::new()), clock)
+    }
+
     pub fn with_parts(
         config: AuthConfig,
         fetcher: Arc<dyn KeyFetcher>,
@@ -87,6 +92,11 @@ impl Verifier {
                 signature_checks: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The clock tokens are judged by.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
     }
 
     /// The normalized configuration in use.

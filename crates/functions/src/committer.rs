@@ -20,7 +20,6 @@ use futures::FutureExt;
 use keel_metrics::Metrics;
 use keel_store::Database;
 use keel_values::Ts;
-use rand::Rng;
 use serde_json::Value as Json;
 use tokio::sync::{mpsc, oneshot};
 
@@ -112,7 +111,7 @@ async fn commit_batch(
         Ok(tx) => tx,
         Err(err) if err.is_conflict() => {
             metrics.commit_conflict();
-            return retry(batch, &err.to_string(), requeue);
+            return retry(batch, &err.to_string(), db.runtime(), requeue);
         }
         Err(err) => {
             tracing::error!(error = %err, "a group commit could not begin");
@@ -136,7 +135,7 @@ async fn commit_batch(
             metrics.commit_conflict();
             let mut again: Vec<Job> = ran.into_iter().map(|(job, _, _)| job).collect();
             again.push(job);
-            return retry(again, &detail, requeue);
+            return retry(again, &detail, db.runtime(), requeue);
         }
         ran.push((job, outcome, lines));
     }
@@ -144,6 +143,7 @@ async fn commit_batch(
     // `db.writer()` waits exactly that long, not for the fsync.
     let requeue = requeue.clone();
     let metrics = metrics.clone();
+    let runtime = db.runtime().clone();
     tokio::spawn(async move {
         match tx.commit().await {
             Ok(commit) => {
@@ -160,7 +160,7 @@ async fn commit_batch(
             Err(err) if err.is_conflict() => {
                 metrics.commit_conflict();
                 let jobs = ran.into_iter().map(|(job, _, _)| job).collect();
-                retry(jobs, &err.to_string(), &requeue);
+                retry(jobs, &err.to_string(), &runtime, &requeue);
             }
             Err(err) => {
                 tracing::error!(error = %err, "group commit failed");
@@ -174,7 +174,12 @@ async fn commit_batch(
 
 /// Queues a lost batch's mutations again after a random pause; those out of attempts are
 /// answered `CONFLICT`.
-fn retry(jobs: Vec<Job>, detail: &str, requeue: &mpsc::WeakUnboundedSender<Job>) {
+fn retry(
+    jobs: Vec<Job>,
+    detail: &str,
+    runtime: &keel_runtime::Runtime,
+    requeue: &mpsc::WeakUnboundedSender<Job>,
+) {
     let mut again = Vec::with_capacity(jobs.len());
     for mut job in jobs {
         job.lost += 1;
@@ -197,7 +202,7 @@ fn retry(jobs: Vec<Job>, detail: &str, requeue: &mpsc::WeakUnboundedSender<Job>)
     let Some(lost) = again.iter().map(|job| job.lost).max() else {
         return;
     };
-    let pause = rand::rng().random_range(Duration::ZERO..BACKOFF_STEP * 2u32.pow(lost));
+    let pause = (BACKOFF_STEP * 2u32.pow(lost)).mul_f64(runtime.random_fraction());
     let requeue = requeue.clone();
     tokio::spawn(async move {
         tokio::time::sleep(pause).await;

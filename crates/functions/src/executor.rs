@@ -167,7 +167,7 @@ impl Executor {
     /// Runs a function and returns its result with the lines it logged.
     pub async fn execute(&self, call: Call) -> Executed<Outcome> {
         let path = canonicalize_path(&call.path);
-        let log = FunctionLog::new(CallTag::new(&path));
+        let log = FunctionLog::new(CallTag::new(&path, self.database().runtime()));
         let result = self.execute_logged(path, call, &log).await;
         if let Err(err) = &result {
             log_failure(log.tag(), err);
@@ -236,7 +236,7 @@ impl Executor {
     ) -> FnResult<QueryRun> {
         let path = canonicalize_path(path);
         let entry = self.lookup(&path, Caller::Client);
-        let log = FunctionLog::new(CallTag::new(&path));
+        let log = FunctionLog::new(CallTag::new(&path, self.database().runtime()));
         let started = Instant::now();
         let db = self.inner.db.reader().await?.with_journal(journal);
         let ts = db.ts();
@@ -301,7 +301,7 @@ impl Executor {
         request_id: u64,
     ) -> Executed<(Outcome, bool)> {
         let path = canonicalize_path(&call.path);
-        let tag = CallTag::new(&path);
+        let tag = CallTag::new(&path, self.database().runtime());
         let (result, log_lines) = self
             .mutation_once(path, call, session_id, request_id, &tag)
             .await;

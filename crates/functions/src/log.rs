@@ -55,10 +55,10 @@ pub(crate) struct CallTag {
 }
 
 impl CallTag {
-    pub fn new(path: &str) -> Self {
+    pub fn new(path: &str, runtime: &keel_runtime::Runtime) -> Self {
         CallTag {
             path: path.into(),
-            request_id: format!("{:016x}", rand::random::<u64>()).into(),
+            request_id: format!("{:016x}", runtime.random_u64()).into(),
         }
     }
 }
@@ -254,7 +254,7 @@ mod tests {
     use super::*;
 
     fn log() -> FunctionLog {
-        FunctionLog::new(CallTag::new("test:fn"))
+        FunctionLog::new(CallTag::new("test:fn", &keel_runtime::Runtime::system()))
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! could otherwise collect its owner's answers, or answer the owner's next request in advance.
 //! A mismatch is simply another request: it runs, as its caller, and gets its own record.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use keel_auth::UserIdentity;
 use keel_store::{Database, Order, Schema, TableDef, Writer};
@@ -98,11 +98,11 @@ pub(crate) async fn record(db: &Writer, key: &RequestKey, result: &Json) -> FnRe
 const PRUNE_BATCH: usize = 500;
 
 pub(crate) async fn prune(db: &Database, retention: Duration) -> FnResult<usize> {
-    let cutoff = SystemTime::now()
+    let cutoff = db
+        .runtime()
+        .now()
         .checked_sub(retention)
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as f64)
-        .unwrap_or_default();
+        .map_or(0.0, |t| keel_runtime::unix_millis(t) as f64);
     let mut removed = 0;
     loop {
         let tx = db.writer().await?.system();

@@ -16,8 +16,9 @@ mod start;
 mod token;
 mod webhook_test;
 
+pub use keel_runtime as runtime;
 pub use settings::{Mode, OnUserDeletedSetting, PostgresArgs, Settings};
-pub use start::{AppParts, Running, start};
+pub use start::{AppParts, Running, start, start_with_runtime};
 
 pub use keel_clerk_emulator as clerk_emulator;
 pub use keel_functions as functions;

@@ -9,6 +9,7 @@ use keel_app::AppRoles;
 use keel_auth::{AuthConfig, Verifier};
 use keel_clerk_emulator::{Emulator, EmulatorConfig};
 use keel_functions::{Executor, Registry};
+use keel_runtime::Runtime;
 use keel_store::engine::Engine;
 use keel_store::singleton::{SingleNode, Singletons};
 use keel_store::{Database, Schema};
@@ -102,9 +103,22 @@ pub async fn start(
     parts: AppParts,
     listener: Option<TcpListener>,
 ) -> anyhow::Result<Running> {
+    start_with_runtime(settings, mode, parts, listener, Runtime::system()).await
+}
+
+/// As [`start`], with the clock and randomness every layer reads (ids, commit timestamps,
+/// token expiry, webhook timestamps, the mutation log's retention) taken from `runtime`:
+/// tests move a manual clock instead of sleeping.
+pub async fn start_with_runtime(
+    settings: &Settings,
+    mode: Mode,
+    parts: AppParts,
+    listener: Option<TcpListener>,
+    runtime: Runtime,
+) -> anyhow::Result<Running> {
     std::fs::create_dir_all(&settings.data_dir)
         .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
-    let database = open_database(settings, &parts.schema).await?;
+    let database = open_database_with_runtime(settings, &parts.schema, runtime.clone()).await?;
     let metrics = crate::metrics::MetricsSetup::from_settings(settings, &mode);
     metrics.watch_database(&database);
     let listener = match listener {
@@ -176,12 +190,15 @@ pub async fn start(
         }
     };
 
-    let verifier = Verifier::new(AuthConfig {
-        issuer,
-        application_id: settings.application_id(),
-        authorized_parties: settings.authorized_parties(),
-        clock_skew: settings.clock_skew(),
-    });
+    let verifier = Verifier::with_clock(
+        AuthConfig {
+            issuer,
+            application_id: settings.application_id(),
+            authorized_parties: settings.authorized_parties(),
+            clock_skew: settings.clock_skew(),
+        },
+        Arc::clone(runtime.clock()),
+    );
     if let Mode::Serve { .. } = mode {
         crate::issuer::check_at_start(&verifier);
     }
@@ -384,6 +401,14 @@ pub(crate) async fn open_database(
     settings: &Settings,
     schema: &Schema,
 ) -> anyhow::Result<Database> {
+    open_database_with_runtime(settings, schema, Runtime::system()).await
+}
+
+async fn open_database_with_runtime(
+    settings: &Settings,
+    schema: &Schema,
+    runtime: Runtime,
+) -> anyhow::Result<Database> {
     let engine: Arc<dyn Engine> = match settings.database()? {
         DatabaseChoice::Sqlite(location) => Arc::new(
             SqliteEngine::open(&location)
@@ -400,7 +425,7 @@ pub(crate) async fn open_database(
         }
     };
     let schema = schema.clone().merge(keel_functions::system_schema());
-    Database::open(engine, &schema)
+    Database::open_with_runtime(engine, &schema, runtime)
         .await
         .context("preparing the database schema")
 }

@@ -14,7 +14,7 @@
 //! ([`RejectionLog`]), and the app keeps only the newest ones.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
@@ -243,10 +243,7 @@ async fn deliver(state: &AppState, headers: &HeaderMap, body: Body, tally: &mut 
         }
         Err(err) => return err.webhook_response(),
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = state.executor.database().runtime().now_unix_secs();
     let delivery = match secrets.verify(&Headers(headers), &body, now) {
         Ok(delivery) => delivery,
         Err(err) => {

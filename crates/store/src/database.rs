@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use keel_runtime::Runtime;
 use keel_values::Ts;
 use tokio::sync::broadcast;
 
@@ -32,11 +33,23 @@ pub struct Database {
     catalog: Arc<Catalog>,
     commits: Arc<CommitFeed>,
     health: Arc<WriteHealth>,
+    /// The clock and randomness behind ids, creation times and commit timestamps.
+    runtime: Runtime,
 }
 
 impl Database {
     /// Registers the schema with the engine and rebuilds any index that is new or changed.
     pub async fn open(engine: Arc<dyn Engine>, schema: &Schema) -> Result<Self> {
+        Self::open_with_runtime(engine, schema, Runtime::system()).await
+    }
+
+    /// As [`Database::open`], reading time and randomness from `runtime` (tests set a manual
+    /// clock or seeded randomness).
+    pub async fn open_with_runtime(
+        engine: Arc<dyn Engine>,
+        schema: &Schema,
+        runtime: Runtime,
+    ) -> Result<Self> {
         let (specs, system) = schema.validate()?;
         let synced = engine.sync_catalog(&specs).await?;
         let catalog = Arc::new(Catalog::from_synced(&synced, &system));
@@ -49,7 +62,13 @@ impl Database {
             catalog,
             commits,
             health: Arc::default(),
+            runtime,
         })
+    }
+
+    /// The clock and randomness this database reads.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     pub fn engine_name(&self) -> &'static str {
@@ -90,6 +109,7 @@ impl Database {
             Arc::clone(&self.catalog),
             Arc::clone(&self.commits),
             Arc::clone(&self.health),
+            self.runtime.clone(),
         ))
     }
 

@@ -28,7 +28,8 @@ macro_rules! engine_contract_tests {
             writes_are_visible_to_their_own_transaction_only, snapshots_do_not_see_later_commits,
             commit_timestamps_increase_across_reopen, read_sets_match_the_writes_that_touch_them,
             a_new_index_is_built_from_existing_documents, concurrent_writers_are_serialized,
-            commits_are_published_in_timestamp_order, ids_name_their_table, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes,
+            commits_are_published_in_timestamp_order, ids_name_their_table,
+            ids_and_creation_times_come_from_the_runtime, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes,
             prefix_ranges_hold_the_strings_that_start_with_the_prefix,
             unions_merge_ranges_in_order_and_return_each_document_once,
             union_pages_hold_with_filters_budgets_and_pinned_ends,
@@ -619,6 +620,62 @@ pub async fn ids_name_their_table(open: OpenEngine) {
     let reopened = database(&open, &schema()).await;
     let doc = reopened.reader().await.unwrap().get(note).await.unwrap();
     assert!(doc.is_some(), "table numbers are stable across reopen");
+}
+
+/// A document's id (time then random bytes) and `_creationTime` come from the database's
+/// injected clock and randomness, so a test can fix them; commit timestamps still increase
+/// when that clock is far behind the last commit.
+pub async fn ids_and_creation_times_come_from_the_runtime(open: OpenEngine) {
+    use keel_runtime::{Entropy, ManualClock, Runtime, SeededEntropy};
+    const START_SECS: u64 = 1_700_000_000;
+    let clock = Arc::new(ManualClock::new(START_SECS));
+    let runtime = Runtime::new(clock.clone(), Arc::new(SeededEntropy::new(42)));
+    let before = database(&open, &schema()).await;
+    let tx = before.writer().await.unwrap();
+    tx.insert("tags", json!({})).await.unwrap();
+    let previous = tx.commit().await.unwrap().ts;
+    drop(before);
+
+    let db = Database::open_with_runtime(open().await, &schema(), runtime)
+        .await
+        .expect("open database");
+    let tx = db.writer().await.unwrap();
+    let first = tx
+        .insert("notes", json!({"owner": "a", "rank": 0}))
+        .await
+        .unwrap();
+    clock.advance(std::time::Duration::from_millis(1_500));
+    let second = tx
+        .insert("notes", json!({"owner": "a", "rank": 1}))
+        .await
+        .unwrap();
+    let commit = tx.commit().await.unwrap();
+    assert!(
+        commit.ts > previous,
+        "timestamps increase whatever the clock says"
+    );
+
+    let expected = SeededEntropy::new(42);
+    let mut random = [0; 8];
+    expected.fill(&mut random);
+    assert_eq!(
+        first,
+        keel_values::DocumentId::new_at(first.table, START_SECS * 1_000_000_000, random)
+    );
+    expected.fill(&mut random);
+    assert_eq!(
+        second,
+        keel_values::DocumentId::new_at(
+            second.table,
+            START_SECS * 1_000_000_000 + 1_500_000_000,
+            random
+        )
+    );
+    let reader = db.reader().await.unwrap();
+    for (id, millis) in [(first, 1_700_000_000_000.0), (second, 1_700_000_001_500.0)] {
+        let doc = reader.get(id).await.unwrap().expect("inserted");
+        assert_eq!(doc.to_json()["_creationTime"], json!(millis));
+    }
 }
 
 pub async fn system_tables_are_hidden_from_function_code(open: OpenEngine) {

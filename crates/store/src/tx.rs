@@ -4,6 +4,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use keel_runtime::Runtime;
 use keel_values::{DocumentId, Ts, Value};
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -246,6 +247,7 @@ pub struct Writer {
     commits: Arc<CommitFeed>,
     /// Told every write's outcome, for readiness.
     health: Arc<WriteHealth>,
+    runtime: Runtime,
 }
 
 impl Deref for Writer {
@@ -262,6 +264,7 @@ impl Writer {
             reader: self.reader.system(),
             commits: self.commits.clone(),
             health: self.health.clone(),
+            runtime: self.runtime.clone(),
         }
     }
 
@@ -270,22 +273,38 @@ impl Writer {
         catalog: Arc<Catalog>,
         commits: Arc<CommitFeed>,
         health: Arc<WriteHealth>,
+        runtime: Runtime,
     ) -> Self {
         Writer {
             reader: Reader::new(EngineTx::Write(engine), catalog),
             commits,
             health,
+            runtime,
         }
+    }
+
+    /// The time now in whole milliseconds since the epoch, from the database's runtime: what
+    /// `_creationTime` and the app's `…At` fields hold. Whole milliseconds keep them readable;
+    /// the id breaks ties.
+    pub fn now_millis(&self) -> f64 {
+        self.runtime.now_unix_millis()
+    }
+
+    /// The clock and randomness this transaction reads.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
     }
 
     /// Inserts a new document and returns its id.
     pub async fn insert(&self, table: &str, value: impl Serialize) -> Result<DocumentId> {
         let table = Arc::clone(self.reader.table(table)?);
         let body = document_body(value)?;
-        let id = DocumentId::new_random(table.number);
+        let mut random = [0; 8];
+        self.runtime.fill(&mut random);
+        let id = DocumentId::new_at(table.number, self.runtime.now_unix_nanos(), random);
         let doc = StoredDoc {
             id,
-            creation_time: now_millis(),
+            creation_time: self.now_millis(),
             body,
         };
         self.write(&table, id, None, Some(doc)).await?;
@@ -418,7 +437,9 @@ impl Writer {
         let landing = self.commits.landing();
         // Taken while the engine transaction still holds the write lock: commit order.
         let ticket = self.commits.order.ticket();
-        let ts = engine.commit(Ts(now_nanos()), logged.as_deref()).await;
+        let ts = engine
+            .commit(Ts(self.runtime.now_unix_nanos()), logged.as_deref())
+            .await;
         self.health.observe(&ts);
         let ts = ts?;
         ticket.turn().await;
@@ -600,16 +621,4 @@ fn check_size(body: &Map<String, Json>) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-fn now_nanos() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or_default()
-}
-
-fn now_millis() -> f64 {
-    // Whole milliseconds keep `_creationTime` readable; the id breaks ties.
-    (now_nanos() / 1_000_000) as f64
 }

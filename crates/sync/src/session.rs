@@ -13,7 +13,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -890,7 +890,9 @@ fn single_args(args: Vec<Json>) -> Json {
 
 /// When the identity stops being valid: `exp` plus the allowed clock skew, as verification.
 fn expiry_instant(identity: &UserIdentity, verifier: &Verifier) -> Instant {
-    let now = SystemTime::now()
+    let now = verifier
+        .clock()
+        .now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
     let expires = Duration::from_secs(identity.expires_at) + verifier.config().clock_skew;

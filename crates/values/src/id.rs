@@ -83,9 +83,17 @@ impl DocumentId {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+        let mut random = [0u8; 8];
+        rand::Rng::fill(&mut rand::rng(), &mut random);
+        DocumentId::new_at(table, nanos, random)
+    }
+
+    /// The id [`DocumentId::new_random`] makes, from a given time (nanoseconds since the
+    /// epoch) and random bytes: the store draws both from its injected runtime.
+    pub fn new_at(table: TableNumber, unix_nanos: u64, random: [u8; 8]) -> DocumentId {
         let mut internal = [0u8; INTERNAL_LEN];
-        internal[..8].copy_from_slice(&nanos.to_be_bytes());
-        rand::Rng::fill(&mut rand::rng(), &mut internal[8..]);
+        internal[..8].copy_from_slice(&unix_nanos.to_be_bytes());
+        internal[8..].copy_from_slice(&random);
         DocumentId { table, internal }
     }
 

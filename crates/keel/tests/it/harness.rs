@@ -159,15 +159,27 @@ impl TestServer {
         configure: impl FnOnce(&mut Settings),
         parts: AppParts,
     ) -> Self {
+        Self::dev_with_runtime(storage, configure, parts, keel::runtime::Runtime::system()).await
+    }
+
+    /// `keel dev` on `storage`, reading time and randomness from `runtime` (a manual clock
+    /// that a test moves instead of sleeping).
+    pub async fn dev_with_runtime(
+        storage: Storage,
+        configure: impl FnOnce(&mut Settings),
+        parts: AppParts,
+        runtime: keel::runtime::Runtime,
+    ) -> Self {
         let mut settings = storage.settings();
         configure(&mut settings);
-        let running = keel::start(
+        let running = keel::start_with_runtime(
             &settings,
             Mode::Dev {
                 clerk_secret_key: None,
             },
             parts,
             None,
+            runtime,
         )
         .await
         .expect("start keel dev");

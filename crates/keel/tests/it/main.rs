@@ -26,6 +26,7 @@ mod logs;
 mod metrics;
 mod postgres;
 mod rotation;
+mod runtime;
 mod security_doc;
 mod seed;
 mod snapshot;
