@@ -16,7 +16,10 @@ mod start;
 mod token;
 mod webhook_test;
 
-pub use settings::{Mode, OnUserDeletedSetting, PostgresArgs, Settings};
+pub use settings::{
+    AuthArgs, ClerkArgs, EmulatorArgs, HttpArgs, MetricsArgs, Mode, OnUserDeletedSetting,
+    PostgresArgs, ServeSettings, Settings, StorageArgs, SyncArgs,
+};
 pub use start::{AppParts, Running, start};
 
 pub use keel_clerk_emulator as clerk_emulator;
