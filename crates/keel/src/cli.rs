@@ -352,7 +352,10 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
         } => {
             let url = match url {
                 Some(url) => url,
-                None => format!("{}/clerk-webhook", dev_secrets::find_dev(None, &data_dir)?),
+                None => format!(
+                    "{}/clerk-webhook",
+                    dev_secrets::find_dev(&data_dir, "--url set to the webhook endpoint")?
+                ),
             };
             let secret = clerk_webhook_secret
                 .filter(|s| !s.trim().is_empty())
@@ -398,7 +401,10 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             data_dir,
             clerk_secret_key,
         } => {
-            let url = dev_secrets::find_dev(url, &data_dir)?;
+            let url = match url.filter(|u| !u.trim().is_empty()) {
+                Some(url) => url.trim().trim_end_matches('/').to_string(),
+                None => dev_secrets::find_dev(&data_dir, "--url (KEEL_URL) set to its address")?,
+            };
             let secret = clerk_secret_key
                 .filter(|k| !k.trim().is_empty())
                 .or_else(|| dev_secrets::read(&data_dir, CLERK_SECRET_KEY_FILE))
@@ -593,7 +599,13 @@ fn backfill_api(
     )?;
     let url = match api_url {
         Some(url) => url,
-        None => format!("{}/_clerk", dev_secrets::find_dev(None, &storage.data_dir)?),
+        None => format!(
+            "{}/_clerk",
+            dev_secrets::find_dev(
+                &storage.data_dir,
+                "--clerk-api-url (CLERK_API_URL) set to its emulator's `/_clerk`"
+            )?
+        ),
     };
     Ok(keel_clerk_api::ClerkApi::new(url, key))
 }

@@ -95,15 +95,12 @@ pub fn remove_dev_url(data_dir: &Path, url: &str) {
     }
 }
 
-/// The running `keel dev` to talk to: `url` when given, else the one whose data folder is
-/// `data_dir`; when there is none, the error says how to name one.
-pub fn find_dev(url: Option<String>, data_dir: &Path) -> anyhow::Result<String> {
-    if let Some(url) = url.filter(|u| !u.trim().is_empty()) {
-        return Ok(url.trim().trim_end_matches('/').to_string());
-    }
+/// The base URL of the running `keel dev` whose data folder is `data_dir`; when there is none,
+/// the error says how to name one: `--data-dir`, or `other_way` (the command's own flag).
+pub fn find_dev(data_dir: &Path, other_way: &str) -> anyhow::Result<String> {
     read(data_dir, DEV_URL_FILE).with_context(|| {
         format!(
-            "no running `keel dev` found: {} does not exist (a running `keel dev` writes it into its data folder). Start `keel dev` first, or name a running one with --data-dir (KEEL_DATA_DIR, default {}) set to its data folder, or --url (KEEL_URL) set to its address",
+            "no running `keel dev` found: {} does not exist (a running `keel dev` writes it into its data folder). Start `keel dev` first, or name a running one with --data-dir (KEEL_DATA_DIR, default {}) set to its data folder, or with {other_way}",
             data_dir.join(DEV_URL_FILE).display(),
             crate::settings::DEFAULT_DATA_DIR
         )
