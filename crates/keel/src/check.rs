@@ -155,7 +155,7 @@ async fn check_secret_key(settings: &Settings, report: &mut impl FnMut(bool, Str
         return;
     };
     let url = settings
-        .clerk
+        .clerk_instance
         .api_url
         .clone()
         .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());

@@ -11,7 +11,7 @@ use keel_store_postgres::PostgresEngine;
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
 use crate::logging::LogFormat;
 use crate::settings::{
-    DEFAULT_DATA_DIR, DatabaseChoice, ServeSettings, StorageArgs, misnamed_variables,
+    DEFAULT_DATA_DIR, DatabaseChoice, DevSettings, ServeSettings, StorageArgs, misnamed_variables,
 };
 use crate::{AppParts, Mode, Settings, start};
 
@@ -37,7 +37,7 @@ enum Command {
     /// Run locally: SQLite in the data folder and the built-in Clerk emulator as the issuer.
     Dev {
         #[command(flatten)]
-        settings: Settings,
+        settings: DevSettings,
     },
     /// Run against a real Clerk instance.
     Serve {
@@ -227,6 +227,7 @@ pub fn main(parts: AppParts) -> ExitCode {
 async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
     match command {
         Command::Dev { settings } => {
+            let settings = Settings::from(settings);
             warn_misnamed();
             let clerk_secret_key = settings.clerk.secret_key.clone();
             let running = start(&settings, Mode::Dev { clerk_secret_key }, parts, None).await?;
@@ -697,6 +698,8 @@ mod tests {
         };
         let has = |name: &str, flag: &str| flags(name).iter().any(|f| f == flag);
         assert!(has("keel dev", "emulator-faults"));
+        assert!(!has("keel dev", "clerk-publishable-key"));
+        assert!(!has("keel dev", "clerk-api-url"));
         for name in ["keel serve", "keel check"] {
             assert!(!has(name, "emulator-faults"), "{name}");
             assert!(!has(name, "emulator-webhook-url"), "{name}");
@@ -704,6 +707,7 @@ mod tests {
                 has(name, "listen") && has(name, "frontend-api-url"),
                 "{name}"
             );
+            assert!(has(name, "clerk-publishable-key"), "{name}");
         }
         for name in [
             "keel token",

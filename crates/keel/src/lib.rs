@@ -17,8 +17,8 @@ mod token;
 mod webhook_test;
 
 pub use settings::{
-    AuthArgs, ClerkArgs, EmulatorArgs, HttpArgs, MetricsArgs, Mode, OnUserDeletedSetting,
-    PostgresArgs, ServeSettings, Settings, StorageArgs, SyncArgs,
+    AuthArgs, ClerkArgs, ClerkInstanceArgs, DevSettings, EmulatorArgs, HttpArgs, MetricsArgs, Mode,
+    OnUserDeletedSetting, PostgresArgs, ServeSettings, Settings, StorageArgs, SyncArgs,
 };
 pub use start::{AppParts, Running, start};
 

@@ -39,11 +39,25 @@ pub enum Mode {
     Serve { issuer: String },
 }
 
-/// Everything a server starts with: `keel dev` takes every group, `keel serve` and
-/// `keel check` all but the emulator's (which keeps its defaults there). `Default` is what
-/// the flags default to, without the environment: tests and embedding crates start from it.
-#[derive(Args, Clone, Debug, Default)]
+/// Everything a server starts with. `Default` is what the flags default to, without the
+/// environment: tests and embedding crates start from it.
+#[derive(Clone, Debug, Default)]
 pub struct Settings {
+    pub storage: StorageArgs,
+    pub http: HttpArgs,
+    pub metrics: MetricsArgs,
+    pub sync: SyncArgs,
+    pub auth: AuthArgs,
+    pub clerk: ClerkArgs,
+    /// `keel serve` only (defaults in `keel dev`).
+    pub clerk_instance: ClerkInstanceArgs,
+    /// `keel dev` only (defaults in `keel serve`).
+    pub emulator: EmulatorArgs,
+}
+
+/// `keel dev`'s settings: [`Settings`] without the real Clerk instance's.
+#[derive(Args, Clone, Debug)]
+pub struct DevSettings {
     #[command(flatten)]
     pub storage: StorageArgs,
     #[command(flatten)]
@@ -60,7 +74,7 @@ pub struct Settings {
     pub emulator: EmulatorArgs,
 }
 
-/// `keel serve`'s and `keel check`'s settings: [`Settings`] without the emulator's flags.
+/// `keel serve`'s and `keel check`'s settings: [`Settings`] without the emulator's.
 #[derive(Args, Clone, Debug)]
 pub struct ServeSettings {
     #[command(flatten)]
@@ -75,6 +89,32 @@ pub struct ServeSettings {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub clerk: ClerkArgs,
+    #[command(flatten)]
+    pub clerk_instance: ClerkInstanceArgs,
+}
+
+impl From<DevSettings> for Settings {
+    fn from(dev: DevSettings) -> Settings {
+        let DevSettings {
+            storage,
+            http,
+            metrics,
+            sync,
+            auth,
+            clerk,
+            emulator,
+        } = dev;
+        Settings {
+            storage,
+            http,
+            metrics,
+            sync,
+            auth,
+            clerk,
+            clerk_instance: ClerkInstanceArgs::default(),
+            emulator,
+        }
+    }
 }
 
 impl From<ServeSettings> for Settings {
@@ -86,6 +126,7 @@ impl From<ServeSettings> for Settings {
             sync,
             auth,
             clerk,
+            clerk_instance,
         } = serve;
         Settings {
             storage,
@@ -94,6 +135,7 @@ impl From<ServeSettings> for Settings {
             sync,
             auth,
             clerk,
+            clerk_instance,
             emulator: EmulatorArgs::default(),
         }
     }
@@ -286,7 +328,8 @@ pub struct AuthArgs {
     pub admin_user_ids: Vec<String>,
 }
 
-/// Clerk: its webhooks, its Backend API, the web app's sign-in, and reconciling.
+/// Clerk, in `keel dev` (the emulator) and `keel serve`: its webhooks, its Backend API key,
+/// and reconciling.
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Clerk")]
 pub struct ClerkArgs {
@@ -316,8 +359,18 @@ pub struct ClerkArgs {
     )]
     pub secret_key: Option<String>,
 
-    /// `keel serve`: Clerk's Backend API (for reconcile and the admin actions; default
-    /// Clerk's). `keel dev` uses its emulator's.
+    /// Reconcile with Clerk's Backend API this often (for example `1h`); `keel dev` does so
+    /// every 5 minutes against its emulator by default.
+    #[arg(long, env = "KEEL_RECONCILE_EVERY")]
+    pub reconcile_every: Option<humantime::Duration>,
+}
+
+/// `keel serve` only: the real Clerk instance's Backend API and the publishable key the web
+/// app signs in with (`keel dev` has its emulator's).
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Clerk")]
+pub struct ClerkInstanceArgs {
+    /// Clerk's Backend API (for reconcile and the admin actions; default Clerk's).
     #[arg(
         id = "clerk_api_url",
         value_name = "CLERK_API_URL",
@@ -326,9 +379,8 @@ pub struct ClerkArgs {
     )]
     pub api_url: Option<String>,
 
-    /// `keel serve`: the publishable key (`pk_…`) the web app at `/` signs in with, through
-    /// Clerk's components. Without it the app says sign-in is not configured. `keel dev`
-    /// signs in through its emulator instead.
+    /// The publishable key (`pk_…`) the web app at `/` signs in with, through Clerk's
+    /// components. Without it the app says sign-in is not configured.
     #[arg(
         id = "clerk_publishable_key",
         value_name = "CLERK_PUBLISHABLE_KEY",
@@ -336,11 +388,6 @@ pub struct ClerkArgs {
         env = "CLERK_PUBLISHABLE_KEY"
     )]
     pub publishable_key: Option<String>,
-
-    /// Reconcile with Clerk's Backend API this often (for example `1h`); `keel dev` does so
-    /// every 5 minutes against its emulator by default.
-    #[arg(long, env = "KEEL_RECONCILE_EVERY")]
-    pub reconcile_every: Option<humantime::Duration>,
 }
 
 /// `keel dev` only: how the Clerk emulator delivers its webhooks.
@@ -396,6 +443,7 @@ default_from_flags!(
     SyncArgs,
     AuthArgs,
     ClerkArgs,
+    ClerkInstanceArgs,
     EmulatorArgs
 );
 

@@ -200,7 +200,7 @@ pub async fn start(
             ) {
                 (Some(every), Some(key)) => Some((
                     keel_clerk_api::ClerkApi::new(
-                        settings.clerk.api_url.clone().unwrap_or_else(|| {
+                        settings.clerk_instance.api_url.clone().unwrap_or_else(|| {
                             keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()
                         }),
                         key,
@@ -255,7 +255,7 @@ pub async fn start(
         )),
         (None, Some(key)) if !key.trim().is_empty() => Some(keel_clerk_api::ClerkApi::new(
             settings
-                .clerk
+                .clerk_instance
                 .api_url
                 .clone()
                 .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()),
@@ -349,7 +349,11 @@ pub async fn start(
 fn web_sign_in(emulator: Option<&Arc<Emulator>>, settings: &Settings) -> keel_web::SignIn {
     match (
         emulator,
-        settings.clerk.publishable_key.as_deref().map(str::trim),
+        settings
+            .clerk_instance
+            .publishable_key
+            .as_deref()
+            .map(str::trim),
     ) {
         (Some(_), _) => keel_web::SignIn::Emulator {
             frontend_api: "/_clerk".to_owned(),

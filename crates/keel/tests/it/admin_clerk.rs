@@ -244,7 +244,7 @@ async fn an_unreachable_clerk_is_upstream_unavailable_and_never_shows_the_key() 
     let secret = "sk_test_do_not_show_0123456789";
     let (running, token, _dir) = serve(|s| {
         s.clerk.secret_key = Some(secret.into());
-        s.clerk.api_url = Some("http://127.0.0.1:9".into());
+        s.clerk_instance.api_url = Some("http://127.0.0.1:9".into());
     })
     .await;
     for (path, args) in [
