@@ -37,9 +37,9 @@ pub(crate) async fn run(
             }
             let verifier = Verifier::new(AuthConfig {
                 issuer: issuer.clone(),
-                application_id: settings.application_id(),
-                authorized_parties: settings.authorized_parties(),
-                clock_skew: settings.clock_skew(),
+                application_id: settings.auth.application_id(),
+                authorized_parties: settings.auth.authorized_parties(),
+                clock_skew: settings.auth.clock_skew(),
             });
             match verifier.refresh_keys().await {
                 Ok(keys) => report(
@@ -60,7 +60,7 @@ pub(crate) async fn run(
         }
         Err(err) => report(false, err.to_string()),
     }
-    match settings.application_id() {
+    match settings.auth.application_id() {
         Some(aud) => report(
             true,
             format!("KEEL_APPLICATION_ID = {aud} (tokens must carry aud \"{aud}\")"),
@@ -70,7 +70,7 @@ pub(crate) async fn run(
             "KEEL_APPLICATION_ID is empty: tokens need no audience".to_string(),
         ),
     }
-    match settings.clerk_webhook_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+    match settings.clerk.webhook_secret.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         Some(secret) => match keel_webhooks::WebhookSecrets::parse(secret) {
             Ok(secrets) => report(true, format!("CLERK_WEBHOOK_SECRET: {} signing secret(s)", secrets.len())),
             Err(err) => report(false, format!("CLERK_WEBHOOK_SECRET: {err} — copy the endpoint's signing secret (whsec_…) from the Clerk dashboard")),
@@ -81,7 +81,7 @@ pub(crate) async fn run(
         ),
     }
     check_secret_key(settings, &mut report).await;
-    let parties = settings.authorized_parties();
+    let parties = settings.auth.authorized_parties();
     if parties.is_empty() {
         report(
             true,
@@ -94,7 +94,7 @@ pub(crate) async fn run(
         );
     }
     // A dry run: a SQLite file that is not there yet is not created (nor its folder).
-    if let Ok(DatabaseChoice::Sqlite(location)) = settings.database() {
+    if let Ok(DatabaseChoice::Sqlite(location)) = settings.storage.database() {
         let path = std::path::Path::new(location.strip_prefix("sqlite://").unwrap_or(&location));
         if !path.exists() {
             report(
@@ -111,8 +111,8 @@ pub(crate) async fn run(
             };
         }
     }
-    match std::fs::create_dir_all(&settings.data_dir) {
-        Ok(()) => match crate::start::open_database(settings, &parts.schema).await {
+    match std::fs::create_dir_all(&settings.storage.data_dir) {
+        Ok(()) => match crate::start::open_database(&settings.storage, &parts.schema).await {
             Ok(db) => report(
                 true,
                 format!("database ({}) opened and migrated", db.engine_name()),
@@ -124,7 +124,10 @@ pub(crate) async fn run(
         },
         Err(err) => report(
             false,
-            format!("KEEL_DATA_DIR {}: {err}", settings.data_dir.display()),
+            format!(
+                "KEEL_DATA_DIR {}: {err}",
+                settings.storage.data_dir.display()
+            ),
         ),
     }
     if failed {
@@ -138,7 +141,8 @@ pub(crate) async fn run(
 /// takes it. Unset is fine: only backfill, reconcile and the admin actions need it.
 async fn check_secret_key(settings: &Settings, report: &mut impl FnMut(bool, String)) {
     let Some(key) = settings
-        .clerk_secret_key
+        .clerk
+        .secret_key
         .as_deref()
         .map(str::trim)
         .filter(|k| !k.is_empty())
@@ -151,7 +155,8 @@ async fn check_secret_key(settings: &Settings, report: &mut impl FnMut(bool, Str
         return;
     };
     let url = settings
-        .clerk_api_url
+        .clerk_instance
+        .api_url
         .clone()
         .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());
     let api = keel_clerk_api::ClerkApi::new(url.clone(), key);
@@ -166,7 +171,7 @@ async fn check_secret_key(settings: &Settings, report: &mut impl FnMut(bool, Str
 
 /// What to check when the database did not open, for a server Keel connects to.
 fn database_fix(settings: &Settings) -> String {
-    match settings.database() {
+    match settings.storage.database() {
         Ok(DatabaseChoice::Postgres(postgres)) => format!(
             " — check that PostgreSQL at {} is reachable and that KEEL_DATABASE_URL's user, password and database are right",
             postgres.url.host()

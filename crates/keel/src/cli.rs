@@ -10,9 +10,13 @@ use keel_store_postgres::PostgresEngine;
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
 use crate::logging::LogFormat;
-use crate::settings::{DatabaseChoice, misnamed_variables};
+use crate::settings::{
+    DEFAULT_DATA_DIR, DatabaseChoice, DevSettings, ServeSettings, StorageArgs, misnamed_variables,
+};
 use crate::{AppParts, Mode, Settings, start};
 
+/// Each subcommand takes the settings groups it reads and no others, so its `--help` lists
+/// only what changes it (and a flag it ignores is an error, not a silent no-op).
 #[derive(Parser)]
 #[command(
     name = "keel",
@@ -33,23 +37,24 @@ enum Command {
     /// Run locally: SQLite in the data folder and the built-in Clerk emulator as the issuer.
     Dev {
         #[command(flatten)]
-        settings: Settings,
+        settings: DevSettings,
     },
     /// Run against a real Clerk instance.
     Serve {
         #[command(flatten)]
-        settings: Settings,
+        settings: ServeSettings,
         #[command(flatten)]
         issuer: crate::issuer::IssuerArgs,
     },
     /// Check the `serve` settings, the issuer's keys and the database, without serving.
     Check {
         #[command(flatten)]
-        settings: Settings,
+        settings: ServeSettings,
         #[command(flatten)]
         issuer: crate::issuer::IssuerArgs,
     },
-    /// Print a fresh token for a user of a running `keel dev` (for curl and scripts).
+    /// Print a fresh token for a user of a running `keel dev` (for curl and scripts). It finds
+    /// the `keel dev` through the address it notes in its data folder (--data-dir), or --url.
     Token {
         /// The Clerk user id (`user_…`).
         #[arg(long, required_unless_present = "email", conflicts_with = "email")]
@@ -69,32 +74,42 @@ enum Command {
         /// Lifetime in seconds (default: the emulator's, 60).
         #[arg(long)]
         expires_in: Option<u64>,
-        /// The running Keel (default: http:// + KEEL_LISTEN).
+        /// The running `keel dev`'s address (default: the one it noted in its data folder).
         #[arg(long, env = "KEEL_URL")]
         url: Option<String>,
-        #[command(flatten)]
-        settings: Settings,
+        /// The data folder of the running `keel dev`: its address and its emulator's key are
+        /// there.
+        #[arg(long, env = "KEEL_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
+        /// The emulator's Backend API key (default: the one kept in the data folder).
+        #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
+        clerk_secret_key: Option<String>,
     },
     /// Bring the database up to date (the engine's schema, then the app's tables and indexes)
     /// and exit. `serve` does the same at start; run this first to migrate once before
     /// starting several instances.
     Migrate {
         #[command(flatten)]
-        settings: Settings,
+        storage: StorageArgs,
     },
     /// Reconcile the synced tables with Clerk's Backend API (users, organizations, memberships).
     Backfill {
-        #[command(flatten)]
-        settings: Settings,
+        /// Clerk's Backend API key (`sk_…`). Unset in a `keel dev` folder: the emulator's.
+        #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
+        clerk_secret_key: Option<String>,
+        /// Clerk's Backend API (default: Clerk's; with the emulator's key, the running
+        /// `keel dev`'s emulator).
+        #[arg(long, env = "CLERK_API_URL")]
+        clerk_api_url: Option<String>,
         /// Print the drift (missing, stale, extra) without writing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// Fill an empty database with generated users (as Clerk's webhooks write them),
     /// organizations with members, and chats, for trying things out and for benchmarks.
     Seed {
-        #[command(flatten)]
-        settings: Settings,
         /// Users to write.
         #[arg(long, default_value_t = 1000)]
         users: usize,
@@ -107,6 +122,8 @@ enum Command {
         /// Records per transaction.
         #[arg(long, default_value_t = 2000)]
         batch: usize,
+        #[command(flatten)]
+        storage: StorageArgs,
     },
     /// Copy the SQLite database, consistently, while Keel serves (PostgreSQL: use pg_dump).
     /// The copy is a complete database file; restore it by putting it in place of keel.db
@@ -115,7 +132,7 @@ enum Command {
         /// Where to write the copy (a file that does not exist yet).
         path: PathBuf,
         #[command(flatten)]
-        settings: Settings,
+        storage: StorageArgs,
     },
     /// Write every app table, as of one snapshot, to a new ZIP in Convex's snapshot export
     /// format (what `npx convex export` downloads). Safe while Keel serves.
@@ -123,7 +140,7 @@ enum Command {
         /// The ZIP to write (a file that does not exist yet).
         path: PathBuf,
         #[command(flatten)]
-        settings: Settings,
+        storage: StorageArgs,
     },
     /// Load a snapshot ZIP (from `keel export`, or a Convex deployment's export) into the app's
     /// tables, in one transaction: a file that fails changes nothing. Without --replace or
@@ -138,7 +155,7 @@ enum Command {
         #[arg(long)]
         append: bool,
         #[command(flatten)]
-        settings: Settings,
+        storage: StorageArgs,
     },
     /// Clerk webhooks: `keel webhooks test` sends a signed test delivery.
     Webhooks {
@@ -166,11 +183,17 @@ enum WebhooksCommand {
         /// The event type: user.created, user.updated or user.deleted.
         #[arg(long = "type", default_value = "user.created")]
         event_type: String,
-        /// The endpoint (default: http:// + KEEL_LISTEN + /clerk-webhook).
+        /// The endpoint (default: the running `keel dev`'s `/clerk-webhook`, found through the
+        /// address it notes in its data folder).
         #[arg(long)]
         url: Option<String>,
-        #[command(flatten)]
-        settings: Settings,
+        /// The webhook signing secret (`whsec_…`; default: the one `keel dev` keeps in its data
+        /// folder).
+        #[arg(long, env = "CLERK_WEBHOOK_SECRET", hide_env_values = true)]
+        clerk_webhook_secret: Option<String>,
+        /// The data folder of the `keel dev` to test: its address and webhook secret are there.
+        #[arg(long, env = "KEEL_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+        data_dir: PathBuf,
     },
 }
 
@@ -204,14 +227,21 @@ pub fn main(parts: AppParts) -> ExitCode {
 async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
     match command {
         Command::Dev { settings } => {
+            let settings = Settings::from(settings);
             warn_misnamed();
-            let clerk_secret_key = settings.clerk_secret_key.clone();
+            let clerk_secret_key = settings.clerk.secret_key.clone();
             let running = start(&settings, Mode::Dev { clerk_secret_key }, parts, None).await?;
+            let data_dir = &settings.storage.data_dir;
+            let url = running.url.clone();
+            dev_secrets::write_dev_url(data_dir, &url)?;
             print!("{}", dev_banner(&settings, &running));
-            running.run_until_signal().await?;
+            let stopped = running.run_until_signal().await;
+            dev_secrets::remove_dev_url(data_dir, &url);
+            stopped?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve { settings, issuer } => {
+            let settings = Settings::from(settings);
             let issuer = crate::issuer::require_for_serve(issuer)?;
             tracing::info!(issuer = %issuer.url, from = issuer.from, "the tokens' issuer");
             let issuer = issuer.url;
@@ -222,11 +252,11 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Check { settings, issuer } => {
-            Ok(crate::check::run(&settings, issuer, &parts).await)
+            Ok(crate::check::run(&settings.into(), issuer, &parts).await)
         }
-        Command::Migrate { settings } => {
+        Command::Migrate { storage } => {
             warn_misnamed();
-            let database = settings.database()?;
+            let database = storage.database()?;
             let applied = match &database {
                 DatabaseChoice::Postgres(postgres) => Some(
                     PostgresEngine::migrate(postgres)
@@ -234,11 +264,11 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                         .with_context(|| format!("migrating {database} (KEEL_DATABASE_URL)"))?,
                 ),
                 DatabaseChoice::Sqlite(_) => {
-                    std::fs::create_dir_all(&settings.data_dir)?;
+                    std::fs::create_dir_all(&storage.data_dir)?;
                     None
                 }
             };
-            let db = crate::start::open_database(&settings, &parts.schema).await?;
+            let db = crate::start::open_database(&storage, &parts.schema).await?;
             match applied {
                 Some(0) => println!(
                     "{database}: already at schema version {}",
@@ -256,13 +286,18 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Backfill { settings, dry_run } => {
-            let api = backfill_api(&settings)?;
-            std::fs::create_dir_all(&settings.data_dir)?;
-            let db = crate::start::open_database(&settings, &parts.schema).await?;
+        Command::Backfill {
+            storage,
+            clerk_secret_key,
+            clerk_api_url,
+            dry_run,
+        } => {
+            let api = backfill_api(&storage, clerk_secret_key, clerk_api_url)?;
+            std::fs::create_dir_all(&storage.data_dir)?;
+            let db = crate::start::open_database(&storage, &parts.schema).await?;
             eprintln!(
                 "reconciling {} with Clerk at {}",
-                settings.database()?,
+                storage.database()?,
                 api.base_url()
             );
             let drift = crate::backfill::run_once(&db, &api, dry_run, true).await?;
@@ -270,24 +305,22 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
-        Command::Export { path, settings } => {
-            crate::snapshot::export(&settings, &parts, &path).await
-        }
+        Command::Export { path, storage } => crate::snapshot::export(&storage, &parts, &path).await,
         Command::Import {
             path,
             replace,
             append,
-            settings,
+            storage,
         } => {
             let mode = match (replace, append) {
                 (true, _) => keel_snapshot::ImportMode::Replace,
                 (_, true) => keel_snapshot::ImportMode::Append,
                 _ => keel_snapshot::ImportMode::RequireEmpty,
             };
-            crate::snapshot::import(&settings, &parts, &path, mode).await
+            crate::snapshot::import(&storage, &parts, &path, mode).await
         }
-        Command::Backup { path, settings } => {
-            let location = match settings.database()? {
+        Command::Backup { path, storage } => {
+            let location = match storage.database()? {
                 crate::settings::DatabaseChoice::Sqlite(location) => location,
                 crate::settings::DatabaseChoice::Postgres(postgres) => anyhow::bail!(
                     "{} is PostgreSQL: back it up with pg_dump (for example `pg_dump -Fc -f keel.dump` with the same connection settings), see the README's Backups",
@@ -314,19 +347,24 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                 WebhooksCommand::Test {
                     event_type,
                     url,
-                    settings,
+                    clerk_webhook_secret,
+                    data_dir,
                 },
         } => {
-            let url = url.unwrap_or_else(|| format!("http://{}/clerk-webhook", settings.listen));
-            let secret = settings
-                .clerk_webhook_secret
-                .clone()
+            let url = match url {
+                Some(url) => url,
+                None => format!(
+                    "{}/clerk-webhook",
+                    dev_secrets::find_dev(&data_dir, "--url set to the webhook endpoint")?
+                ),
+            };
+            let secret = clerk_webhook_secret
                 .filter(|s| !s.trim().is_empty())
-                .or_else(|| dev_secrets::read(&settings.data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE))
+                .or_else(|| dev_secrets::read(&data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE))
                 .with_context(|| {
                     format!(
-                        "no webhook secret: set CLERK_WEBHOOK_SECRET, or run this in the folder where `keel dev` runs (it keeps one in {})",
-                        settings.data_dir.display()
+                        "no webhook secret: set CLERK_WEBHOOK_SECRET, or pass --data-dir with the folder `keel dev` uses (it keeps one in {})",
+                        data_dir.join(dev_secrets::CLERK_WEBHOOK_SECRET_FILE).display()
                     )
                 })?;
             let (status, body) =
@@ -339,7 +377,7 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Seed {
-            settings,
+            storage,
             users,
             chats_per_user,
             users_per_organization,
@@ -351,7 +389,7 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                 users_per_organization,
                 batch: batch.max(1),
             };
-            seed(&settings, &parts, &options).await
+            seed(&storage, &parts, &options).await
         }
         Command::Token {
             user,
@@ -361,17 +399,20 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             session,
             expires_in,
             url,
-            settings,
+            data_dir,
+            clerk_secret_key,
         } => {
-            let url = url.unwrap_or_else(|| format!("http://{}", settings.listen));
-            let secret = settings
-                .clerk_secret_key
-                .clone()
-                .or_else(|| dev_secrets::read(&settings.data_dir, CLERK_SECRET_KEY_FILE))
+            let url = match url.filter(|u| !u.trim().is_empty()) {
+                Some(url) => url.trim().trim_end_matches('/').to_string(),
+                None => dev_secrets::find_dev(&data_dir, "--url (KEEL_URL) set to its address")?,
+            };
+            let secret = clerk_secret_key
+                .filter(|k| !k.trim().is_empty())
+                .or_else(|| dev_secrets::read(&data_dir, CLERK_SECRET_KEY_FILE))
                 .with_context(|| {
                     format!(
-                        "no emulator key in {}: run this in the folder where `keel dev` runs, pass --data-dir with the folder it uses (.keel by default), or set CLERK_SECRET_KEY to the key `keel dev` prints at start",
-                        settings.data_dir.display()
+                        "no emulator key in {}: pass --data-dir with the folder `keel dev` uses ({DEFAULT_DATA_DIR} by default), or set CLERK_SECRET_KEY to the key `keel dev` prints at start",
+                        data_dir.display()
                     )
                 })?;
             let template = if session {
@@ -401,7 +442,7 @@ fn dev_banner(settings: &Settings, running: &crate::Running) -> String {
     let mut out = String::new();
     let set = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
     let origin = |from_environment: bool, generated: bool, file: &str| {
-        let kept = settings.data_dir.join(file);
+        let kept = settings.storage.data_dir.join(file);
         match (from_environment, generated) {
             (true, _) => "from the environment".to_string(),
             (false, true) => format!("generated now, kept in {}", kept.display()),
@@ -415,23 +456,29 @@ fn dev_banner(settings: &Settings, running: &crate::Running) -> String {
             "Clerk emulator: CLERK_SECRET_KEY={} ({})",
             emulator.secret_key(),
             origin(
-                set(&settings.clerk_secret_key),
+                set(&settings.clerk.secret_key),
                 running.secret_key_generated,
                 CLERK_SECRET_KEY_FILE
             )
         );
     }
     let webhook_secret = settings
-        .clerk_webhook_secret
+        .clerk
+        .webhook_secret
         .clone()
         .filter(|s| !s.trim().is_empty())
-        .or_else(|| dev_secrets::read(&settings.data_dir, dev_secrets::CLERK_WEBHOOK_SECRET_FILE));
+        .or_else(|| {
+            dev_secrets::read(
+                &settings.storage.data_dir,
+                dev_secrets::CLERK_WEBHOOK_SECRET_FILE,
+            )
+        });
     if let Some(secret) = webhook_secret {
         let _ = writeln!(
             out,
             "Clerk emulator: CLERK_WEBHOOK_SECRET={secret} ({})",
             origin(
-                set(&settings.clerk_webhook_secret),
+                set(&settings.clerk.webhook_secret),
                 running.generated_webhook_secret.is_some(),
                 dev_secrets::CLERK_WEBHOOK_SECRET_FILE
             )
@@ -439,9 +486,18 @@ fn dev_banner(settings: &Settings, running: &crate::Running) -> String {
     }
     let url = &running.url;
     let _ = writeln!(out, "Keel listening on {url}");
+    // `keel token` finds this `keel dev` through the address it notes in the data folder.
+    let data_dir = &settings.storage.data_dir;
+    let absolute = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.clone());
+    let data_dir_flag = if data_dir.as_path() == Path::new(DEFAULT_DATA_DIR) {
+        String::new()
+    } else {
+        format!(" --data-dir {}", absolute.display())
+    };
     let _ = writeln!(
         out,
-        "Next: open {url}/ to sign in (the emulator's page) and use the app, or get a token for curl and scripts:\n  keel token --email ada@example.com --create --url {url}"
+        "Next: open {url}/ to sign in (the emulator's page) and use the app, or get a token for curl and scripts (from another folder, add --data-dir {}):\n  keel token --email ada@example.com --create{data_dir_flag}",
+        absolute.display()
     );
     out
 }
@@ -449,16 +505,16 @@ fn dev_banner(settings: &Settings, running: &crate::Running) -> String {
 /// `keel seed`: refuses a database that already has users (a second run would duplicate the
 /// chats), then writes with a progress bar and reports the rate and the database's size.
 async fn seed(
-    settings: &Settings,
+    storage: &StorageArgs,
     parts: &AppParts,
     options: &crate::seed::SeedOptions,
 ) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&settings.data_dir)?;
-    let db = crate::start::open_database(settings, &parts.schema).await?;
+    std::fs::create_dir_all(&storage.data_dir)?;
+    let db = crate::start::open_database(storage, &parts.schema).await?;
     let reader = db.reader().await?;
     let existing = reader.query("users").count(1).await?;
     reader.finish().await?;
-    let database = settings.database()?;
+    let database = storage.database()?;
     if existing > 0 {
         anyhow::bail!(
             "{database} already holds users; `keel seed` fills an empty database (use a fresh --data-dir or database)"
@@ -529,31 +585,149 @@ fn codegen(parts: &AppParts, out: &Path, check: bool) -> anyhow::Result<ExitCode
 }
 
 /// The Backend API to reconcile with: `CLERK_SECRET_KEY` and `CLERK_API_URL` (default Clerk's),
-/// or, in a `keel dev` folder with neither set, the local emulator.
-fn backfill_api(settings: &Settings) -> anyhow::Result<keel_clerk_api::ClerkApi> {
-    if let Some(key) = settings
-        .clerk_secret_key
-        .clone()
-        .filter(|k| !k.trim().is_empty())
-    {
-        let url = settings
-            .clerk_api_url
-            .clone()
-            .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());
+/// or, in a `keel dev` folder with neither set, the running `keel dev`'s emulator.
+fn backfill_api(
+    storage: &StorageArgs,
+    secret_key: Option<String>,
+    api_url: Option<String>,
+) -> anyhow::Result<keel_clerk_api::ClerkApi> {
+    if let Some(key) = secret_key.filter(|k| !k.trim().is_empty()) {
+        let url = api_url.unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string());
         return Ok(keel_clerk_api::ClerkApi::new(url, key.trim()));
     }
-    let key = dev_secrets::read(&settings.data_dir, CLERK_SECRET_KEY_FILE).context(
-        "CLERK_SECRET_KEY is not set: set it to your Clerk secret key (sk_…), or run in a keel dev folder",
+    let key = dev_secrets::read(&storage.data_dir, CLERK_SECRET_KEY_FILE).context(
+        "CLERK_SECRET_KEY is not set: set it to your Clerk secret key (sk_…), or run in a keel dev folder (--data-dir)",
     )?;
-    let url = settings
-        .clerk_api_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{}/_clerk", settings.listen));
+    let url = match api_url {
+        Some(url) => url,
+        None => format!(
+            "{}/_clerk",
+            dev_secrets::find_dev(
+                &storage.data_dir,
+                "--clerk-api-url (CLERK_API_URL) set to its emulator's `/_clerk`"
+            )?
+        ),
+    };
     Ok(keel_clerk_api::ClerkApi::new(url, key))
 }
 
 fn warn_misnamed() {
     for problem in misnamed_variables(std::env::vars().map(|(k, _)| k)) {
         tracing::warn!("{problem}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+    use crate::settings::KNOWN_KEEL_VARIABLES;
+
+    /// Every command and subcommand with its path (`keel serve`, `keel webhooks test`, …).
+    fn commands() -> Vec<(String, clap::Command)> {
+        fn walk(path: String, command: &clap::Command, out: &mut Vec<(String, clap::Command)>) {
+            out.push((path.clone(), command.clone()));
+            for sub in command.get_subcommands() {
+                walk(format!("{path} {}", sub.get_name()), sub, out);
+            }
+        }
+        let mut command = Cli::command();
+        command.build();
+        let mut out = Vec::new();
+        walk("keel".into(), &command, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// A `KEEL_*` variable a flag reads but the misspelling check does not know would be
+    /// reported as "not a Keel setting".
+    #[test]
+    fn every_keel_variable_a_flag_reads_is_known() {
+        let mut checked = 0;
+        for (path, command) in commands() {
+            for arg in command.get_arguments() {
+                let Some(env) = arg.get_env().and_then(|e| e.to_str()) else {
+                    continue;
+                };
+                checked += 1;
+                if env.starts_with("KEEL_") {
+                    assert!(
+                        KNOWN_KEEL_VARIABLES.contains(&env),
+                        "`{path}` --{} reads {env}, which KNOWN_KEEL_VARIABLES lacks",
+                        arg.get_id()
+                    );
+                }
+            }
+        }
+        assert!(checked > 30, "only {checked} variables found");
+    }
+
+    /// Every flag of every command says what it does in `--help`.
+    #[test]
+    fn every_flag_has_a_description() {
+        for (path, command) in commands() {
+            for arg in command.get_arguments() {
+                assert!(
+                    arg.get_help().is_some() || arg.get_long_help().is_some(),
+                    "`{path}` --{} has no description",
+                    arg.get_id()
+                );
+            }
+        }
+    }
+
+    /// The emulator's flags belong to `keel dev` alone; the server's flags to the commands that
+    /// run or check a server.
+    #[test]
+    fn each_command_takes_only_its_own_groups() {
+        let commands = commands();
+        let flags = |name: &str| -> Vec<String> {
+            let (_, command) = commands
+                .iter()
+                .find(|(path, _)| path == name)
+                .unwrap_or_else(|| panic!("no {name}"));
+            command
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(String::from))
+                .collect()
+        };
+        let has = |name: &str, flag: &str| flags(name).iter().any(|f| f == flag);
+        assert!(has("keel dev", "emulator-faults"));
+        assert!(!has("keel dev", "clerk-publishable-key"));
+        assert!(!has("keel dev", "clerk-api-url"));
+        for name in ["keel serve", "keel check"] {
+            assert!(!has(name, "emulator-faults"), "{name}");
+            assert!(!has(name, "emulator-webhook-url"), "{name}");
+            assert!(
+                has(name, "listen") && has(name, "frontend-api-url"),
+                "{name}"
+            );
+            assert!(has(name, "clerk-publishable-key"), "{name}");
+        }
+        for name in [
+            "keel token",
+            "keel migrate",
+            "keel backfill",
+            "keel seed",
+            "keel backup",
+            "keel export",
+            "keel import",
+            "keel webhooks test",
+        ] {
+            for server_flag in [
+                "listen",
+                "max-body-bytes",
+                "sync-max-queries",
+                "emulator-faults",
+            ] {
+                assert!(!has(name, server_flag), "{name} takes --{server_flag}");
+            }
+            assert!(has(name, "data-dir"), "{name}");
+        }
     }
 }

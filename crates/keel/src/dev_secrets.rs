@@ -1,5 +1,6 @@
 //! Secrets `keel dev` generates when the environment does not fix them, kept in the data
-//! folder (mode 0600) so restarts and `keel token` use the same ones.
+//! folder (mode 0600) so restarts and `keel token` use the same ones; and the address of the
+//! running `keel dev`, kept there too so `keel token` finds it from the folder alone.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,9 @@ use anyhow::Context;
 
 pub const CLERK_SECRET_KEY_FILE: &str = "clerk-secret-key";
 pub const CLERK_WEBHOOK_SECRET_FILE: &str = "clerk-webhook-secret";
+/// The base URL of the `keel dev` running on the folder, written at its start and removed at
+/// its stop.
+pub const DEV_URL_FILE: &str = "dev-url";
 
 /// A Svix-style signing secret: `whsec_` and 24 random bytes in base64.
 pub fn generate_webhook_secret() -> String {
@@ -76,4 +80,29 @@ fn write_private(path: &PathBuf, value: &str) -> anyhow::Result<()> {
         .with_context(|| format!("writing {}", path.display()))?;
     file.write_all(value.as_bytes())?;
     Ok(())
+}
+
+/// Notes where this `keel dev` listens, for `keel token` and `keel webhooks test`.
+pub fn write_dev_url(data_dir: &Path, url: &str) -> anyhow::Result<()> {
+    let path = data_dir.join(DEV_URL_FILE);
+    std::fs::write(&path, format!("{url}\n")).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Forgets this `keel dev`'s address at its stop (unless another start has replaced it).
+pub fn remove_dev_url(data_dir: &Path, url: &str) {
+    if read(data_dir, DEV_URL_FILE).as_deref() == Some(url) {
+        let _ = std::fs::remove_file(data_dir.join(DEV_URL_FILE));
+    }
+}
+
+/// The base URL of the running `keel dev` whose data folder is `data_dir`; when there is none,
+/// the error says how to name one: `--data-dir`, or `other_way` (the command's own flag).
+pub fn find_dev(data_dir: &Path, other_way: &str) -> anyhow::Result<String> {
+    read(data_dir, DEV_URL_FILE).with_context(|| {
+        format!(
+            "no running `keel dev` found: {} does not exist (a running `keel dev` writes it into its data folder). Start `keel dev` first, or name a running one with --data-dir (KEEL_DATA_DIR, default {}) set to its data folder, or with {other_way}",
+            data_dir.join(DEV_URL_FILE).display(),
+            crate::settings::DEFAULT_DATA_DIR
+        )
+    })
 }

@@ -20,6 +20,7 @@ pub(crate) const JWT_ISSUER_DOMAIN: &str = "CLERK_JWT_ISSUER_DOMAIN";
 
 /// The issuer as configured, by either name (`keel serve` and `keel check` take these flags).
 #[derive(clap::Args, Clone, Debug, Default)]
+#[command(next_help_heading = "Clerk")]
 pub struct IssuerArgs {
     /// The Clerk Frontend API URL, which is the tokens' issuer (the name Clerk's Convex guide
     /// uses).

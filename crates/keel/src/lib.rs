@@ -17,7 +17,10 @@ mod token;
 mod webhook_test;
 
 pub use keel_runtime as runtime;
-pub use settings::{Mode, OnUserDeletedSetting, PostgresArgs, Settings};
+pub use settings::{
+    AuthArgs, ClerkArgs, ClerkInstanceArgs, DevSettings, EmulatorArgs, HttpArgs, MetricsArgs, Mode,
+    OnUserDeletedSetting, PostgresArgs, ServeSettings, Settings, StorageArgs, SyncArgs,
+};
 pub use start::{AppParts, Running, start, start_with_runtime};
 
 pub use keel_clerk_emulator as clerk_emulator;

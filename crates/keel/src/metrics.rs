@@ -25,12 +25,14 @@ pub(crate) struct MetricsSetup {
 impl MetricsSetup {
     pub(crate) fn from_settings(settings: &Settings, mode: &Mode) -> Self {
         let token = settings
-            .metrics_token
+            .metrics
+            .token
             .as_deref()
             .map(str::trim)
             .filter(|token| !token.is_empty());
         let listen = settings
-            .metrics_listen
+            .metrics
+            .listen
             .clone()
             .filter(|address| !address.trim().is_empty());
         let access = match (mode, token) {

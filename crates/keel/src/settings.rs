@@ -1,10 +1,14 @@
 //! Settings from the environment (or `.env`), with the names Clerk's and Convex's guides use
 //! for Clerk's own values and `KEEL_*` for Keel's.
+//!
+//! The flags come in groups with one job each ([`StorageArgs`], [`HttpArgs`], …); every
+//! subcommand takes the groups it uses (see `cli.rs`), and [`Settings`] is the whole set a
+//! server starts with.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
+use clap::{Args, FromArgMatches, ValueEnum};
 use keel_store_postgres::{DatabaseUrl, PostgresSettings};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -24,6 +28,9 @@ impl OnUserDeletedSetting {
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3210";
 
+/// The data folder when neither `--data-dir` nor `KEEL_DATA_DIR` names one.
+pub const DEFAULT_DATA_DIR: &str = ".keel";
+
 /// `dev` mounts the Clerk emulator and trusts it as the issuer; `serve` trusts the configured
 /// Clerk instance and never mounts the emulator.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,14 +39,114 @@ pub enum Mode {
     Serve { issuer: String },
 }
 
-#[derive(Args, Clone, Debug)]
+/// Everything a server starts with. `Default` is what the flags default to, without the
+/// environment: tests and embedding crates start from it.
+#[derive(Clone, Debug, Default)]
 pub struct Settings {
-    /// Address to listen on; port 0 picks a free port (the address is printed).
-    #[arg(long, env = "KEEL_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: String,
+    pub storage: StorageArgs,
+    pub http: HttpArgs,
+    pub metrics: MetricsArgs,
+    pub sync: SyncArgs,
+    pub auth: AuthArgs,
+    pub clerk: ClerkArgs,
+    /// `keel serve` only (defaults in `keel dev`).
+    pub clerk_instance: ClerkInstanceArgs,
+    /// `keel dev` only (defaults in `keel serve`).
+    pub emulator: EmulatorArgs,
+}
 
+/// `keel dev`'s settings: [`Settings`] without the real Clerk instance's.
+#[derive(Args, Clone, Debug)]
+pub struct DevSettings {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub clerk: ClerkArgs,
+    #[command(flatten)]
+    pub emulator: EmulatorArgs,
+}
+
+/// `keel serve`'s and `keel check`'s settings: [`Settings`] without the emulator's.
+#[derive(Args, Clone, Debug)]
+pub struct ServeSettings {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+    #[command(flatten)]
+    pub metrics: MetricsArgs,
+    #[command(flatten)]
+    pub sync: SyncArgs,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    #[command(flatten)]
+    pub clerk: ClerkArgs,
+    #[command(flatten)]
+    pub clerk_instance: ClerkInstanceArgs,
+}
+
+impl From<DevSettings> for Settings {
+    fn from(dev: DevSettings) -> Settings {
+        let DevSettings {
+            storage,
+            http,
+            metrics,
+            sync,
+            auth,
+            clerk,
+            emulator,
+        } = dev;
+        Settings {
+            storage,
+            http,
+            metrics,
+            sync,
+            auth,
+            clerk,
+            clerk_instance: ClerkInstanceArgs::default(),
+            emulator,
+        }
+    }
+}
+
+impl From<ServeSettings> for Settings {
+    fn from(serve: ServeSettings) -> Settings {
+        let ServeSettings {
+            storage,
+            http,
+            metrics,
+            sync,
+            auth,
+            clerk,
+            clerk_instance,
+        } = serve;
+        Settings {
+            storage,
+            http,
+            metrics,
+            sync,
+            auth,
+            clerk,
+            clerk_instance,
+            emulator: EmulatorArgs::default(),
+        }
+    }
+}
+
+/// Where the data is: the data folder and the database.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Storage")]
+pub struct StorageArgs {
     /// Folder for the dev database, the emulator's key and generated secrets.
-    #[arg(long, env = "KEEL_DATA_DIR", default_value = ".keel")]
+    #[arg(long, env = "KEEL_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
     pub data_dir: PathBuf,
 
     /// Database URL: `sqlite://path` (default: `keel.db` in the data folder) or
@@ -49,18 +156,45 @@ pub struct Settings {
 
     #[command(flatten)]
     pub postgres: PostgresArgs,
+}
 
-    /// Required token audience (`aud`); empty means no audience is required.
-    #[arg(long, env = "KEEL_APPLICATION_ID", default_value = "convex")]
-    pub application_id: String,
+/// The PostgreSQL engine's settings; only read when `KEEL_DATABASE_URL` is a `postgres://` URL.
+#[derive(Args, Clone, Debug)]
+pub struct PostgresArgs {
+    /// PostgreSQL: the most connections to the database this instance keeps open.
+    #[arg(id = "pg_pool_size",
+        value_name = "PG_POOL_SIZE", long = "pg-pool-size", env = "KEEL_PG_POOL_SIZE", default_value_t = PostgresSettings::DEFAULT_POOL_SIZE)]
+    pub pool_size: u32,
 
-    /// Accepted `azp` values (comma list); when set, tokens must carry one of them.
-    #[arg(long, env = "KEEL_AUTHORIZED_PARTIES", value_delimiter = ',')]
-    pub authorized_parties: Vec<String>,
+    /// PostgreSQL: how long connecting (or waiting for a free pooled connection) may take.
+    #[arg(
+        id = "pg_connect_timeout",
+        value_name = "PG_CONNECT_TIMEOUT",
+        long = "pg-connect-timeout",
+        env = "KEEL_PG_CONNECT_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub connect_timeout: humantime::Duration,
 
-    /// Allowed clock skew for `exp` and `nbf`, in seconds.
-    #[arg(long, env = "KEEL_CLOCK_SKEW_SECS", default_value_t = 5)]
-    pub clock_skew_secs: u64,
+    /// PostgreSQL: the server cancels a statement, or a transaction left idle, after this
+    /// long (`0s`: never).
+    #[arg(
+        id = "pg_statement_timeout",
+        value_name = "PG_STATEMENT_TIMEOUT",
+        long = "pg-statement-timeout",
+        env = "KEEL_PG_STATEMENT_TIMEOUT",
+        default_value = "30s"
+    )]
+    pub statement_timeout: humantime::Duration,
+}
+
+/// The HTTP listener: its address, body limits, deadlines and connection cap.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "HTTP")]
+pub struct HttpArgs {
+    /// Address to listen on; port 0 picks a free port (the address is printed).
+    #[arg(long, env = "KEEL_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: String,
 
     /// Request body limit in bytes.
     #[arg(long, env = "KEEL_MAX_BODY_BYTES", default_value_t = keel_server::DEFAULT_MAX_BODY_BYTES)]
@@ -73,134 +207,245 @@ pub struct Settings {
 
     /// A request's headers must arrive within this (for example `10s`), counted from the
     /// accept for a connection's first request and from the first bytes for later ones.
-    #[arg(long, env = "KEEL_HTTP_HEADER_TIMEOUT", default_value = "10s")]
-    pub http_header_timeout: humantime::Duration,
+    #[arg(
+        id = "http_header_timeout",
+        value_name = "HTTP_HEADER_TIMEOUT",
+        long = "http-header-timeout",
+        env = "KEEL_HTTP_HEADER_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub header_timeout: humantime::Duration,
 
     /// A request's whole body must arrive within this of its headers; a late one gets 408.
-    #[arg(long, env = "KEEL_HTTP_BODY_TIMEOUT", default_value = "30s")]
-    pub http_body_timeout: humantime::Duration,
+    #[arg(
+        id = "http_body_timeout",
+        value_name = "HTTP_BODY_TIMEOUT",
+        long = "http-body-timeout",
+        env = "KEEL_HTTP_BODY_TIMEOUT",
+        default_value = "30s"
+    )]
+    pub body_timeout: humantime::Duration,
 
     /// A keep-alive HTTP connection with no request in flight is closed after this.
     /// WebSockets are not affected.
-    #[arg(long, env = "KEEL_HTTP_IDLE_TIMEOUT", default_value = "60s")]
-    pub http_idle_timeout: humantime::Duration,
+    #[arg(
+        id = "http_idle_timeout",
+        value_name = "HTTP_IDLE_TIMEOUT",
+        long = "http-idle-timeout",
+        env = "KEEL_HTTP_IDLE_TIMEOUT",
+        default_value = "60s"
+    )]
+    pub idle_timeout: humantime::Duration,
 
     /// The most connections (HTTP and WebSocket) open at once; past it new ones get 503.
     /// Default: the open-files limit less a reserve for the database and outgoing requests.
     #[arg(long, env = "KEEL_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+}
 
+/// Who may read `GET /metrics`.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Metrics")]
+pub struct MetricsArgs {
+    /// `keel serve`: serve `GET /metrics` (Prometheus text) on the main address to requests
+    /// with `Authorization: Bearer <this token>`. `keel dev` serves it to anyone.
+    #[arg(
+        id = "metrics_token",
+        value_name = "METRICS_TOKEN",
+        long = "metrics-token",
+        env = "KEEL_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+
+    /// Also serve `GET /metrics`, open, on this separate address (for example
+    /// `127.0.0.1:9090`), for a scraper on a private network.
+    #[arg(
+        id = "metrics_listen",
+        value_name = "METRICS_LISTEN",
+        long = "metrics-listen",
+        env = "KEEL_METRICS_LISTEN"
+    )]
+    pub listen: Option<String>,
+}
+
+/// The sync WebSocket's limits.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Sync")]
+pub struct SyncArgs {
     /// Per-connection limit on queued outgoing sync messages, in bytes; a client that falls
     /// further behind is disconnected.
-    #[arg(long, env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
-    pub sync_max_queued_bytes: usize,
+    #[arg(id = "sync_max_queued_bytes",
+        value_name = "SYNC_MAX_QUEUED_BYTES", long = "sync-max-queued-bytes", env = "KEEL_SYNC_MAX_QUEUED_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_queued_bytes: usize,
 
     /// What all sync connections together may hold queued for clients, in bytes; past it, a
     /// client that is behind is disconnected even under its own limit.
-    #[arg(long, env = "KEEL_SYNC_MAX_TOTAL_QUEUED_BYTES", default_value_t = keel_sync::DEFAULT_MAX_TOTAL_QUEUED_BYTES)]
-    pub sync_max_total_queued_bytes: usize,
+    #[arg(id = "sync_max_total_queued_bytes",
+        value_name = "SYNC_MAX_TOTAL_QUEUED_BYTES", long = "sync-max-total-queued-bytes", env = "KEEL_SYNC_MAX_TOTAL_QUEUED_BYTES", default_value_t = keel_sync::DEFAULT_MAX_TOTAL_QUEUED_BYTES)]
+    pub max_total_queued_bytes: usize,
 
     /// A sync WebSocket that sends no `Connect` message within this long is closed.
-    #[arg(long, env = "KEEL_SYNC_CONNECT_TIMEOUT", default_value = "10s")]
-    pub sync_connect_timeout: humantime::Duration,
+    #[arg(
+        id = "sync_connect_timeout",
+        value_name = "SYNC_CONNECT_TIMEOUT",
+        long = "sync-connect-timeout",
+        env = "KEEL_SYNC_CONNECT_TIMEOUT",
+        default_value = "10s"
+    )]
+    pub connect_timeout: humantime::Duration,
 
     /// Live queries one sync connection may subscribe to; further ones get an error result.
-    #[arg(long, env = "KEEL_SYNC_MAX_QUERIES", default_value_t = keel_sync::DEFAULT_MAX_QUERIES)]
-    pub sync_max_queries: usize,
+    #[arg(id = "sync_max_queries",
+        value_name = "SYNC_MAX_QUERIES", long = "sync-max-queries", env = "KEEL_SYNC_MAX_QUERIES", default_value_t = keel_sync::DEFAULT_MAX_QUERIES)]
+    pub max_queries: usize,
 
     /// A live-query transition longer than this (bytes) is sent as `TransitionChunk`
     /// messages, as Convex's backend does, for proxies that cap WebSocket message sizes.
-    #[arg(long, env = "KEEL_SYNC_TRANSITION_CHUNK_BYTES", default_value_t = keel_sync::DEFAULT_TRANSITION_CHUNK_BYTES)]
-    pub sync_transition_chunk_bytes: usize,
+    #[arg(id = "sync_transition_chunk_bytes",
+        value_name = "SYNC_TRANSITION_CHUNK_BYTES", long = "sync-transition-chunk-bytes", env = "KEEL_SYNC_TRANSITION_CHUNK_BYTES", default_value_t = keel_sync::DEFAULT_TRANSITION_CHUNK_BYTES)]
+    pub transition_chunk_bytes: usize,
+}
 
+/// Which tokens are accepted, and who is an admin.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Auth")]
+pub struct AuthArgs {
+    /// Required token audience (`aud`); empty means no audience is required.
+    #[arg(long, env = "KEEL_APPLICATION_ID", default_value = "convex")]
+    pub application_id: String,
+
+    /// Accepted `azp` values (comma list); when set, tokens must carry one of them.
+    #[arg(long, env = "KEEL_AUTHORIZED_PARTIES", value_delimiter = ',')]
+    pub authorized_parties: Vec<String>,
+
+    /// Allowed clock skew for `exp` and `nbf`, in seconds.
+    #[arg(long, env = "KEEL_CLOCK_SKEW_SECS", default_value_t = 5)]
+    pub clock_skew_secs: u64,
+
+    /// Clerk user ids that hold the `admin` role (comma list).
+    #[arg(long, env = "KEEL_ADMIN_USER_IDS", value_delimiter = ',')]
+    pub admin_user_ids: Vec<String>,
+}
+
+/// Clerk, in `keel dev` (the emulator) and `keel serve`: its webhooks, its Backend API key,
+/// and reconciling.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Clerk")]
+pub struct ClerkArgs {
     /// The webhook signing secret(s) (`whsec_…`, several separated by spaces while rotating).
     /// `keel dev` generates one when unset; `keel serve` answers webhooks 503 without it.
-    #[arg(long, env = "CLERK_WEBHOOK_SECRET", hide_env_values = true)]
-    pub clerk_webhook_secret: Option<String>,
-
-    /// Clerk's Backend API key (`sk_…`). In `keel dev` it is the emulator's key (generated and
-    /// kept in the data folder when unset).
-    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
-    pub clerk_secret_key: Option<String>,
-
-    /// Clerk's Backend API (for backfill and reconcile).
-    #[arg(long, env = "CLERK_API_URL")]
-    pub clerk_api_url: Option<String>,
-
-    /// `keel serve`: the publishable key (`pk_…`) the web app at `/` signs in with, through
-    /// Clerk's components. Without it the app says sign-in is not configured. `keel dev`
-    /// signs in through its emulator instead.
-    #[arg(long, env = "CLERK_PUBLISHABLE_KEY")]
-    pub clerk_publishable_key: Option<String>,
-
-    /// Reconcile with Clerk's Backend API this often (for example `1h`); `keel dev` does so
-    /// every 5 minutes against its emulator by default.
-    #[arg(long, env = "KEEL_RECONCILE_EVERY")]
-    pub reconcile_every: Option<humantime::Duration>,
-
-    /// `keel dev`: where the emulator delivers its signed webhooks (default: this Keel's own
-    /// `/clerk-webhook`), so another app's webhook route can be developed against it.
-    #[arg(long, env = "KEEL_EMULATOR_WEBHOOK_URL")]
-    pub emulator_webhook_url: Option<String>,
-
-    /// `keel dev`: make the emulator drop, duplicate or reorder first delivery attempts, for
-    /// example `drop=0.2,duplicate=0.1,reorder=0.1,seed=7`.
-    #[arg(long, env = "KEEL_EMULATOR_FAULTS")]
-    pub emulator_faults: Option<String>,
+    #[arg(
+        id = "clerk_webhook_secret",
+        value_name = "CLERK_WEBHOOK_SECRET",
+        long = "clerk-webhook-secret",
+        env = "CLERK_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
 
     /// What `user.deleted` does: `mark` the user inactive, or `purge` the user and their data.
     #[arg(long, env = "KEEL_ON_USER_DELETED", default_value = "mark")]
     pub on_user_deleted: OnUserDeletedSetting,
 
-    /// Clerk user ids that hold the `admin` role (comma list).
-    #[arg(long, env = "KEEL_ADMIN_USER_IDS", value_delimiter = ',')]
-    pub admin_user_ids: Vec<String>,
+    /// Clerk's Backend API key (`sk_…`). In `keel dev` it is the emulator's key (generated and
+    /// kept in the data folder when unset).
+    #[arg(
+        id = "clerk_secret_key",
+        value_name = "CLERK_SECRET_KEY",
+        long = "clerk-secret-key",
+        env = "CLERK_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
 
-    /// `keel serve`: serve `GET /metrics` (Prometheus text) on the main address to requests
-    /// with `Authorization: Bearer <this token>`. `keel dev` serves it to anyone.
-    #[arg(long, env = "KEEL_METRICS_TOKEN", hide_env_values = true)]
-    pub metrics_token: Option<String>,
-
-    /// Also serve `GET /metrics`, open, on this separate address (for example
-    /// `127.0.0.1:9090`), for a scraper on a private network.
-    #[arg(long, env = "KEEL_METRICS_LISTEN")]
-    pub metrics_listen: Option<String>,
+    /// Reconcile with Clerk's Backend API this often (for example `1h`); `keel dev` does so
+    /// every 5 minutes against its emulator by default.
+    #[arg(long, env = "KEEL_RECONCILE_EVERY")]
+    pub reconcile_every: Option<humantime::Duration>,
 }
 
-/// The PostgreSQL engine's settings; only read when `KEEL_DATABASE_URL` is a `postgres://` URL.
+/// `keel serve` only: the real Clerk instance's Backend API and the publishable key the web
+/// app signs in with (`keel dev` has its emulator's).
 #[derive(Args, Clone, Debug)]
-pub struct PostgresArgs {
-    /// PostgreSQL: the most connections to the database this instance keeps open.
-    #[arg(long = "pg-pool-size", env = "KEEL_PG_POOL_SIZE", default_value_t = PostgresSettings::DEFAULT_POOL_SIZE)]
-    pub pool_size: u32,
-
-    /// PostgreSQL: how long connecting (or waiting for a free pooled connection) may take.
+#[command(next_help_heading = "Clerk")]
+pub struct ClerkInstanceArgs {
+    /// Clerk's Backend API (for reconcile and the admin actions; default Clerk's).
     #[arg(
-        long = "pg-connect-timeout",
-        env = "KEEL_PG_CONNECT_TIMEOUT",
-        default_value = "10s"
+        id = "clerk_api_url",
+        value_name = "CLERK_API_URL",
+        long = "clerk-api-url",
+        env = "CLERK_API_URL"
     )]
-    pub connect_timeout: humantime::Duration,
+    pub api_url: Option<String>,
 
-    /// PostgreSQL: the server cancels a statement, or a transaction left idle, after this
-    /// long (`0s`: never).
+    /// The publishable key (`pk_…`) the web app at `/` signs in with, through Clerk's
+    /// components. Without it the app says sign-in is not configured.
     #[arg(
-        long = "pg-statement-timeout",
-        env = "KEEL_PG_STATEMENT_TIMEOUT",
-        default_value = "30s"
+        id = "clerk_publishable_key",
+        value_name = "CLERK_PUBLISHABLE_KEY",
+        long = "clerk-publishable-key",
+        env = "CLERK_PUBLISHABLE_KEY"
     )]
-    pub statement_timeout: humantime::Duration,
+    pub publishable_key: Option<String>,
 }
 
-impl Default for PostgresArgs {
-    fn default() -> Self {
-        PostgresArgs {
-            pool_size: PostgresSettings::DEFAULT_POOL_SIZE,
-            connect_timeout: PostgresSettings::DEFAULT_CONNECT_TIMEOUT.into(),
-            statement_timeout: PostgresSettings::DEFAULT_STATEMENT_TIMEOUT.into(),
-        }
-    }
+/// `keel dev` only: how the Clerk emulator delivers its webhooks.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Clerk emulator")]
+pub struct EmulatorArgs {
+    /// Where the emulator delivers its signed webhooks (default: this Keel's own
+    /// `/clerk-webhook`), so another app's webhook route can be developed against it.
+    #[arg(
+        id = "emulator_webhook_url",
+        value_name = "EMULATOR_WEBHOOK_URL",
+        long = "emulator-webhook-url",
+        env = "KEEL_EMULATOR_WEBHOOK_URL"
+    )]
+    pub webhook_url: Option<String>,
+
+    /// Make the emulator drop, duplicate or reorder first delivery attempts, for example
+    /// `drop=0.2,duplicate=0.1,reorder=0.1,seed=7`.
+    #[arg(
+        id = "emulator_faults",
+        value_name = "EMULATOR_FAULTS",
+        long = "emulator-faults",
+        env = "KEEL_EMULATOR_FAULTS"
+    )]
+    pub faults: Option<String>,
 }
+
+/// A group's values when no flag is given and the environment is ignored: the defaults the
+/// flags declare, so they are written once.
+fn flag_defaults<T: Args + FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("keel")).mut_args(|arg| arg.env(None));
+    let matches = command
+        .try_get_matches_from(["keel"])
+        .expect("every flag of a settings group is optional");
+    T::from_arg_matches(&matches).expect("a settings group's defaults parse")
+}
+
+macro_rules! default_from_flags {
+    ($($group:ty),*) => {
+        $(impl Default for $group {
+            fn default() -> Self {
+                flag_defaults()
+            }
+        })*
+    };
+}
+
+default_from_flags!(
+    StorageArgs,
+    PostgresArgs,
+    HttpArgs,
+    MetricsArgs,
+    SyncArgs,
+    AuthArgs,
+    ClerkArgs,
+    ClerkInstanceArgs,
+    EmulatorArgs
+);
 
 /// Which engine `KEEL_DATABASE_URL` names.
 #[derive(Clone, Debug)]
@@ -220,7 +465,7 @@ impl std::fmt::Display for DatabaseChoice {
     }
 }
 
-impl Settings {
+impl StorageArgs {
     /// The engine and where its data is, chosen by the URL's scheme (SQLite by default).
     pub fn database(&self) -> anyhow::Result<DatabaseChoice> {
         let location = match &self.database_url {
@@ -241,7 +486,9 @@ impl Settings {
             statement_timeout: self.postgres.statement_timeout.into(),
         }))
     }
+}
 
+impl AuthArgs {
     pub fn application_id(&self) -> Option<String> {
         Some(self.application_id.trim().to_string()).filter(|id| !id.is_empty())
     }
@@ -272,9 +519,11 @@ const MISNAMED: &[(&str, &str)] = &[
     ("SVIX_WEBHOOK_SECRET", "CLERK_WEBHOOK_SECRET"),
 ];
 
-/// Every `KEEL_*` variable Keel reads.
+/// Every `KEEL_*` variable Keel reads: each flag's (a test walks the command line to keep
+/// this complete), `KEEL_LOG`, the web app build's and the tests' own.
 pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_LISTEN",
+    "KEEL_URL",
     "KEEL_DATA_DIR",
     "KEEL_DATABASE_URL",
     "KEEL_PG_POOL_SIZE",
@@ -283,13 +532,19 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_APPLICATION_ID",
     "KEEL_AUTHORIZED_PARTIES",
     "KEEL_CLOCK_SKEW_SECS",
+    "KEEL_ADMIN_USER_IDS",
     "KEEL_MAX_BODY_BYTES",
+    "KEEL_MAX_BUFFERED_BODY_BYTES",
     "KEEL_HTTP_HEADER_TIMEOUT",
     "KEEL_HTTP_BODY_TIMEOUT",
     "KEEL_HTTP_IDLE_TIMEOUT",
     "KEEL_MAX_CONNECTIONS",
-    "KEEL_ADMIN_USER_IDS",
+    "KEEL_METRICS_TOKEN",
+    "KEEL_METRICS_LISTEN",
     "KEEL_SYNC_MAX_QUEUED_BYTES",
+    "KEEL_SYNC_MAX_TOTAL_QUEUED_BYTES",
+    "KEEL_SYNC_CONNECT_TIMEOUT",
+    "KEEL_SYNC_MAX_QUERIES",
     "KEEL_SYNC_TRANSITION_CHUNK_BYTES",
     "KEEL_ON_USER_DELETED",
     "KEEL_RECONCILE_EVERY",
@@ -297,9 +552,11 @@ pub const KNOWN_KEEL_VARIABLES: &[&str] = &[
     "KEEL_EMULATOR_FAULTS",
     "KEEL_LOG",
     "KEEL_LOG_FORMAT",
-    "KEEL_URL",
     "KEEL_TEST_DATABASE_URL",
     "KEEL_TEST_POSTGRES_URL",
+    "KEEL_XINST_UPDATES",
+    // Read when building the web app (crates/web/build.rs).
+    "KEEL_UI_DIST",
 ];
 
 /// Problems with the environment a user most likely made by mistake: a variable from another
@@ -339,6 +596,50 @@ pub fn misnamed_variables(vars: impl Iterator<Item = String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `Default` is the flags' defaults, which match the server crates' own.
+    #[test]
+    fn defaults_are_the_flags_defaults() {
+        let settings = Settings::default();
+        assert_eq!(settings.http.listen, DEFAULT_LISTEN);
+        assert_eq!(settings.storage.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(settings.storage.database_url, None);
+        assert_eq!(settings.auth.application_id, "convex");
+        assert_eq!(settings.clerk.on_user_deleted, OnUserDeletedSetting::Mark);
+        let timeouts: [(Duration, Duration); 4] = [
+            (
+                settings.http.header_timeout.into(),
+                keel_server::DEFAULT_HEADER_TIMEOUT,
+            ),
+            (
+                settings.http.body_timeout.into(),
+                keel_server::DEFAULT_BODY_TIMEOUT,
+            ),
+            (
+                settings.http.idle_timeout.into(),
+                keel_server::DEFAULT_IDLE_TIMEOUT,
+            ),
+            (
+                settings.sync.connect_timeout.into(),
+                keel_sync::DEFAULT_CONNECT_TIMEOUT,
+            ),
+        ];
+        for (flag, server) in timeouts {
+            assert_eq!(flag, server);
+        }
+        assert_eq!(
+            settings.storage.postgres.pool_size,
+            PostgresSettings::DEFAULT_POOL_SIZE
+        );
+        assert_eq!(
+            Duration::from(settings.storage.postgres.connect_timeout),
+            PostgresSettings::DEFAULT_CONNECT_TIMEOUT
+        );
+        assert_eq!(
+            Duration::from(settings.storage.postgres.statement_timeout),
+            PostgresSettings::DEFAULT_STATEMENT_TIMEOUT
+        );
+    }
 
     #[test]
     fn misnamed_variables_are_named_with_their_fix() {

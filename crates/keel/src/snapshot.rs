@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use indicatif::{ProgressBar, ProgressStyle};
 use keel_snapshot::{ImportMode, Progress};
 
-use crate::{AppParts, Settings};
+use crate::AppParts;
+use crate::settings::StorageArgs;
 
 /// A bar over documents (export) or bytes (import), hidden when stderr is not a terminal.
 struct Bar(Option<ProgressBar>);
@@ -53,12 +54,12 @@ impl Progress for Bar {
 }
 
 pub(crate) async fn export(
-    settings: &Settings,
+    storage: &StorageArgs,
     parts: &AppParts,
     path: &Path,
 ) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&settings.data_dir)?;
-    let db = crate::start::open_database(settings, &parts.schema).await?;
+    std::fs::create_dir_all(&storage.data_dir)?;
+    let db = crate::start::open_database(storage, &parts.schema).await?;
     let bar = Bar::new("{bar:30} {pos}/{len} documents ({msg})");
     let summary = keel_snapshot::export(&db, path, &bar).await;
     bar.clear();
@@ -67,7 +68,7 @@ pub(crate) async fn export(
     println!(
         "exported {documents} documents in {} tables from {} to {}",
         summary.tables.len(),
-        settings.database()?,
+        storage.database()?,
         path.display()
     );
     for (table, count) in &summary.tables {
@@ -77,13 +78,13 @@ pub(crate) async fn export(
 }
 
 pub(crate) async fn import(
-    settings: &Settings,
+    storage: &StorageArgs,
     parts: &AppParts,
     path: &Path,
     mode: ImportMode,
 ) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&settings.data_dir)?;
-    let db = crate::start::open_database(settings, &parts.schema).await?;
+    std::fs::create_dir_all(&storage.data_dir)?;
+    let db = crate::start::open_database(storage, &parts.schema).await?;
     let bar = Bar::new("{bar:30} {bytes}/{total_bytes} ({msg})");
     let summary = keel_snapshot::import(&db, path, mode, &bar).await;
     bar.clear();
@@ -93,7 +94,7 @@ pub(crate) async fn import(
         "imported {documents} documents in {} tables from {} into {}",
         summary.tables.len(),
         path.display(),
-        settings.database()?
+        storage.database()?
     );
     for (table, count) in &summary.tables {
         println!("  {table}: {count}");

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::dev_secrets::{self, CLERK_SECRET_KEY_FILE};
-use crate::settings::DatabaseChoice;
+use crate::settings::{DatabaseChoice, StorageArgs};
 use crate::{Mode, Settings};
 
 /// The tables and functions a Keel serves: the built-in app, plus whatever an embedding crate
@@ -116,16 +116,21 @@ pub async fn start_with_runtime(
     listener: Option<TcpListener>,
     runtime: Runtime,
 ) -> anyhow::Result<Running> {
-    std::fs::create_dir_all(&settings.data_dir)
-        .with_context(|| format!("creating data folder {}", settings.data_dir.display()))?;
-    let database = open_database_with_runtime(settings, &parts.schema, runtime.clone()).await?;
+    std::fs::create_dir_all(&settings.storage.data_dir).with_context(|| {
+        format!(
+            "creating data folder {}",
+            settings.storage.data_dir.display()
+        )
+    })?;
+    let database =
+        open_database_with_runtime(&settings.storage, &parts.schema, runtime.clone()).await?;
     let metrics = crate::metrics::MetricsSetup::from_settings(settings, &mode);
     metrics.watch_database(&database);
     let listener = match listener {
         Some(listener) => listener,
-        None => TcpListener::bind(&settings.listen)
+        None => TcpListener::bind(&settings.http.listen)
             .await
-            .with_context(|| format!("listening on {} (KEEL_LISTEN)", settings.listen))?,
+            .with_context(|| format!("listening on {} (KEEL_LISTEN)", settings.http.listen))?,
     };
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}");
@@ -141,14 +146,15 @@ pub async fn start_with_runtime(
     let mut webhook_secret_generated = false;
     let webhook_secret = match &mode {
         Mode::Serve { .. } => settings
-            .clerk_webhook_secret
+            .clerk
+            .webhook_secret
             .clone()
             .filter(|s| !s.trim().is_empty()),
         Mode::Dev { .. } => {
             let secret = dev_secrets::load_or_create(
-                &settings.data_dir,
+                &settings.storage.data_dir,
                 dev_secrets::CLERK_WEBHOOK_SECRET_FILE,
-                settings.clerk_webhook_secret.clone(),
+                settings.clerk.webhook_secret.clone(),
                 dev_secrets::generate_webhook_secret,
             )?;
             webhook_secret_generated = secret.generated;
@@ -172,14 +178,14 @@ pub async fn start_with_runtime(
         Mode::Serve { issuer } => (issuer.clone(), None, false),
         Mode::Dev { clerk_secret_key } => {
             let secret = dev_secrets::load_or_create(
-                &settings.data_dir,
+                &settings.storage.data_dir,
                 CLERK_SECRET_KEY_FILE,
                 clerk_secret_key.clone(),
                 Emulator::generate_secret_key,
             )?;
             let issuer = format!("{url}/_clerk");
             let emulator = Emulator::open(EmulatorConfig {
-                data_dir: settings.data_dir.clone(),
+                data_dir: settings.storage.data_dir.clone(),
                 issuer: issuer.clone(),
                 secret_key: secret.value,
                 authorized_party: None,
@@ -193,9 +199,9 @@ pub async fn start_with_runtime(
     let verifier = Verifier::with_clock(
         AuthConfig {
             issuer,
-            application_id: settings.application_id(),
-            authorized_parties: settings.authorized_parties(),
-            clock_skew: settings.clock_skew(),
+            application_id: settings.auth.application_id(),
+            authorized_parties: settings.auth.authorized_parties(),
+            clock_skew: settings.auth.clock_skew(),
         },
         Arc::clone(runtime.clock()),
     );
@@ -204,37 +210,39 @@ pub async fn start_with_runtime(
     }
     // Reconcile with Clerk in the background: `--reconcile-every` with `serve`, and by default
     // every 5 minutes against the emulator in `dev`.
-    let reconcile = match (&mode, &emulator) {
-        (Mode::Dev { .. }, Some(emulator)) => Some((
-            keel_clerk_api::ClerkApi::new(format!("{url}/_clerk"), emulator.secret_key()),
-            settings
-                .reconcile_every
-                .map(Into::into)
-                .unwrap_or(DEV_RECONCILE_EVERY),
-        )),
-        (_, _) => match (
-            settings.reconcile_every,
-            settings.clerk_secret_key.as_deref(),
-        ) {
-            (Some(every), Some(key)) => Some((
-                keel_clerk_api::ClerkApi::new(
-                    settings
-                        .clerk_api_url
-                        .clone()
-                        .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()),
-                    key,
-                ),
-                every.into(),
+    let reconcile =
+        match (&mode, &emulator) {
+            (Mode::Dev { .. }, Some(emulator)) => Some((
+                keel_clerk_api::ClerkApi::new(format!("{url}/_clerk"), emulator.secret_key()),
+                settings
+                    .clerk
+                    .reconcile_every
+                    .map(Into::into)
+                    .unwrap_or(DEV_RECONCILE_EVERY),
             )),
-            (Some(_), None) => {
-                bail!("--reconcile-every needs CLERK_SECRET_KEY (your Clerk secret key, sk_…)")
-            }
-            (None, _) => None,
-        },
-    };
+            (_, _) => match (
+                settings.clerk.reconcile_every,
+                settings.clerk.secret_key.as_deref(),
+            ) {
+                (Some(every), Some(key)) => Some((
+                    keel_clerk_api::ClerkApi::new(
+                        settings.clerk_instance.api_url.clone().unwrap_or_else(|| {
+                            keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()
+                        }),
+                        key,
+                    ),
+                    every.into(),
+                )),
+                (Some(_), None) => {
+                    bail!("--reconcile-every needs CLERK_SECRET_KEY (your Clerk secret key, sk_…)")
+                }
+                (None, _) => None,
+            },
+        };
     if let (Some(emulator), Some(secret)) = (&emulator, &webhook_secret) {
         let faults = match settings
-            .emulator_faults
+            .emulator
+            .faults
             .as_deref()
             .filter(|f| !f.trim().is_empty())
         {
@@ -243,7 +251,8 @@ pub async fn start_with_runtime(
             None => keel_clerk_emulator::Faults::default(),
         };
         let endpoint = settings
-            .emulator_webhook_url
+            .emulator
+            .webhook_url
             .clone()
             .unwrap_or_else(|| format!("{url}/clerk-webhook"));
         let mut delivery = keel_clerk_emulator::DeliveryConfig::new(endpoint, secret.clone());
@@ -253,7 +262,7 @@ pub async fn start_with_runtime(
             .context("starting the emulator's webhook delivery")?;
     }
     if let Some((api, every)) = reconcile {
-        let singletons = singletons(settings)?;
+        let singletons = singletons(&settings.storage)?;
         crate::backfill::spawn_periodic(
             database.clone(),
             api,
@@ -262,17 +271,18 @@ pub async fn start_with_runtime(
             metrics.metrics.clone(),
         );
     }
-    let roles = Arc::new(AppRoles::new(settings.admin_user_ids.iter().cloned()));
+    let roles = Arc::new(AppRoles::new(settings.auth.admin_user_ids.iter().cloned()));
     // Actions reach Clerk's Backend API (the emulator's in dev) through this client.
     let mut extensions = keel_functions::Extensions::default();
-    let backend_api = match (&emulator, settings.clerk_secret_key.as_deref()) {
+    let backend_api = match (&emulator, settings.clerk.secret_key.as_deref()) {
         (Some(emulator), _) => Some(keel_clerk_api::ClerkApi::new(
             format!("{url}/_clerk"),
             emulator.secret_key(),
         )),
         (None, Some(key)) if !key.trim().is_empty() => Some(keel_clerk_api::ClerkApi::new(
             settings
-                .clerk_api_url
+                .clerk_instance
+                .api_url
                 .clone()
                 .unwrap_or_else(|| keel_clerk_api::ClerkApi::DEFAULT_BASE_URL.to_string()),
             key.trim(),
@@ -297,11 +307,11 @@ pub async fn start_with_runtime(
         manager,
         verifier.clone(),
         SyncConfig {
-            max_queued_bytes: settings.sync_max_queued_bytes,
-            max_total_queued_bytes: settings.sync_max_total_queued_bytes,
-            transition_chunk_bytes: settings.sync_transition_chunk_bytes,
-            connect_timeout: settings.sync_connect_timeout.into(),
-            max_queries: settings.sync_max_queries,
+            max_queued_bytes: settings.sync.max_queued_bytes,
+            max_total_queued_bytes: settings.sync.max_total_queued_bytes,
+            transition_chunk_bytes: settings.sync.transition_chunk_bytes,
+            connect_timeout: settings.sync.connect_timeout.into(),
+            max_queries: settings.sync.max_queries,
             ..SyncConfig::default()
         },
     );
@@ -318,11 +328,11 @@ pub async fn start_with_runtime(
         verifier,
         Arc::clone(&sync),
         keel_server::ServerConfig {
-            max_body_bytes: settings.max_body_bytes,
-            max_buffered_body_bytes: settings.max_buffered_body_bytes,
+            max_body_bytes: settings.http.max_body_bytes,
+            max_buffered_body_bytes: settings.http.max_buffered_body_bytes,
             webhooks: keel_server::WebhookConfig {
                 secrets: webhook_secrets,
-                on_user_deleted: settings.on_user_deleted.as_str().to_string(),
+                on_user_deleted: settings.clerk.on_user_deleted.as_str().to_string(),
                 ..keel_server::WebhookConfig::default()
             },
             metrics_access: metrics.access.clone(),
@@ -365,7 +375,11 @@ pub async fn start_with_runtime(
 fn web_sign_in(emulator: Option<&Arc<Emulator>>, settings: &Settings) -> keel_web::SignIn {
     match (
         emulator,
-        settings.clerk_publishable_key.as_deref().map(str::trim),
+        settings
+            .clerk_instance
+            .publishable_key
+            .as_deref()
+            .map(str::trim),
     ) {
         (Some(_), _) => keel_web::SignIn::Emulator {
             frontend_api: "/_clerk".to_owned(),
@@ -382,6 +396,7 @@ fn web_sign_in(emulator: Option<&Arc<Emulator>>, settings: &Settings) -> keel_we
 fn http_limits(settings: &Settings) -> keel_server::HttpLimits {
     let open_files = crate::fd_limit::raise();
     let max_connections = settings
+        .http
         .max_connections
         .unwrap_or_else(|| crate::fd_limit::default_max_connections(open_files));
     tracing::info!(
@@ -390,26 +405,26 @@ fn http_limits(settings: &Settings) -> keel_server::HttpLimits {
         "open-files limit (raised to the hard limit where allowed) and connection cap (KEEL_MAX_CONNECTIONS)"
     );
     keel_server::HttpLimits {
-        header_timeout: settings.http_header_timeout.into(),
-        body_timeout: settings.http_body_timeout.into(),
-        idle_timeout: settings.http_idle_timeout.into(),
+        header_timeout: settings.http.header_timeout.into(),
+        body_timeout: settings.http.body_timeout.into(),
+        idle_timeout: settings.http.idle_timeout.into(),
         max_connections,
     }
 }
 
 pub(crate) async fn open_database(
-    settings: &Settings,
+    storage: &StorageArgs,
     schema: &Schema,
 ) -> anyhow::Result<Database> {
-    open_database_with_runtime(settings, schema, Runtime::system()).await
+    open_database_with_runtime(storage, schema, Runtime::system()).await
 }
 
 async fn open_database_with_runtime(
-    settings: &Settings,
+    storage: &StorageArgs,
     schema: &Schema,
     runtime: Runtime,
 ) -> anyhow::Result<Database> {
-    let engine: Arc<dyn Engine> = match settings.database()? {
+    let engine: Arc<dyn Engine> = match storage.database()? {
         DatabaseChoice::Sqlite(location) => Arc::new(
             SqliteEngine::open(&location)
                 .await
@@ -432,8 +447,8 @@ async fn open_database_with_runtime(
 
 /// How jobs that must run on one instance at a time take their turn: always here on SQLite
 /// (one node), through an advisory lock on PostgreSQL (several instances).
-fn singletons(settings: &Settings) -> anyhow::Result<Arc<dyn Singletons>> {
-    Ok(match settings.database()? {
+fn singletons(storage: &StorageArgs) -> anyhow::Result<Arc<dyn Singletons>> {
+    Ok(match storage.database()? {
         DatabaseChoice::Sqlite(_) => Arc::new(SingleNode),
         DatabaseChoice::Postgres(postgres) => Arc::new(
             PostgresSingletons::new(&postgres).context("the reconcile lock (KEEL_DATABASE_URL)")?,

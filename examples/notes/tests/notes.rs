@@ -6,37 +6,9 @@ use serde_json::{Value as Json, json};
 #[tokio::test]
 async fn notes_are_served_beside_the_built_in_app() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = Settings {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().to_path_buf(),
-        database_url: None,
-        postgres: Default::default(),
-        application_id: "convex".into(),
-        authorized_parties: Vec::new(),
-        clock_skew_secs: 5,
-        max_body_bytes: 1 << 20,
-        max_buffered_body_bytes: 128 << 20,
-        http_header_timeout: std::time::Duration::from_secs(10).into(),
-        http_body_timeout: std::time::Duration::from_secs(30).into(),
-        http_idle_timeout: std::time::Duration::from_secs(60).into(),
-        max_connections: None,
-        admin_user_ids: Vec::new(),
-        sync_max_queued_bytes: 64 * 1024 * 1024,
-        sync_max_total_queued_bytes: 256 * 1024 * 1024,
-        sync_connect_timeout: std::time::Duration::from_secs(10).into(),
-        sync_max_queries: 2048,
-        sync_transition_chunk_bytes: 5_000_000,
-        clerk_webhook_secret: None,
-        clerk_secret_key: None,
-        clerk_api_url: None,
-        clerk_publishable_key: None,
-        reconcile_every: None,
-        emulator_webhook_url: None,
-        emulator_faults: None,
-        on_user_deleted: keel::OnUserDeletedSetting::Mark,
-        metrics_token: None,
-        metrics_listen: None,
-    };
+    let mut settings = Settings::default();
+    settings.http.listen = "127.0.0.1:0".into();
+    settings.storage.data_dir = dir.path().to_path_buf();
     let running = keel::start(
         &settings,
         Mode::Dev {

@@ -186,7 +186,7 @@ async fn serve(
     let issuer = FakeIssuer::start(&[&key]).await;
     let dir = tempfile::tempdir().unwrap();
     let mut config = settings(dir.path());
-    config.admin_user_ids = vec!["user_admin".into()];
+    config.auth.admin_user_ids = vec!["user_admin".into()];
     configure(&mut config);
     let running = keel::start(
         &config,
@@ -243,8 +243,8 @@ async fn without_a_clerk_secret_key_the_actions_say_so() {
 async fn an_unreachable_clerk_is_upstream_unavailable_and_never_shows_the_key() {
     let secret = "sk_test_do_not_show_0123456789";
     let (running, token, _dir) = serve(|s| {
-        s.clerk_secret_key = Some(secret.into());
-        s.clerk_api_url = Some("http://127.0.0.1:9".into());
+        s.clerk.secret_key = Some(secret.into());
+        s.clerk_instance.api_url = Some("http://127.0.0.1:9".into());
     })
     .await;
     for (path, args) in [

@@ -111,8 +111,12 @@ async fn emulator_tokens_of_both_shapes_verify(engine: Engine) {
     let session_token = server.token(&user, None).await;
     assert_eq!(rejected(&server, &session_token).await, "NoAuthProvider");
     // …and accepted when KEEL_APPLICATION_ID is empty.
-    let open =
-        TestServer::dev_on_with(engine, |s| s.application_id = String::new(), with_whoami()).await;
+    let open = TestServer::dev_on_with(
+        engine,
+        |s| s.auth.application_id = String::new(),
+        with_whoami(),
+    )
+    .await;
     let (user, _) = open.user("session@example.com").await;
     let token = open.token(&user, None).await;
     let (status, body) = whoami(&open, Some(&format!("Bearer {token}"))).await;
@@ -197,7 +201,7 @@ engine_tests!(every_forgery_is_rejected_with_its_code);
 async fn authorized_parties_require_a_listed_azp(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.authorized_parties = vec!["https://app.example.com".into()],
+        |s| s.auth.authorized_parties = vec!["https://app.example.com".into()],
         with_whoami(),
     )
     .await;

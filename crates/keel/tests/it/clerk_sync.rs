@@ -65,7 +65,7 @@ fn simple_user(i: usize) -> CreateUser {
 async fn with_faults_on_the_synced_tables_end_up_exactly_as_the_emulator(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.emulator_faults = Some("drop=0.25,duplicate=0.2,reorder=0.2,seed=7".into()),
+        |s| s.emulator.faults = Some("drop=0.25,duplicate=0.2,reorder=0.2,seed=7".into()),
         AppParts::builtin(),
     )
     .await;
@@ -186,7 +186,7 @@ async fn backfill_repairs_missed_webhooks_for_ten_thousand_users(engine: Engine)
     // Deliveries go nowhere: every webhook is missed.
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/dead".into()),
+        |s| s.emulator.webhook_url = Some("http://127.0.0.1:9/dead".into()),
         AppParts::builtin(),
     )
     .await;

@@ -508,7 +508,10 @@ fn dev_prints_its_secrets_and_the_next_step_on_every_start() {
             "{banner}"
         );
         assert!(
-            banner.contains("keel token --email ada@example.com --create --url http://127.0.0.1:"),
+            banner.contains(&format!(
+                "keel token --email ada@example.com --create --data-dir {}",
+                dir.path().canonicalize().unwrap().display()
+            )),
             "{banner}"
         );
     }

@@ -13,8 +13,12 @@ use crate::sync::{Client, ts};
 
 async fn two_instances(database: &TestDatabase) -> (TestServer, TestServer) {
     let url = database.url().to_string();
-    let a = TestServer::dev_with(|s| s.database_url = Some(url.clone()), AppParts::builtin()).await;
-    let b = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let a = TestServer::dev_with(
+        |s| s.storage.database_url = Some(url.clone()),
+        AppParts::builtin(),
+    )
+    .await;
+    let b = TestServer::dev_with(|s| s.storage.database_url = Some(url), AppParts::builtin()).await;
     (a, b)
 }
 

@@ -67,7 +67,7 @@ impl Storage {
     /// The tests' settings on this storage.
     pub fn settings(&self) -> Settings {
         let mut settings = settings(self.dir.path());
-        settings.database_url = self.database_url();
+        settings.storage.database_url = self.database_url();
         settings
     }
 }
@@ -81,38 +81,12 @@ pub struct TestServer {
     pub database: Option<TestDatabase>,
 }
 
+/// The flags' defaults, on a free port, with the data folder `dir`.
 pub fn settings(dir: &std::path::Path) -> Settings {
-    Settings {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.to_path_buf(),
-        database_url: None,
-        postgres: Default::default(),
-        application_id: "convex".into(),
-        authorized_parties: Vec::new(),
-        clock_skew_secs: 5,
-        max_body_bytes: keel_server::DEFAULT_MAX_BODY_BYTES,
-        max_buffered_body_bytes: keel_server::DEFAULT_MAX_BUFFERED_BODY_BYTES,
-        http_header_timeout: keel_server::DEFAULT_HEADER_TIMEOUT.into(),
-        http_body_timeout: keel_server::DEFAULT_BODY_TIMEOUT.into(),
-        http_idle_timeout: keel_server::DEFAULT_IDLE_TIMEOUT.into(),
-        max_connections: None,
-        admin_user_ids: Vec::new(),
-        sync_max_queued_bytes: 64 * 1024 * 1024,
-        sync_max_total_queued_bytes: keel_sync::DEFAULT_MAX_TOTAL_QUEUED_BYTES,
-        sync_connect_timeout: keel_sync::DEFAULT_CONNECT_TIMEOUT.into(),
-        sync_max_queries: keel_sync::DEFAULT_MAX_QUERIES,
-        sync_transition_chunk_bytes: keel_sync::DEFAULT_TRANSITION_CHUNK_BYTES,
-        clerk_webhook_secret: None,
-        clerk_secret_key: None,
-        clerk_api_url: None,
-        clerk_publishable_key: None,
-        reconcile_every: None,
-        emulator_webhook_url: None,
-        emulator_faults: None,
-        on_user_deleted: keel::OnUserDeletedSetting::Mark,
-        metrics_token: None,
-        metrics_listen: None,
-    }
+    let mut settings = Settings::default();
+    settings.http.listen = "127.0.0.1:0".into();
+    settings.storage.data_dir = dir.to_path_buf();
+    settings
 }
 
 impl TestServer {
@@ -186,7 +160,7 @@ impl TestServer {
         let Storage { dir, database } = storage;
         assert_eq!(
             dir.path().join("keel.db").exists(),
-            settings.database_url.is_none(),
+            settings.storage.database_url.is_none(),
             "SQLite's file exists exactly when the server runs on SQLite"
         );
         TestServer {

@@ -130,8 +130,12 @@ async fn unknown_functions_and_wrong_kinds_name_the_path(engine: Engine) {
 engine_tests!(unknown_functions_and_wrong_kinds_name_the_path);
 
 async fn malformed_and_oversized_bodies_are_refused(engine: Engine) {
-    let server =
-        TestServer::dev_on_with(engine, |s| s.max_body_bytes = 1024, with_test_functions()).await;
+    let server = TestServer::dev_on_with(
+        engine,
+        |s| s.http.max_body_bytes = 1024,
+        with_test_functions(),
+    )
+    .await;
     let (status, body) = server.post_text("/api/query", r#"{"path":"test""#).await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "BadJsonBody");

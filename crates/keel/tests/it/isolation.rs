@@ -11,7 +11,7 @@ async fn the_product_brief_flow_works_for_a_signed_in_user(engine: Engine) {
     // No webhooks: this is the first-login path alone.
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
+        |s| s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
         AppParts::builtin(),
     )
     .await;
@@ -346,7 +346,7 @@ engine_tests!(admins_read_any_user_record);
 async fn keel_admin_user_ids_grant_the_admin_role(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.admin_user_ids = vec!["user_root".into()],
+        |s| s.auth.admin_user_ids = vec!["user_root".into()],
         AppParts::builtin(),
     )
     .await;
@@ -478,7 +478,7 @@ engine_tests!(
 async fn sync_user_profile_takes_the_briefs_arguments_but_never_a_claimed_identity(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
+        |s| s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into()),
         AppParts::builtin(),
     )
     .await;

@@ -71,8 +71,8 @@ fn millis(ms: u64) -> humantime::Duration {
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let server = server(|s| {
-        s.http_idle_timeout = millis(300);
-        s.http_header_timeout = millis(5_000);
+        s.http.idle_timeout = millis(300);
+        s.http.header_timeout = millis(5_000);
     })
     .await;
     let mut tcp = connect(&server).await;
@@ -91,8 +91,8 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test]
 async fn slow_or_missing_headers_are_cut_off_by_the_header_timeout() {
     let server = server(|s| {
-        s.http_header_timeout = millis(400);
-        s.http_idle_timeout = millis(8_000);
+        s.http.header_timeout = millis(400);
+        s.http.idle_timeout = millis(8_000);
     })
     .await;
     // Nothing sent at all.
@@ -138,7 +138,7 @@ async fn slow_or_missing_headers_are_cut_off_by_the_header_timeout() {
 
 #[tokio::test]
 async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
-    let server = server(|s| s.http_body_timeout = millis(500)).await;
+    let server = server(|s| s.http.body_timeout = millis(500)).await;
     for path in ["/api/query", "/clerk-webhook"] {
         let mut tcp = connect(&server).await;
         let head = format!(
@@ -161,9 +161,9 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408() {
 #[tokio::test]
 async fn websockets_are_not_cut_by_the_http_timeouts() {
     let server = server(|s| {
-        s.http_header_timeout = millis(200);
-        s.http_idle_timeout = millis(200);
-        s.http_body_timeout = millis(200);
+        s.http.header_timeout = millis(200);
+        s.http.idle_timeout = millis(200);
+        s.http.body_timeout = millis(200);
     })
     .await;
     let url = format!("{}/api/1.48.0/sync", server.url.replace("http://", "ws://"));
@@ -206,7 +206,7 @@ async fn websockets_are_not_cut_by_the_http_timeouts() {
 #[tokio::test]
 async fn past_the_connection_cap_new_connections_are_refused_and_open_ones_keep_working() {
     const CAP: usize = 4;
-    let server = server(|s| s.max_connections = Some(CAP)).await;
+    let server = server(|s| s.http.max_connections = Some(CAP)).await;
     let mut open = Vec::new();
     for _ in 0..CAP {
         let mut tcp = connect(&server).await;
@@ -289,7 +289,7 @@ async fn send_body(tcp: &mut TcpStream, head: &str, total: usize, chunked: bool)
 /// with a body in flight) must not fail with EPIPE/ECONNRESET, and must then read the 413.
 #[tokio::test]
 async fn a_client_still_sending_an_oversized_body_reads_its_413() {
-    let server = server(|s| s.max_body_bytes = 1024).await;
+    let server = server(|s| s.http.max_body_bytes = 1024).await;
     let total = 24 * 1024 * 1024;
     for chunked in [false, true] {
         let mut tcp = connect(&server).await;
@@ -313,7 +313,7 @@ async fn a_client_still_sending_an_oversized_body_reads_its_413() {
 
 #[tokio::test]
 async fn bodies_still_arriving_share_one_budget() {
-    let server = server(|s| s.max_buffered_body_bytes = 64 * 1024).await;
+    let server = server(|s| s.http.max_buffered_body_bytes = 64 * 1024).await;
     let body = json!({"path": "users:getCurrentUser", "args": [{}], "format": "json"}).to_string();
     let post = |length: usize| {
         format!(

@@ -11,6 +11,7 @@ mod auth;
 mod binary;
 mod clerk_sync;
 mod cli;
+mod cli_flags;
 mod crash;
 mod cross_instance;
 mod dev_exposure;

@@ -201,7 +201,7 @@ async fn serve_answers_metrics_only_with_the_token() {
     let issuer = FakeIssuer::start(&[&KEY]).await;
     let dir = tempfile::tempdir().unwrap();
     let running = serve(&issuer, dir.path(), |s| {
-        s.metrics_token = Some("scrape-me-7".into())
+        s.metrics.token = Some("scrape-me-7".into())
     })
     .await;
     for wrong in [None, Some("scrape-me"), Some("scrape-me-77"), Some("")] {
@@ -226,7 +226,7 @@ async fn serve_can_answer_metrics_on_a_separate_address() {
     let issuer = FakeIssuer::start(&[&KEY]).await;
     let dir = tempfile::tempdir().unwrap();
     let running = serve(&issuer, dir.path(), |s| {
-        s.metrics_listen = Some("127.0.0.1:0".into())
+        s.metrics.listen = Some("127.0.0.1:0".into())
     })
     .await;
     let apart = format!(
@@ -253,8 +253,12 @@ async fn serve_can_answer_metrics_on_a_separate_address() {
 async fn postgres_pool_and_commit_log_lag() {
     let database = TestDatabase::create().await;
     let url = database.url().to_string();
-    let a = TestServer::dev_with(|s| s.database_url = Some(url.clone()), AppParts::builtin()).await;
-    let b = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let a = TestServer::dev_with(
+        |s| s.storage.database_url = Some(url.clone()),
+        AppParts::builtin(),
+    )
+    .await;
+    let b = TestServer::dev_with(|s| s.storage.database_url = Some(url), AppParts::builtin()).await;
     let before = Scrape::of(&a.url).await;
     assert!(before.value("keel_db_pool_max_connections") >= 1.0);
     assert!(before.has("keel_db_pool_idle_connections"));

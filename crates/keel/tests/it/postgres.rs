@@ -17,7 +17,8 @@ const SECRET: &str = "pg-pa55word-n0t-shown";
 async fn dev_on_postgres_serves_mutations_and_queries() {
     let database = TestDatabase::create().await;
     let url = database.url().to_string();
-    let server = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let server =
+        TestServer::dev_with(|s| s.storage.database_url = Some(url), AppParts::builtin()).await;
     let (status, ready) = server.get("/readyz").await;
     assert_eq!(status, 200, "{ready}");
 
@@ -162,8 +163,12 @@ async fn a_commit_through_one_instance_reaches_a_live_query_on_another() {
 
     let database = TestDatabase::create().await;
     let url = database.url().to_string();
-    let a = TestServer::dev_with(|s| s.database_url = Some(url.clone()), AppParts::builtin()).await;
-    let b = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let a = TestServer::dev_with(
+        |s| s.storage.database_url = Some(url.clone()),
+        AppParts::builtin(),
+    )
+    .await;
+    let b = TestServer::dev_with(|s| s.storage.database_url = Some(url), AppParts::builtin()).await;
     let (user_id, token) = a.user("two@example.com").await;
     a.ok("mutation", "users:store", json!({}), Some(&token))
         .await;
@@ -261,7 +266,8 @@ async fn a_database_that_goes_away_and_comes_back() {
     let name = database.name().to_string();
     let away = format!("{name}_away");
     let url = database.url().to_string();
-    let server = TestServer::dev_with(|s| s.database_url = Some(url), AppParts::builtin()).await;
+    let server =
+        TestServer::dev_with(|s| s.storage.database_url = Some(url), AppParts::builtin()).await;
     let (_, token) = server.user("away@example.com").await;
     server
         .ok("mutation", "users:store", json!({}), Some(&token))

@@ -15,8 +15,8 @@ async fn server_with_clock(engine: Engine, clock: Arc<ManualClock>) -> TestServe
     TestServer::dev_with_runtime(
         Storage::new(engine).await,
         |s| {
-            s.clerk_webhook_secret = Some(SECRET.into());
-            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            s.clerk.webhook_secret = Some(SECRET.into());
+            s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
         },
         AppParts::builtin(),
         Runtime::system().with_clock(clock),

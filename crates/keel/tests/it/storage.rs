@@ -93,8 +93,8 @@ async fn a_read_only_database_is_reported_and_named_to_clients() {
     let server = TestServer::dev_in(
         dir,
         |s| {
-            s.clerk_webhook_secret = Some(SECRET.into());
-            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            s.clerk.webhook_secret = Some(SECRET.into());
+            s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
         },
         AppParts::builtin(),
     )

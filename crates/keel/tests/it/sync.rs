@@ -412,7 +412,7 @@ engine_tests!(a_large_message_arrives_whole);
 async fn a_client_that_stops_reading_is_disconnected(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.sync_max_queued_bytes = 64 * 1024,
+        |s| s.sync.max_queued_bytes = 64 * 1024,
         keel::AppParts::builtin(),
     )
     .await;
@@ -464,8 +464,8 @@ async fn rows_repaired_by_the_background_reconcile_reach_live_subscribers(engine
     let server = TestServer::dev_on_with(
         engine,
         |s| {
-            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
-            s.reconcile_every = Some(Duration::from_secs(1).into());
+            s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            s.clerk.reconcile_every = Some(Duration::from_secs(1).into());
         },
         keel::AppParts::builtin(),
     )

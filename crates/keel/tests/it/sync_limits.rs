@@ -14,7 +14,7 @@ use crate::sync::Client;
 async fn a_connection_that_never_connects_is_closed(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.sync_connect_timeout = Duration::from_millis(300).into(),
+        |s| s.sync.connect_timeout = Duration::from_millis(300).into(),
         keel::AppParts::builtin(),
     )
     .await;
@@ -38,7 +38,7 @@ engine_tests!(a_connection_that_never_connects_is_closed);
 async fn queries_past_the_connection_limit_fail_alone(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.sync_max_queries = 3,
+        |s| s.sync.max_queries = 3,
         keel::AppParts::builtin(),
     )
     .await;

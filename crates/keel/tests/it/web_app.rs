@@ -221,7 +221,7 @@ async fn serve_mounts_no_sign_in_and_the_app_says_what_to_set() {
 
     let other_dir = tempfile::tempdir().unwrap();
     let mut with_key = settings(other_dir.path());
-    with_key.clerk_publishable_key = Some("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k".into());
+    with_key.clerk_instance.publishable_key = Some("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k".into());
     let running = keel::start(
         &with_key,
         Mode::Serve {

@@ -24,8 +24,8 @@ pub(crate) async fn server(engine: Engine) -> TestServer {
     TestServer::dev_on_with(
         engine,
         |s| {
-            s.clerk_webhook_secret = Some(SECRET.into());
-            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            s.clerk.webhook_secret = Some(SECRET.into());
+            s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
         },
         AppParts::builtin(),
     )
@@ -220,7 +220,7 @@ engine_tests!(bad_deliveries_are_refused_with_a_reason_and_change_nothing);
 async fn a_rotated_secret_accepts_both_old_and_new_signatures(engine: Engine) {
     let server = TestServer::dev_on_with(
         engine,
-        |s| s.clerk_webhook_secret = Some(format!("{ROTATED} {SECRET}")),
+        |s| s.clerk.webhook_secret = Some(format!("{ROTATED} {SECRET}")),
         AppParts::builtin(),
     )
     .await;
@@ -306,9 +306,9 @@ async fn a_deleted_user_stays_deleted_and_purge_removes_their_data(engine: Engin
     let purging = TestServer::dev_on_with(
         engine,
         |s| {
-            s.clerk_webhook_secret = Some(SECRET.into());
-            s.on_user_deleted = OnUserDeletedSetting::Purge;
-            s.emulator_webhook_url = Some("http://127.0.0.1:9/nowhere".into());
+            s.clerk.webhook_secret = Some(SECRET.into());
+            s.clerk.on_user_deleted = OnUserDeletedSetting::Purge;
+            s.emulator.webhook_url = Some("http://127.0.0.1:9/nowhere".into());
         },
         AppParts::builtin(),
     )
@@ -380,7 +380,7 @@ engine_tests!(first_login_then_webhook_makes_one_record);
 async fn a_restart_between_two_deliveries_of_one_message_applies_it_once(engine: Engine) {
     let storage = Storage::new(engine).await;
     let mut config = storage.settings();
-    config.clerk_webhook_secret = Some(SECRET.into());
+    config.clerk.webhook_secret = Some(SECRET.into());
     let serve = || Mode::Serve {
         issuer: "http://127.0.0.1:9".into(),
     };
