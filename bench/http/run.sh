@@ -198,8 +198,10 @@ if [ "${BENCH_METRICS:-0}" = 1 ]; then
     measure "serve-metrics-off-$round" "$OFF_URL" "$TOKEN" "$OFF_PID"
     measure "serve-metrics-on-$round" "$ON_URL" "$TOKEN" "$ON_PID"
   done
-  curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "$ON_URL/metrics" \
-    | grep -q '^keel_http_requests_total{route="/api/query",status="200"}' \
+  # Read whole before matching: `grep -q` stops reading at the first match, and curl's
+  # failed write would then fail the pipeline.
+  SCRAPE=$(curl -fsS -H "Authorization: Bearer $METRICS_TOKEN" "$ON_URL/metrics")
+  grep -q '^keel_http_requests_total{route="/api/query",status="200"}' <<<"$SCRAPE" \
     || die "the metrics-on server counted no queries"
 fi
 
