@@ -4,6 +4,7 @@
 
 use keel_functions::{ClientError, ClientOutcome};
 use keel_values::Ts;
+use keel_values::bounded_json::{self, BoundedJsonError, PARSE_INLINE_MAX};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
@@ -54,6 +55,51 @@ pub enum ClientMessage {
     },
     /// Client telemetry: accepted and ignored.
     Event {},
+}
+
+/// A client message's text → the message, or why it is none. Texts up to `PARSE_INLINE_MAX`
+/// are parsed straight into their type; larger ones (a big query set or arguments) first
+/// within `bounded_json`'s bounds, as HTTP bodies are: their parsed form could otherwise cost
+/// tens of times their text.
+pub fn parse_client_message(text: &[u8]) -> Result<ClientMessage, String> {
+    if text.len() <= PARSE_INLINE_MAX {
+        parse_inline(text)
+    } else {
+        parse_within_bounds(text)
+    }
+}
+
+fn parse_inline(text: &[u8]) -> Result<ClientMessage, String> {
+    serde_json::from_slice(text).map_err(invalid)
+}
+
+fn parse_within_bounds(text: &[u8]) -> Result<ClientMessage, String> {
+    match bounded_json::parse_bounded(text) {
+        Ok(json) => serde_json::from_value(json).map_err(invalid),
+        Err(BoundedJsonError::NotJson(e)) => Err(invalid(e)),
+        Err(BoundedJsonError::TooComplex(bound)) => Err(bound.message("The message")),
+    }
+}
+
+fn invalid(e: serde_json::Error) -> String {
+    format!("Invalid client message: {e}")
+}
+
+/// Both ways [`parse_client_message`] parses, whatever the text's length, so the fuzz targets
+/// (`fuzz/`) can compare them. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::ClientMessage;
+
+    /// Straight into the type, as texts up to `PARSE_INLINE_MAX` are parsed.
+    pub fn parse_inline(text: &[u8]) -> Result<ClientMessage, String> {
+        super::parse_inline(text)
+    }
+
+    /// Within `bounded_json`'s bounds first, as longer texts are parsed.
+    pub fn parse_within_bounds(text: &[u8]) -> Result<ClientMessage, String> {
+        super::parse_within_bounds(text)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
