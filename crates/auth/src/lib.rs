@@ -21,6 +21,8 @@ mod clock;
 mod config;
 pub mod discovery;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod identity;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

@@ -4,8 +4,11 @@
 
 use keel_functions::{ClientError, ClientOutcome};
 use keel_values::Ts;
+use keel_values::bounded_json::{self, BoundedJsonError, PARSE_INLINE_MAX};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
+
+use crate::protocol_error::{ProtocolError, ProtocolErrorCode};
 
 pub type QueryId = u32;
 /// Parsed from the JSON integer as written, never through a float64, so every value up to
@@ -54,6 +57,54 @@ pub enum ClientMessage {
     },
     /// Client telemetry: accepted and ignored.
     Event {},
+}
+
+/// A client message's text → the message, or why it is none. Texts up to `PARSE_INLINE_MAX`
+/// are parsed straight into their type; larger ones (a big query set or arguments) first
+/// within `bounded_json`'s bounds, as HTTP bodies are: their parsed form could otherwise cost
+/// tens of times their text.
+pub fn parse_client_message(text: &[u8]) -> Result<ClientMessage, ProtocolError> {
+    if text.len() <= PARSE_INLINE_MAX {
+        parse_inline(text)
+    } else {
+        parse_within_bounds(text)
+    }
+}
+
+fn parse_inline(text: &[u8]) -> Result<ClientMessage, ProtocolError> {
+    serde_json::from_slice(text).map_err(invalid)
+}
+
+fn parse_within_bounds(text: &[u8]) -> Result<ClientMessage, ProtocolError> {
+    match bounded_json::parse_bounded(text) {
+        Ok(json) => serde_json::from_value(json).map_err(invalid),
+        Err(BoundedJsonError::NotJson(e)) => Err(invalid(e)),
+        Err(BoundedJsonError::TooComplex(bound)) => {
+            Err(ProtocolErrorCode::MessageTooComplex.with(bound.message("The message")))
+        }
+    }
+}
+
+fn invalid(e: serde_json::Error) -> ProtocolError {
+    ProtocolErrorCode::InvalidMessage.with(format!("Invalid client message: {e}"))
+}
+
+/// Both ways [`parse_client_message`] parses, whatever the text's length, so the fuzz targets
+/// (`fuzz/`) can compare them. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::ClientMessage;
+    use crate::ProtocolError;
+
+    /// Straight into the type, as texts up to `PARSE_INLINE_MAX` are parsed.
+    pub fn parse_inline(text: &[u8]) -> Result<ClientMessage, ProtocolError> {
+        super::parse_inline(text)
+    }
+
+    /// Within `bounded_json`'s bounds first, as longer texts are parsed.
+    pub fn parse_within_bounds(text: &[u8]) -> Result<ClientMessage, ProtocolError> {
+        super::parse_within_bounds(text)
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]

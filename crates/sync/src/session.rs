@@ -21,7 +21,7 @@ use keel_auth::{UserIdentity, Verifier};
 use keel_functions::{Call, Caller, ClientOutcome, Executed, FunctionKind, Outcome};
 use keel_metrics::{GaugeGuard, Metrics};
 use keel_values::Ts;
-use keel_values::bounded_json::{BoundedJsonError, PARSE_INLINE_MAX};
+use keel_values::bounded_json::PARSE_INLINE_MAX;
 use serde_json::{Value as Json, json};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -30,7 +30,7 @@ use crate::encode::{self, Modification, Published};
 use crate::manager::{Subscription, SubscriptionManager};
 use crate::outbound::{OVERLOADED_REASON, Outbound};
 use crate::protocol::{
-    ClientMessage, QueryId, QuerySetModification, ServerMessage, StateVersion, TokenType,
+    self, ClientMessage, QueryId, QuerySetModification, ServerMessage, StateVersion, TokenType,
 };
 use crate::protocol_error::{ProtocolError, ProtocolErrorCode};
 use crate::socket::{ClientSocket, OutFrame, Pump};
@@ -844,25 +844,13 @@ fn already_sent(sent: Option<&Arc<Published>>, current: &Arc<Published>) -> bool
     })
 }
 
-/// A client message, or why it cannot be one. Messages up to `PARSE_INLINE_MAX` are parsed
-/// straight into their type; larger ones (a big query set or arguments) first within
-/// `bounded_json`'s bounds and off the async workers, as HTTP bodies are: their parsed form
-/// could otherwise cost tens of times their text.
+/// A client message, or why it cannot be one ([`protocol::parse_client_message`]); a large
+/// one is parsed off the async workers, as HTTP bodies are.
 async fn decode(text: Bytes) -> Result<ClientMessage, ProtocolError> {
-    let invalid = |e: serde_json::Error| {
-        ProtocolErrorCode::InvalidMessage.with(format!("Invalid client message: {e}"))
-    };
     if text.len() <= PARSE_INLINE_MAX {
-        return serde_json::from_slice(&text).map_err(invalid);
+        return protocol::parse_client_message(&text);
     }
-    let parse = move || match keel_values::bounded_json::parse_bounded(&text) {
-        Ok(json) => serde_json::from_value(json).map_err(invalid),
-        Err(BoundedJsonError::NotJson(e)) => Err(invalid(e)),
-        Err(BoundedJsonError::TooComplex(bound)) => {
-            Err(ProtocolErrorCode::MessageTooComplex.with(bound.message("The message")))
-        }
-    };
-    tokio::task::spawn_blocking(parse)
+    tokio::task::spawn_blocking(move || protocol::parse_client_message(&text))
         .await
         .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
 }

@@ -130,6 +130,32 @@ mod tests {
         }
     }
 
+    /// Found by `fuzz/` (target `value`, `fuzz/regressions/value/`): without serde_json's
+    /// `float_roundtrip` feature, the text `9007199254740991.0` written for 2^53 − 1 read back
+    /// as 2^53 − 2, so a snapshot export re-imported changed the number.
+    #[test]
+    fn every_float_reads_back_from_the_text_written_for_it() {
+        let read_back = |n: f64| {
+            let value = Value::Float64(n);
+            let forms: [(_, fn(&serde_json::Value) -> _); 2] = [
+                (value.to_export_json(), Value::from_export_json),
+                (value.to_encoded_json(), Value::from_encoded_json),
+            ];
+            for (json, read) in forms {
+                let text = json.to_string();
+                let back = read(&serde_json::from_str(&text).unwrap()).unwrap();
+                assert_eq!(back, value, "{text}");
+            }
+        };
+        read_back(9_007_199_254_740_991.0);
+        read_back(0.1 + 0.2);
+        read_back(f64::MIN_POSITIVE);
+        read_back(5e-324);
+        proptest::proptest!(proptest::prelude::ProptestConfig::with_cases(4096), |(bits: u64)| {
+            read_back(f64::from_bits(bits));
+        });
+    }
+
     #[test]
     fn reads_what_convex_writes() {
         let line = json!({"count": 3, "score": 3.5, "when": 1.0, "data": {"$bytes": "AQ=="}});

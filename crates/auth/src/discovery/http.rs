@@ -68,10 +68,10 @@ impl Default for ReqwestFetcher {
 }
 
 #[derive(Deserialize)]
-struct DiscoveryDocument {
+pub(crate) struct DiscoveryDocument {
     /// Required by OIDC Discovery; read as optional to say so plainly when it is missing.
-    issuer: Option<String>,
-    jwks_uri: String,
+    pub(crate) issuer: Option<String>,
+    pub(crate) jwks_uri: String,
 }
 
 #[async_trait::async_trait]

@@ -8,8 +8,8 @@
 //! runs at a time and request-triggered fetches start at most once per 10 s.
 //! A failed or empty fetch keeps the previous keys.
 
-mod http;
-mod issuer;
+pub(crate) mod http;
+pub(crate) mod issuer;
 pub(crate) mod jwks;
 pub(crate) mod key_cache;
 
