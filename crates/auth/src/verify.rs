@@ -94,6 +94,16 @@ impl Verifier {
         }
     }
 
+    /// Whether a verified identity's token has expired since, by this verifier's clock and
+    /// skew (the rule verification applies).
+    pub fn has_expired(&self, identity: &UserIdentity) -> bool {
+        token_cache::is_expired(
+            identity.expires_at,
+            self.inner.clock.now_unix_secs(),
+            self.inner.config.clock_skew.as_secs(),
+        )
+    }
+
     /// The clock tokens are judged by.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.inner.clock

@@ -1,5 +1,6 @@
-//! The clock every layer reads is injected (`keel::start_with_runtime`): token expiry and the
-//! webhook timestamp window follow a manual clock that the test moves, with no sleeping.
+//! The clock every layer reads is injected (`keel::start_with_runtime`): token expiry (over
+//! HTTP and on a live session) and the webhook timestamp window follow a manual clock that the
+//! test moves, with no sleeping.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use keel::runtime::{ManualClock, Runtime};
 use serde_json::json;
 
 use crate::harness::{Engine, Storage, TestServer, engine_tests, now};
+use crate::sync::Client;
 use crate::webhooks::{Delivery, SECRET, user_event};
 
 async fn server_with_clock(engine: Engine, clock: Arc<ManualClock>) -> TestServer {
@@ -69,3 +71,35 @@ async fn webhook_timestamps_are_judged_by_the_injected_clock(engine: Engine) {
     assert_eq!(body["code"], "WebhookRejected", "{body}");
 }
 engine_tests!(webhook_timestamps_are_judged_by_the_injected_clock);
+
+/// The session's expiry timer runs on the monotonic clock; a message arriving after the
+/// token's `exp` by the verifier's clock (a host that slept, or here a manual clock) ends the
+/// identity at once, before anything is served on it.
+async fn a_session_notices_an_expired_token_at_the_next_message(engine: Engine) {
+    let clock = Arc::new(ManualClock::at_system_time());
+    let server = server_with_clock(engine, clock.clone()).await;
+    let (_, token) = server.user("session-clock@example.com").await;
+    let mut client = Client::connect(&server, "clock").await;
+    client
+        .send(
+            json!({"type": "Authenticate", "baseVersion": 0, "tokenType": "User", "value": token}),
+        )
+        .await;
+    client.expect("Transition").await;
+
+    clock.set(now());
+    clock.advance(Duration::from_secs(67));
+    client
+        .send(
+            json!({"type": "ModifyQuerySet", "baseVersion": 0, "newVersion": 1, "modifications": [
+            {"type": "Add", "queryId": 0, "udfPath": "users:getCurrentUser", "args": [{}]}]}),
+        )
+        .await;
+    let error = client.expect("AuthError").await;
+    assert_eq!(
+        error,
+        json!({"type": "AuthError", "error": "Convex token identity expired", "baseVersion": 0, "authUpdateAttempted": false})
+    );
+    assert!(client.next().await.is_none(), "then the server closes");
+}
+engine_tests!(a_session_notices_an_expired_token_at_the_next_message);
