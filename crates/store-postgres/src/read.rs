@@ -1,7 +1,7 @@
 //! Reads, shared by read transactions and the writer (which reads its own writes).
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, IndexNumber, RangeScan, StoredDoc};
+use keel_store::engine::{EngineRead, IndexNumber, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use sqlx::pool::PoolConnection;
@@ -108,14 +108,6 @@ impl EngineRead for PgRead {
         scan(self.conn()?, index, range, order, limit).await
     }
 
-    async fn scan_many(
-        &mut self,
-        scans: &[RangeScan],
-        order: Order,
-    ) -> Result<Vec<Vec<(Vec<u8>, StoredDoc)>>> {
-        scan_many(self.conn()?, scans, order).await
-    }
-
     async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
         count(self.conn()?, index, range, limit).await
     }
@@ -167,93 +159,6 @@ pub(crate) async fn scan(
             Ok((key, stored_doc_at(row, 1)?))
         })
         .collect()
-}
-
-/// Several ranges' first entries in one statement: each range is a row of parameter arrays,
-/// scanned by a `LATERAL` subquery with its own `LIMIT`, and the rows come back tagged with
-/// their range's position. A range without an end ends where the next index begins:
-/// `(index_number, key) < (index + 1, '')`, a row comparison the primary key serves as well
-/// as the range's start.
-pub(crate) async fn scan_many(
-    conn: &mut PgConnection,
-    scans: &[RangeScan],
-    order: Order,
-) -> Result<Vec<Vec<(Vec<u8>, StoredDoc)>>> {
-    let mut results: Vec<Vec<(Vec<u8>, StoredDoc)>> = vec![Vec::new(); scans.len()];
-    if scans.is_empty() {
-        return Ok(results);
-    }
-    let mut indexes = Vec::with_capacity(scans.len());
-    let mut starts = Vec::with_capacity(scans.len());
-    let mut end_indexes = Vec::with_capacity(scans.len());
-    let mut ends = Vec::with_capacity(scans.len());
-    let mut limits = Vec::with_capacity(scans.len());
-    for scan in scans {
-        let index = scan.index.0 as i32;
-        indexes.push(index);
-        starts.push(scan.range.start.clone());
-        match &scan.range.end {
-            Some(end) => {
-                end_indexes.push(index);
-                ends.push(end.clone());
-            }
-            None => {
-                end_indexes.push(index.saturating_add(1));
-                ends.push(Vec::new());
-            }
-        }
-        limits.push(i64::try_from(scan.limit).unwrap_or(i64::MAX));
-    }
-    let rows = sqlx::query(scan_many_sql(order))
-        .bind(indexes)
-        .bind(starts)
-        .bind(end_indexes)
-        .bind(ends)
-        .bind(limits)
-        .fetch_all(conn)
-        .await
-        .map_err(fault::sqlx)?;
-    for row in &rows {
-        let position: i64 = row.try_get(0).map_err(fault::sqlx)?;
-        let key: Vec<u8> = row.try_get(1).map_err(fault::sqlx)?;
-        let slot = usize::try_from(position - 1)
-            .ok()
-            .and_then(|i| results.get_mut(i))
-            .ok_or_else(|| StoreError::Engine(format!("scan_many: no range {position}")))?;
-        slot.push((key, stored_doc_at(row, 2)?));
-    }
-    Ok(results)
-}
-
-fn scan_many_sql(order: Order) -> &'static str {
-    match order {
-        Order::Asc => {
-            "SELECT r.n, s.key, s.id, s.creation_time, s.body
-             FROM unnest($1::int4[], $2::bytea[], $3::int4[], $4::bytea[], $5::int8[])
-                  WITH ORDINALITY AS r(index_number, start_key, end_index, end_key, lim, n)
-             CROSS JOIN LATERAL (
-                 SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
-                 JOIN keel_documents d ON d.id = e.id
-                 WHERE (e.index_number, e.key) >= (r.index_number, r.start_key)
-                   AND (e.index_number, e.key) < (r.end_index, r.end_key)
-                 ORDER BY e.index_number ASC, e.key ASC LIMIT r.lim
-             ) s
-             ORDER BY r.n, s.key ASC"
-        }
-        Order::Desc => {
-            "SELECT r.n, s.key, s.id, s.creation_time, s.body
-             FROM unnest($1::int4[], $2::bytea[], $3::int4[], $4::bytea[], $5::int8[])
-                  WITH ORDINALITY AS r(index_number, start_key, end_index, end_key, lim, n)
-             CROSS JOIN LATERAL (
-                 SELECT e.key, d.id, d.creation_time, d.body FROM keel_index_entries e
-                 JOIN keel_documents d ON d.id = e.id
-                 WHERE (e.index_number, e.key) >= (r.index_number, r.start_key)
-                   AND (e.index_number, e.key) < (r.end_index, r.end_key)
-                 ORDER BY e.index_number DESC, e.key DESC LIMIT r.lim
-             ) s
-             ORDER BY r.n, s.key DESC"
-        }
-    }
 }
 
 /// The scan statement for a range with or without an end, in `order`.
