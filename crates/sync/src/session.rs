@@ -330,7 +330,10 @@ impl Session {
             if deadline < timer.deadline() {
                 timer.as_mut().reset(deadline);
             }
-            let watch_frontier = self.awaiting_ts.is_some() || self.held;
+            // While a mutation runs, changes wait for its answer (see `Event::Changed`); an
+            // unread frontier change would wake this loop again at once.
+            let watch_frontier =
+                (self.awaiting_ts.is_some() || self.held) && self.running_mutation.is_none();
             // A client with many mutations waiting is not read until one finishes.
             let read = self.mutations.len() < self.service.config.max_queued_mutations;
             let event = tokio::select! {
@@ -353,6 +356,11 @@ impl Session {
             match event {
                 Event::Inbound(text) => Box::pin(self.handle(text)).await?,
                 Event::Woken => {} // checked at the top of the loop
+                // While one of this connection's mutations runs, its transitions wait for the
+                // answer (`mutated` pushes them): the client never sees a write's effects
+                // before the write's answer, whether the committer's reply or the manager's
+                // re-run reaches this session first. The wait lasts one mutation.
+                Event::Changed if self.running_mutation.is_some() => {}
                 Event::Changed => self.push_changes()?,
                 Event::Mutated(request_id, result) => self.mutated(request_id, result)?,
                 Event::Timer => {
@@ -681,9 +689,11 @@ impl Session {
             ),
         };
         self.send(response)?;
+        // The commit may already be visible everywhere (nothing to re-run): answer now, and
+        // with whatever changed while the mutation ran, before the next one starts.
+        self.push_changes()?;
         self.start_next_mutation();
-        // The commit may already be visible everywhere (nothing to re-run): answer now.
-        self.push_changes()
+        Ok(())
     }
 
     fn action(&mut self, request_id: u64, path: String, args: Vec<Json>) -> Step {
