@@ -321,14 +321,8 @@ async fn write_all(
                     continue;
                 }
                 let bad = |m: String| invalid(Some(&table.entry), Some(line_no), m);
-                let doc = parse_line(
-                    &text,
-                    table,
-                    renumber,
-                    writer.runtime(),
-                    &mut summary.ids_rewritten,
-                )
-                .map_err(bad)?;
+                let doc = parse_line(&text, table, renumber, writer, &mut summary.ids_rewritten)
+                    .map_err(bad)?;
                 if !seen.insert(doc.id) {
                     return Err(bad(format!(
                         "_id {} appears twice in the file",
@@ -374,7 +368,7 @@ fn parse_line(
     text: &str,
     table: &TableEntry,
     renumber: &HashMap<TableNumber, TableNumber>,
-    runtime: &keel_runtime::Runtime,
+    writer: &Writer,
     rewritten: &mut u64,
 ) -> Result<ParsedDoc, String> {
     let json: Json = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
@@ -382,11 +376,7 @@ fn parse_line(
         return Err("a document must be a JSON object".into());
     };
     let id = match fields.remove("_id") {
-        None => {
-            let mut random = [0; 8];
-            runtime.fill(&mut random);
-            DocumentId::new_at(table.keel_number, runtime.now_unix_nanos(), random)
-        }
+        None => writer.new_id(table.keel_number),
         Some(Json::String(s)) => {
             let (id, convex) = parse_any_id(&s).ok_or_else(|| format!("_id {s:?} is not an id"))?;
             if let Some(expected) = table.file_number
@@ -408,7 +398,7 @@ fn parse_line(
         Some(other) => return Err(format!("_id {other} is not a string")),
     };
     let creation_time = match fields.remove("_creationTime") {
-        None => runtime.now_unix_millis(),
+        None => writer.now_millis(),
         Some(Json::Number(n)) => n
             .as_f64()
             .ok_or_else(|| format!("_creationTime {n} is not a number"))?,

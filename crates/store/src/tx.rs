@@ -290,18 +290,19 @@ impl Writer {
         self.runtime.now_unix_millis()
     }
 
-    /// The clock and randomness this transaction reads.
-    pub fn runtime(&self) -> &Runtime {
-        &self.runtime
+    /// A new id in `table`, from the database's runtime: the time now, then 8 random bytes
+    /// (see [`DocumentId::new_at`]).
+    pub fn new_id(&self, table: keel_values::TableNumber) -> DocumentId {
+        let mut random = [0; 8];
+        self.runtime.fill(&mut random);
+        DocumentId::new_at(table, self.runtime.now_unix_nanos(), random)
     }
 
     /// Inserts a new document and returns its id.
     pub async fn insert(&self, table: &str, value: impl Serialize) -> Result<DocumentId> {
         let table = Arc::clone(self.reader.table(table)?);
         let body = document_body(value)?;
-        let mut random = [0; 8];
-        self.runtime.fill(&mut random);
-        let id = DocumentId::new_at(table.number, self.runtime.now_unix_nanos(), random);
+        let id = self.new_id(table.number);
         let doc = StoredDoc {
             id,
             creation_time: self.now_millis(),
