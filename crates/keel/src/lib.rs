@@ -19,7 +19,7 @@ mod webhook_test;
 pub use keel_runtime as runtime;
 pub use settings::{
     AuthArgs, ClerkArgs, ClerkInstanceArgs, DevSettings, EmulatorArgs, HttpArgs, MetricsArgs, Mode,
-    OnUserDeletedSetting, PostgresArgs, ServeSettings, Settings, StorageArgs, SyncArgs,
+    OnUserDeletedSetting, PostgresArgs, ServeSettings, ServerArgs, Settings, StorageArgs, SyncArgs,
 };
 pub use start::{AppParts, Running, start, start_with_runtime};
 

@@ -55,9 +55,9 @@ pub struct Settings {
     pub emulator: EmulatorArgs,
 }
 
-/// `keel dev`'s settings: [`Settings`] without the real Clerk instance's.
+/// The groups every command that runs or checks a server takes.
 #[derive(Args, Clone, Debug)]
-pub struct DevSettings {
+pub struct ServerArgs {
     #[command(flatten)]
     pub storage: StorageArgs,
     #[command(flatten)]
@@ -70,6 +70,13 @@ pub struct DevSettings {
     pub auth: AuthArgs,
     #[command(flatten)]
     pub clerk: ClerkArgs,
+}
+
+/// `keel dev`'s settings: [`Settings`] without the real Clerk instance's.
+#[derive(Args, Clone, Debug)]
+pub struct DevSettings {
+    #[command(flatten)]
+    pub server: ServerArgs,
     #[command(flatten)]
     pub emulator: EmulatorArgs,
 }
@@ -78,32 +85,26 @@ pub struct DevSettings {
 #[derive(Args, Clone, Debug)]
 pub struct ServeSettings {
     #[command(flatten)]
-    pub storage: StorageArgs,
-    #[command(flatten)]
-    pub http: HttpArgs,
-    #[command(flatten)]
-    pub metrics: MetricsArgs,
-    #[command(flatten)]
-    pub sync: SyncArgs,
-    #[command(flatten)]
-    pub auth: AuthArgs,
-    #[command(flatten)]
-    pub clerk: ClerkArgs,
+    pub server: ServerArgs,
     #[command(flatten)]
     pub clerk_instance: ClerkInstanceArgs,
 }
 
-impl From<DevSettings> for Settings {
-    fn from(dev: DevSettings) -> Settings {
-        let DevSettings {
+impl Settings {
+    /// The server's groups with the two that only one of `keel dev` and `keel serve` takes.
+    fn from_groups(
+        server: ServerArgs,
+        clerk_instance: ClerkInstanceArgs,
+        emulator: EmulatorArgs,
+    ) -> Settings {
+        let ServerArgs {
             storage,
             http,
             metrics,
             sync,
             auth,
             clerk,
-            emulator,
-        } = dev;
+        } = server;
         Settings {
             storage,
             http,
@@ -111,33 +112,21 @@ impl From<DevSettings> for Settings {
             sync,
             auth,
             clerk,
-            clerk_instance: ClerkInstanceArgs::default(),
+            clerk_instance,
             emulator,
         }
     }
 }
 
+impl From<DevSettings> for Settings {
+    fn from(dev: DevSettings) -> Settings {
+        Settings::from_groups(dev.server, ClerkInstanceArgs::default(), dev.emulator)
+    }
+}
+
 impl From<ServeSettings> for Settings {
     fn from(serve: ServeSettings) -> Settings {
-        let ServeSettings {
-            storage,
-            http,
-            metrics,
-            sync,
-            auth,
-            clerk,
-            clerk_instance,
-        } = serve;
-        Settings {
-            storage,
-            http,
-            metrics,
-            sync,
-            auth,
-            clerk,
-            clerk_instance,
-            emulator: EmulatorArgs::default(),
-        }
+        Settings::from_groups(serve.server, serve.clerk_instance, EmulatorArgs::default())
     }
 }
 
