@@ -522,10 +522,17 @@ async fn seed(
     }
     let bar = indicatif::ProgressBar::new_spinner();
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} seeding: {pos} records ({per_sec})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} seeding: {pos} records ({per_sec}) {msg}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     let report = crate::seed::run(&db, options, |written| bar.set_position(written as u64)).await?;
+    bar.set_message("analyzing the tables");
+    // The records have committed: a failure here leaves slower first queries, not lost data.
+    if let Err(err) = db.after_bulk_load().await {
+        eprintln!("warning: the seed committed, but analyzing the tables failed: {err}");
+    }
     bar.finish_and_clear();
     println!(
         "wrote {} users, {} organizations, {} memberships and {} chats ({} records) in {:.1} s: {:.0} records/s",

@@ -89,6 +89,10 @@ pub(crate) async fn import(
     let summary = keel_snapshot::import(&db, path, mode, &bar).await;
     bar.clear();
     let summary = summary.map_err(|err| anyhow::anyhow!("{err} (nothing was imported)"))?;
+    // The import has committed: a failure here leaves slower first queries, not lost data.
+    if let Err(err) = db.after_bulk_load().await {
+        eprintln!("warning: the import committed, but analyzing the tables failed: {err}");
+    }
     let documents: u64 = summary.tables.iter().map(|(_, n)| n).sum();
     println!(
         "imported {documents} documents in {} tables from {} into {}",

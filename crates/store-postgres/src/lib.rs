@@ -207,6 +207,17 @@ impl Engine for PostgresEngine {
         }
     }
 
+    /// `VACUUM (ANALYZE)` of the tables a load fills: statistics for the planner (autovacuum
+    /// would gather them only minutes later), and the visibility map that lets index-only
+    /// scans skip the heap. Outside a transaction, as `VACUUM` requires.
+    async fn after_bulk_load(&self) -> Result<()> {
+        sqlx::query("VACUUM (ANALYZE) keel_documents, keel_index_entries, keel_commit_log")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|err| fault::sqlx_during("analyzing the tables after a bulk load", err))
+    }
+
     fn commit_log(&self) -> Option<Arc<dyn CommitLog>> {
         Some(Arc::clone(&self.log) as Arc<dyn CommitLog>)
     }

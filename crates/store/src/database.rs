@@ -145,6 +145,11 @@ impl Database {
         self.commits.landing_count() == 0 && ts > self.last_commit_ts()
     }
 
+    /// See [`Engine::after_bulk_load`]: run once a bulk load has committed.
+    pub async fn after_bulk_load(&self) -> Result<()> {
+        self.engine.after_bulk_load().await
+    }
+
     pub async fn ping(&self) -> Result<()> {
         self.engine.ping().await
     }

@@ -100,6 +100,14 @@ pub trait Engine: Send + Sync + 'static {
         None
     }
 
+    /// Brings the planner's statistics and visibility information up to date after a bulk
+    /// load (`keel seed`, `keel import`), so the first queries after it do not run on a
+    /// planner's guesses about empty tables. Default: nothing to do (SQLite's queries are
+    /// primary-key ranges, whose plan needs no statistics).
+    async fn after_bulk_load(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// The connection pool's state, for engines that keep one (`None`, the default: an
     /// embedded engine has no pool to watch).
     fn pool_usage(&self) -> Option<PoolUsage> {
