@@ -200,6 +200,12 @@ async fn main() -> Result<()> {
             report.elapsed.as_secs_f64(),
             report.records_per_second()
         );
+        let analyzing = std::time::Instant::now();
+        db.after_bulk_load().await?;
+        println!(
+            "analyzed after the load (as keel seed does) in {:.1} s",
+            analyzing.elapsed().as_secs_f64()
+        );
         report.users
     } else {
         println!("{users} users already there");

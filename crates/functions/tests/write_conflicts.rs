@@ -12,7 +12,8 @@ use keel_functions::{
     Registry,
 };
 use keel_store::engine::{
-    Engine, EngineRead, EngineWrite, IndexNumber, StoredDoc, SyncedCatalog, TableSpec,
+    Engine, EngineRead, EngineWrite, IndexNumber, StoredCatalog, StoredDoc, SyncedCatalog,
+    TableSpec,
 };
 use keel_store::{Database, KeyRange, Order, Schema, StoreError, TableDef};
 use keel_store_sqlite::SqliteEngine;
@@ -97,6 +98,12 @@ impl EngineRead for ConflictingWrite {
     async fn table_documents(&mut self, table: TableNumber) -> keel_store::Result<Vec<StoredDoc>> {
         self.inner.table_documents(table).await
     }
+    fn catalog_version(&self) -> u64 {
+        self.inner.catalog_version()
+    }
+    async fn catalog(&mut self) -> keel_store::Result<StoredCatalog> {
+        self.inner.catalog().await
+    }
 }
 
 #[async_trait]
@@ -127,6 +134,9 @@ impl EngineWrite for ConflictingWrite {
     }
     async fn clear_index(&mut self, index: IndexNumber) -> keel_store::Result<()> {
         self.inner.clear_index(index).await
+    }
+    async fn mark_index_built(&mut self, index: IndexNumber) -> keel_store::Result<()> {
+        self.inner.mark_index_built(index).await
     }
     async fn savepoint(&mut self) -> keel_store::Result<()> {
         self.inner.savepoint().await

@@ -22,6 +22,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_commit_log",
         include_str!("../migrations/0002_commit_log.sql"),
     ),
+    (
+        "0003_catalog_version",
+        include_str!("../migrations/0003_catalog_version.sql"),
+    ),
 ];
 
 /// The advisory lock migrations run under ("keelmigr" in ASCII). Advisory locks are scoped to

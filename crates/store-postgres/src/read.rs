@@ -1,7 +1,7 @@
 //! Reads, shared by read transactions and the writer (which reads its own writes).
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, IndexNumber, StoredDoc};
+use keel_store::engine::{EngineRead, IndexNumber, StoredCatalog, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use sqlx::pool::PoolConnection;
@@ -12,8 +12,7 @@ use crate::fault;
 
 /// Begins the snapshot and reads its clock in one round trip (a simple-protocol query of two
 /// statements), so `ts` is exactly the last commit the snapshot holds.
-const BEGIN_READ: &str =
-    "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT last_ts FROM keel_clock WHERE id = 1";
+const BEGIN_READ: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SELECT last_ts, catalog_version FROM keel_clock WHERE id = 1";
 
 /// A read-only transaction: one REPEATABLE READ snapshot, taken by its first statement (the
 /// clock read), so `ts` is exactly the last commit the snapshot holds.
@@ -25,6 +24,7 @@ pub(crate) struct PgRead {
     /// `None` only while dropping.
     conn: Option<PoolConnection<Postgres>>,
     ts: Ts,
+    catalog_version: u64,
 }
 
 impl PgRead {
@@ -39,6 +39,7 @@ impl PgRead {
             let mut read = PgRead {
                 conn: Some(conn),
                 ts: Ts(0),
+                catalog_version: 0,
             };
             let rows = sqlx::raw_sql(BEGIN_READ).fetch_all(read.conn()?).await;
             match rows {
@@ -48,7 +49,9 @@ impl PgRead {
                     })?;
                     // Text format (simple protocol): sqlx parses it.
                     let ts: i64 = row.try_get(0).map_err(fault::sqlx)?;
+                    let version: i64 = row.try_get(1).map_err(fault::sqlx)?;
                     read.ts = Ts(ts as u64);
+                    read.catalog_version = version as u64;
                     return Ok(read);
                 }
                 Err(err) if attempts > 1 && fault::lost_connection(&err) => {
@@ -114,6 +117,15 @@ impl EngineRead for PgRead {
 
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
         table_documents(self.conn()?, table).await
+    }
+
+    fn catalog_version(&self) -> u64 {
+        self.catalog_version
+    }
+
+    async fn catalog(&mut self) -> Result<StoredCatalog> {
+        let version = self.catalog_version;
+        crate::catalog::stored(self.conn()?, version).await
     }
 }
 

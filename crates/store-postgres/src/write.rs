@@ -8,7 +8,7 @@
 //! commit (`pending.rs`).
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredCatalog, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -21,6 +21,7 @@ pub(crate) struct PgWrite {
     /// `None` once committed or ended.
     tx: Option<Transaction<'static, Postgres>>,
     ts: Ts,
+    catalog_version: u64,
     pending: Pending,
     /// This process's writers queue here rather than on the clock row, each holding a pooled
     /// connection, so at most one connection per process waits on the lock.
@@ -46,7 +47,8 @@ pub(crate) const COMMIT: &str = "WITH clock AS (
 
 /// Takes the commit lock and reads the clock (in READ COMMITTED: the latest value, after any
 /// commit the lock waited for).
-pub(crate) const LOCK_CLOCK: &str = "SELECT last_ts FROM keel_clock WHERE id = 1 FOR UPDATE";
+pub(crate) const LOCK_CLOCK: &str =
+    "SELECT last_ts, catalog_version FROM keel_clock WHERE id = 1 FOR UPDATE";
 
 impl PgWrite {
     pub async fn begin(pool: &sqlx::PgPool, turn: OwnedMutexGuard<()>) -> Result<Self> {
@@ -63,13 +65,14 @@ impl PgWrite {
                 Err(err) => return Err(fault::sqlx(err)),
             }
         };
-        let ts: i64 = sqlx::query_scalar(LOCK_CLOCK)
+        let (ts, catalog_version): (i64, i64) = sqlx::query_as(LOCK_CLOCK)
             .fetch_one(&mut *tx)
             .await
             .map_err(fault::sqlx)?;
         Ok(PgWrite {
             tx: Some(tx),
             ts: Ts(ts as u64),
+            catalog_version: catalog_version as u64,
             pending: Pending::default(),
             _turn: turn,
         })
@@ -125,6 +128,15 @@ impl EngineRead for PgWrite {
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
         read::table_documents(self.flushed().await?, table).await
     }
+
+    fn catalog_version(&self) -> u64 {
+        self.catalog_version
+    }
+
+    async fn catalog(&mut self) -> Result<StoredCatalog> {
+        let version = self.catalog_version;
+        crate::catalog::stored(self.conn()?, version).await
+    }
 }
 
 #[async_trait]
@@ -165,6 +177,16 @@ impl EngineWrite for PgWrite {
                 .bind(index.0 as i32),
         )
         .await
+    }
+
+    async fn mark_index_built(&mut self, index: IndexNumber) -> Result<()> {
+        self.execute(
+            sqlx::query("UPDATE keel_indexes SET built = true WHERE number = $1")
+                .bind(index.0 as i32),
+        )
+        .await?;
+        self.execute(sqlx::query(crate::catalog::BUMP_VERSION))
+            .await
     }
 
     // After a failed statement PostgreSQL refuses every later one until the transaction rolls

@@ -22,7 +22,13 @@ const IDLE_READERS: usize = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Migrations in order; `PRAGMA user_version` records how many have been applied.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_documents.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_documents.sql"),
+    include_str!("../migrations/0002_catalog_version.sql"),
+];
+
+/// The schema version (`PRAGMA user_version`) this build migrates to.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
 /// Accepts `sqlite://path`, `sqlite:path` (either with a `?query`, which is ignored) or a
 /// plain file path.

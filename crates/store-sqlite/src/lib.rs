@@ -30,6 +30,7 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 pub use crate::backup::{backup, integrity_check};
+pub use crate::connection::SCHEMA_VERSION;
 use crate::checkpoint::Checkpointer;
 use crate::connection::ReaderPool;
 use crate::wal_sync::WalSync;

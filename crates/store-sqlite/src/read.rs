@@ -1,7 +1,7 @@
 //! Reads, shared by read transactions and the writer (which reads its own writes).
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, IndexNumber, StoredDoc};
+use keel_store::engine::{EngineRead, IndexNumber, StoredCatalog, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -12,6 +12,7 @@ use crate::fault;
 pub(crate) struct SqliteRead {
     conn: PooledReader,
     ts: Ts,
+    catalog_version: u64,
 }
 
 impl SqliteRead {
@@ -19,8 +20,12 @@ impl SqliteRead {
         conn.execute_batch("BEGIN").map_err(fault::sqlite)?;
         // A deferred transaction takes its snapshot at the first read: this one. (Dropping the
         // pooled connection rolls the transaction back, also when this fails.)
-        let ts = last_ts(&conn)?;
-        Ok(SqliteRead { conn, ts })
+        let (ts, catalog_version) = clock(&conn)?;
+        Ok(SqliteRead {
+            conn,
+            ts,
+            catalog_version,
+        })
     }
 }
 
@@ -51,14 +56,23 @@ impl EngineRead for SqliteRead {
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
         table_documents(&self.conn, table)
     }
+
+    fn catalog_version(&self) -> u64 {
+        self.catalog_version
+    }
+
+    async fn catalog(&mut self) -> Result<StoredCatalog> {
+        crate::catalog::stored(&self.conn, self.catalog_version)
+    }
 }
 
-pub(crate) fn last_ts(conn: &Connection) -> Result<Ts> {
-    let ts: i64 = conn
-        .prepare_cached("SELECT last_ts FROM keel_clock WHERE id = 1")
-        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+/// The last commit's timestamp and the catalog's version.
+pub(crate) fn clock(conn: &Connection) -> Result<(Ts, u64)> {
+    let (ts, version): (i64, i64) = conn
+        .prepare_cached("SELECT last_ts, catalog_version FROM keel_clock WHERE id = 1")
+        .and_then(|mut statement| statement.query_row([], |row| Ok((row.get(0)?, row.get(1)?))))
         .map_err(fault::sqlite)?;
-    Ok(Ts(ts as u64))
+    Ok((Ts(ts as u64), version as u64))
 }
 
 pub(crate) fn get(conn: &Connection, id: &DocumentId) -> Result<Option<StoredDoc>> {

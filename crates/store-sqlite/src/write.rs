@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredCatalog, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StorageFault, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use rusqlite::{Connection, params};
@@ -19,6 +19,7 @@ pub(crate) struct SqliteWrite {
     /// `None` once committed (the connection moved to the blocking pool for the commit).
     conn: Option<Writer>,
     ts: Ts,
+    catalog_version: u64,
     checkpointer: Arc<Checkpointer>,
     wal: Arc<WalSync>,
     /// Why SQLite rolled the whole transaction back on its own, once it has.
@@ -40,11 +41,12 @@ impl SqliteWrite {
             let mut tx = SqliteWrite {
                 conn: Some(conn),
                 ts: Ts(0),
+                catalog_version: 0,
                 checkpointer,
                 wal,
                 lost: None,
             };
-            tx.ts = read::last_ts(tx.conn())?;
+            (tx.ts, tx.catalog_version) = read::clock(tx.conn())?;
             Ok(tx)
         })
         .await
@@ -130,6 +132,14 @@ impl EngineRead for SqliteWrite {
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>> {
         read::table_documents(self.conn(), table)
     }
+
+    fn catalog_version(&self) -> u64 {
+        self.catalog_version
+    }
+
+    async fn catalog(&mut self) -> Result<StoredCatalog> {
+        crate::catalog::stored(self.conn(), self.catalog_version)
+    }
 }
 
 #[async_trait]
@@ -171,6 +181,14 @@ impl EngineWrite for SqliteWrite {
             "DELETE FROM keel_index_entries WHERE index_number = ?1",
             [index.0 as i64],
         )
+    }
+
+    async fn mark_index_built(&mut self, index: IndexNumber) -> Result<()> {
+        self.execute(
+            "UPDATE keel_indexes SET built = 1 WHERE number = ?1",
+            [index.0 as i64],
+        )?;
+        self.execute(crate::catalog::BUMP_VERSION, [])
     }
 
     async fn savepoint(&mut self) -> Result<()> {

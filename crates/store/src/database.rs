@@ -4,7 +4,9 @@ use keel_runtime::Runtime;
 use keel_values::Ts;
 use tokio::sync::broadcast;
 
-use crate::engine::Engine;
+use std::collections::HashSet;
+
+use crate::engine::{Engine, EngineRead, SyncedCatalog, TableSpec};
 use crate::feed::{Change, CommitFeed};
 use crate::health::{Check, WriteHealth};
 use crate::readset::{ReadSet, WriteSet};
@@ -30,7 +32,7 @@ pub struct Commit {
 #[derive(Clone)]
 pub struct Database {
     engine: Arc<dyn Engine>,
-    catalog: Arc<Catalog>,
+    catalog: Arc<CatalogCache>,
     commits: Arc<CommitFeed>,
     health: Arc<WriteHealth>,
     /// The clock and randomness behind ids, creation times and commit timestamps.
@@ -52,10 +54,16 @@ impl Database {
     ) -> Result<Self> {
         let (specs, system) = schema.validate()?;
         let synced = engine.sync_catalog(&specs).await?;
-        let catalog = Arc::new(Catalog::from_synced(&synced, &system));
-        rebuild_indexes(engine.as_ref(), &catalog, &synced).await?;
+        rebuild_indexes(engine.as_ref(), &synced).await?;
         // The feed starts at the latest commit: live queries read their first snapshot later.
-        let start = engine.begin_read().await?.ts();
+        let mut first = engine.begin_read().await?;
+        let start = first.ts();
+        let stored = first.catalog().await?;
+        let catalog = Arc::new(CatalogCache {
+            current: std::sync::RwLock::new(Arc::new(Catalog::resolve(&specs, &system, &stored)?)),
+            wanted: specs,
+            system,
+        });
         let commits = Arc::new(CommitFeed::new(engine.commit_log(), start));
         Ok(Database {
             engine,
@@ -93,8 +101,9 @@ impl Database {
 
     /// A read-only transaction on the latest committed snapshot.
     pub async fn reader(&self) -> Result<Reader> {
-        let tx = self.engine.begin_read().await?;
-        Ok(Reader::new(EngineTx::Read(tx), Arc::clone(&self.catalog)))
+        let mut tx = self.engine.begin_read().await?;
+        let catalog = self.catalog.at(tx.as_mut()).await?;
+        Ok(Reader::new(EngineTx::Read(tx), catalog))
     }
 
     /// A write transaction; commit it with [`Writer::commit`].
@@ -104,9 +113,13 @@ impl Database {
         if tx.is_err() {
             self.health.observe(&tx);
         }
+        let mut tx = tx?;
+        // Under the write lock the catalog cannot change, so this is the one every write of
+        // the transaction maintains.
+        let catalog = self.catalog.at(tx.as_mut()).await?;
         Ok(Writer::new(
-            tx?,
-            Arc::clone(&self.catalog),
+            tx,
+            catalog,
             Arc::clone(&self.commits),
             Arc::clone(&self.health),
             self.runtime.clone(),
@@ -175,19 +188,58 @@ impl Database {
     }
 }
 
-/// Rebuilds the indexes that are new or whose fields changed, from their tables' documents.
-async fn rebuild_indexes(
-    engine: &dyn Engine,
-    catalog: &Catalog,
-    synced: &crate::engine::SyncedCatalog,
-) -> Result<()> {
+/// The catalog as this process last loaded it, and what it needs to load it again.
+struct CatalogCache {
+    current: std::sync::RwLock<Arc<Catalog>>,
+    wanted: Vec<TableSpec>,
+    system: HashSet<String>,
+}
+
+impl CatalogCache {
+    /// The catalog at the transaction's catalog version: the cached one, or, when another
+    /// process changed the catalog (a newer version adding an index, say), the catalog read
+    /// again in the transaction's own snapshot.
+    async fn at(&self, tx: &mut dyn EngineRead) -> Result<Arc<Catalog>> {
+        let cached = Arc::clone(&self.current.read().expect("catalog lock"));
+        if cached.version == tx.catalog_version() {
+            return Ok(cached);
+        }
+        let stored = tx.catalog().await?;
+        let fresh = Arc::new(Catalog::resolve(&self.wanted, &self.system, &stored)?);
+        let mut current = self.current.write().expect("catalog lock");
+        if current.version < fresh.version {
+            tracing::info!(version = fresh.version, "the catalog changed: reloaded it");
+            *current = Arc::clone(&fresh);
+        }
+        Ok(fresh)
+    }
+}
+
+/// Builds the indexes that are not built yet (new, redefined, or whose build did not commit)
+/// from their tables' documents, each table in one write transaction that marks them built.
+/// Under the write lock it checks again: an instance starting at the same time may have built
+/// them meanwhile, and then this one does not.
+async fn rebuild_indexes(engine: &dyn Engine, synced: &SyncedCatalog) -> Result<()> {
     for table in &synced.tables {
-        let stale: Vec<_> = table.indexes.iter().filter(|i| i.needs_rebuild).collect();
-        if stale.is_empty() {
+        if !table.indexes.iter().any(|i| i.needs_rebuild) {
             continue;
         }
-        let resolved = catalog.table(&table.name, true)?;
         let mut tx = engine.begin_write().await?;
+        let stored = tx.catalog().await?;
+        let stale: Vec<_> = table
+            .indexes
+            .iter()
+            .filter(|wanted| {
+                stored
+                    .indexes
+                    .iter()
+                    .any(|i| i.number == wanted.number && !i.built && i.fields == wanted.fields)
+            })
+            .collect();
+        if stale.is_empty() {
+            tx.finish_unwritten().await?;
+            continue;
+        }
         let docs = tx.table_documents(table.number).await?;
         for index in stale {
             if docs.is_empty() {
@@ -195,12 +247,17 @@ async fn rebuild_indexes(
             } else {
                 tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
             }
-            let fields = &resolved.index(&index.name)?.fields;
+            let fields: Vec<Vec<String>> = index
+                .fields
+                .iter()
+                .map(|f| f.split('.').map(str::to_string).collect())
+                .collect();
             tx.clear_index(index.number).await?;
             for doc in &docs {
-                tx.put_index_entry(index.number, &index_key(fields, doc), &doc.id)
+                tx.put_index_entry(index.number, &index_key(&fields, doc), &doc.id)
                     .await?;
             }
+            tx.mark_index_built(index.number).await?;
         }
         // Logged with its writes unknown: other instances re-check every live query (one
         // may have read the index before it was built).

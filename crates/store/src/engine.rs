@@ -53,8 +53,31 @@ pub struct SyncedIndex {
     pub name: String,
     pub number: IndexNumber,
     pub fields: Vec<String>,
-    /// New, or its fields changed: its entries must be rebuilt from the table's documents.
+    /// Not built yet (new, its fields changed, or its build did not commit): its entries
+    /// must be rebuilt from the table's documents before it is read.
     pub needs_rebuild: bool,
+}
+
+/// Everything the database's catalog holds, whichever version of the app declared it. Writers
+/// maintain every index listed here, so an index a newer version added stays right while
+/// instances of the older version keep writing beside it.
+#[derive(Clone, Debug, Default)]
+pub struct StoredCatalog {
+    /// See [`EngineRead::catalog_version`].
+    pub version: u64,
+    pub tables: Vec<(String, TableNumber)>,
+    pub indexes: Vec<StoredIndex>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredIndex {
+    pub table: TableNumber,
+    pub name: String,
+    pub number: IndexNumber,
+    pub fields: Vec<String>,
+    /// Its entries were built from the table's documents ([`EngineWrite::mark_index_built`])
+    /// and have been maintained since.
+    pub built: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -75,7 +98,8 @@ pub trait Engine: Send + Sync + 'static {
     fn name(&self) -> &'static str;
 
     /// Records the wanted tables and indexes, numbering new ones. Numbers never change once
-    /// given, because document ids embed the table number.
+    /// given, because document ids embed the table number. An index it adds or redefines is
+    /// recorded as not built, and the catalog's version moves on.
     async fn sync_catalog(&self, wanted: &[TableSpec]) -> Result<SyncedCatalog>;
 
     /// A read-only transaction on one consistent snapshot.
@@ -196,6 +220,14 @@ pub trait EngineRead: Send {
 
     /// Every document of a table, for index rebuilds.
     async fn table_documents(&mut self, table: TableNumber) -> Result<Vec<StoredDoc>>;
+
+    /// The catalog's version in this transaction's snapshot, read when it began (with the
+    /// clock). Every catalog change moves it on, so a process compares it with the version it
+    /// loaded to learn, at no extra cost, that another process changed the catalog.
+    fn catalog_version(&self) -> u64;
+
+    /// The whole catalog in this transaction's snapshot.
+    async fn catalog(&mut self) -> Result<StoredCatalog>;
 }
 
 #[async_trait]
@@ -210,6 +242,9 @@ pub trait EngineWrite: EngineRead {
     ) -> Result<()>;
     async fn remove_index_entry(&mut self, index: IndexNumber, key: &[u8]) -> Result<()>;
     async fn clear_index(&mut self, index: IndexNumber) -> Result<()>;
+    /// Records that the index's entries are built (in this transaction, with the rebuild's
+    /// writes), and moves the catalog's version on.
+    async fn mark_index_built(&mut self, index: IndexNumber) -> Result<()>;
 
     /// Marks a point this transaction can roll back to (one level: group commit runs several
     /// mutations in one transaction, each inside its own savepoint).

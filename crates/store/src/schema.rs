@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use keel_values::TableNumber;
 
-use crate::engine::{IndexNumber, SyncedCatalog, TableSpec};
+use crate::engine::{IndexNumber, StoredCatalog, TableSpec};
 use crate::typed::{TableDocument, TsType};
 use crate::{Result, StoreError};
 
@@ -168,7 +168,23 @@ fn invalid(message: String) -> StoreError {
 pub(crate) struct ResolvedIndex {
     pub name: String,
     pub number: IndexNumber,
+    /// As the database's catalog has them: what writes maintain.
     pub fields: Vec<Vec<String>>,
+    pub role: IndexRole,
+}
+
+/// How this process's schema relates to an index the database holds.
+#[derive(Debug, PartialEq)]
+pub(crate) enum IndexRole {
+    /// Declared with the fields the database has: queried and maintained.
+    Declared,
+    /// Declared by another version of the app (newer, or older and still running): only
+    /// maintained, so it stays right for the instances that read it.
+    Undeclared,
+    /// Declared here with other fields than another version gave it since (`declared`):
+    /// maintained with the database's fields, and not queried (its keys no longer follow this
+    /// schema's order).
+    Redefined { declared: Vec<String> },
 }
 
 #[derive(Debug)]
@@ -176,44 +192,92 @@ pub(crate) struct ResolvedTable {
     pub name: String,
     pub system: bool,
     pub number: TableNumber,
+    /// Every index the database holds for the table, declared here or not.
     pub indexes: Vec<ResolvedIndex>,
 }
 
 impl ResolvedTable {
+    /// A declared index, for queries.
     pub fn index(&self, name: &str) -> Result<&ResolvedIndex> {
-        self.indexes.iter().find(|i| i.name == name).ok_or_else(|| {
-            invalid(format!(
+        let declared = || {
+            self.indexes
+                .iter()
+                .filter(|i| i.role != IndexRole::Undeclared)
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self.indexes.iter().find(|i| i.name == name) {
+            Some(index) if index.role == IndexRole::Declared => Ok(index),
+            Some(ResolvedIndex {
+                role: IndexRole::Redefined { declared },
+                fields,
+                ..
+            }) => Err(invalid(format!(
+                "Index {}.{name} was redefined by another version of the app (fields {}; this \
+                 version declares {}): it cannot be queried here until this instance runs \
+                 that version",
+                self.name,
+                fields
+                    .iter()
+                    .map(|f| f.join("."))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                declared.join(", ")
+            ))),
+            _ => Err(invalid(format!(
                 "Index {}.{name} not found. Declared indexes: {}",
                 self.name,
-                self.indexes
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ))
-        })
+                declared()
+            ))),
+        }
     }
 }
 
-/// Tables by name and by number, as the engine numbered them.
+/// Tables by name and by number, as the engine numbered them, at one catalog version.
 #[derive(Debug, Default)]
 pub(crate) struct Catalog {
+    pub version: u64,
     by_name: HashMap<String, Arc<ResolvedTable>>,
     by_number: HashMap<TableNumber, Arc<ResolvedTable>>,
 }
 
 impl Catalog {
-    pub fn from_synced(synced: &SyncedCatalog, system: &HashSet<String>) -> Self {
-        let mut catalog = Catalog::default();
-        for table in &synced.tables {
-            let resolved = Arc::new(ResolvedTable {
-                name: table.name.clone(),
-                system: system.contains(&table.name),
-                number: table.number,
-                indexes: table
-                    .indexes
-                    .iter()
-                    .map(|i| ResolvedIndex {
+    /// The declared tables (`wanted`) with every index the database holds for them.
+    pub fn resolve(
+        wanted: &[TableSpec],
+        system: &HashSet<String>,
+        stored: &StoredCatalog,
+    ) -> Result<Self> {
+        let mut catalog = Catalog {
+            version: stored.version,
+            ..Catalog::default()
+        };
+        for spec in wanted {
+            let number = stored
+                .tables
+                .iter()
+                .find(|(name, _)| *name == spec.name)
+                .map(|(_, number)| *number)
+                .ok_or_else(|| {
+                    StoreError::Engine(format!(
+                        "table `{}` is missing from the database's catalog",
+                        spec.name
+                    ))
+                })?;
+            let indexes = stored
+                .indexes
+                .iter()
+                .filter(|i| i.table == number)
+                .map(|i| {
+                    let role = match spec.indexes.iter().find(|(name, _)| *name == i.name) {
+                        None => IndexRole::Undeclared,
+                        Some((_, fields)) if *fields == i.fields => IndexRole::Declared,
+                        Some((_, fields)) => IndexRole::Redefined {
+                            declared: fields.clone(),
+                        },
+                    };
+                    ResolvedIndex {
                         name: i.name.clone(),
                         number: i.number,
                         fields: i
@@ -221,15 +285,22 @@ impl Catalog {
                             .iter()
                             .map(|f| f.split('.').map(str::to_string).collect())
                             .collect(),
-                    })
-                    .collect(),
+                        role,
+                    }
+                })
+                .collect();
+            let resolved = Arc::new(ResolvedTable {
+                name: spec.name.clone(),
+                system: system.contains(&spec.name),
+                number,
+                indexes,
             });
             catalog
                 .by_name
-                .insert(table.name.clone(), Arc::clone(&resolved));
-            catalog.by_number.insert(table.number, resolved);
+                .insert(spec.name.clone(), Arc::clone(&resolved));
+            catalog.by_number.insert(number, resolved);
         }
-        catalog
+        Ok(catalog)
     }
 
     /// A declared table; system tables only when `system` access is asked for, so function

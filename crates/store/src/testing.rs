@@ -28,6 +28,10 @@ macro_rules! engine_contract_tests {
             writes_are_visible_to_their_own_transaction_only, snapshots_do_not_see_later_commits,
             commit_timestamps_increase_across_reopen, read_sets_match_the_writes_that_touch_them,
             a_new_index_is_built_from_existing_documents, concurrent_writers_are_serialized,
+            an_index_added_by_a_newer_schema_is_maintained_by_an_older_one,
+            an_index_whose_build_did_not_commit_is_built_by_the_next_instance,
+            a_redefined_index_is_maintained_with_its_new_fields_and_not_queried_by_the_old,
+            an_index_dropped_from_the_schema_is_still_right_when_it_returns,
             commits_are_published_in_timestamp_order, ids_name_their_table,
             ids_and_creation_times_come_from_the_runtime, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes,
             prefix_ranges_hold_the_strings_that_start_with_the_prefix,
@@ -526,6 +530,128 @@ pub async fn a_new_index_is_built_from_existing_documents(open: OpenEngine) {
         .map(|d| d.get_str("name").unwrap().to_string())
         .collect();
     assert_eq!(names, vec!["a", "b", "c"]);
+}
+
+fn tags_with(index: Option<(&str, &[&str])>) -> Schema {
+    let table = TableDef::new("tags");
+    Schema::new().table(match index {
+        Some((name, fields)) => table.index(name, fields),
+        None => table,
+    })
+}
+
+async fn names_by(db: &Database, index: &str) -> crate::Result<Vec<String>> {
+    Ok(db
+        .reader()
+        .await?
+        .query("tags")
+        .with_index(index, |q| q)
+        .collect()
+        .await?
+        .iter()
+        .map(|d| d.get_str("name").unwrap().to_string())
+        .collect())
+}
+
+async fn insert_tags(db: &Database, tags: &[Json]) -> Vec<keel_values::DocumentId> {
+    let tx = db.writer().await.unwrap();
+    let mut ids = Vec::new();
+    for tag in tags {
+        ids.push(tx.insert("tags", tag.clone()).await.unwrap());
+    }
+    tx.commit().await.unwrap();
+    ids
+}
+
+/// A rolling upgrade: an instance of the new version adds an index while one of the old
+/// version keeps writing. The old one learns of the index from the catalog's version and
+/// maintains it, so the new one's queries on it miss nothing the old one wrote.
+pub async fn an_index_added_by_a_newer_schema_is_maintained_by_an_older_one(open: OpenEngine) {
+    let old = database(&open, &tags_with(None)).await;
+    let ids = insert_tags(&old, &[json!({"name": "m"}), json!({"name": "x"})]).await;
+    let new = database(&open, &tags_with(Some(("by_name", &["name"])))).await;
+    assert_eq!(names_by(&new, "by_name").await.unwrap(), ["m", "x"]);
+
+    insert_tags(&old, &[json!({"name": "a"})]).await;
+    let tx = old.writer().await.unwrap();
+    tx.patch(ids[1], json!({"name": "b"})).await.unwrap();
+    tx.delete(ids[0]).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        names_by(&new, "by_name").await.unwrap(),
+        ["a", "b"],
+        "the old version's insert, rename and delete are in the new index"
+    );
+    let err = names_by(&old, "by_name").await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+}
+
+/// An instance that recorded a new index but stopped before its build committed (or one still
+/// building it) leaves it unbuilt; the next instance to open builds it rather than reading
+/// it half-built.
+pub async fn an_index_whose_build_did_not_commit_is_built_by_the_next_instance(open: OpenEngine) {
+    let old = database(&open, &tags_with(None)).await;
+    insert_tags(&old, &[json!({"name": "b"}), json!({"name": "a"})]).await;
+    let with_index = tags_with(Some(("by_name", &["name"])));
+    let (specs, _) = with_index.validate().unwrap();
+    let synced = open().await.sync_catalog(&specs).await.unwrap();
+    let index = synced.tables[0]
+        .indexes
+        .iter()
+        .find(|i| i.name == "by_name")
+        .unwrap();
+    assert!(index.needs_rebuild, "recorded, not built");
+
+    let next = database(&open, &with_index).await;
+    assert_eq!(names_by(&next, "by_name").await.unwrap(), ["a", "b"]);
+    let again = open().await.sync_catalog(&specs).await.unwrap();
+    assert!(
+        again.tables[0].indexes.iter().all(|i| !i.needs_rebuild),
+        "built once, for every later instance"
+    );
+}
+
+/// A newer version gives an index other fields. Instances of the old version keep it right
+/// with the new fields, and refuse to query it with a clear error rather than reading keys in
+/// an order they do not expect.
+pub async fn a_redefined_index_is_maintained_with_its_new_fields_and_not_queried_by_the_old(
+    open: OpenEngine,
+) {
+    let old = database(&open, &tags_with(Some(("by_key", &["name"])))).await;
+    insert_tags(
+        &old,
+        &[
+            json!({"name": "a", "rank": 2}),
+            json!({"name": "b", "rank": 1}),
+        ],
+    )
+    .await;
+    assert_eq!(names_by(&old, "by_key").await.unwrap(), ["a", "b"]);
+    let new = database(&open, &tags_with(Some(("by_key", &["rank"])))).await;
+    assert_eq!(names_by(&new, "by_key").await.unwrap(), ["b", "a"]);
+
+    insert_tags(&old, &[json!({"name": "c", "rank": 0})]).await;
+    assert_eq!(names_by(&new, "by_key").await.unwrap(), ["c", "b", "a"]);
+    let err = names_by(&old, "by_key").await.unwrap_err().to_string();
+    assert!(
+        err.contains("tags.by_key was redefined") && err.contains("fields rank"),
+        "{err}"
+    );
+}
+
+/// An index a version no longer declares stays in the catalog and is still maintained (an
+/// older instance may be reading it), so declaring it again needs no rebuild and misses
+/// nothing written meanwhile.
+pub async fn an_index_dropped_from_the_schema_is_still_right_when_it_returns(open: OpenEngine) {
+    let with_index = tags_with(Some(("by_name", &["name"])));
+    let first = database(&open, &with_index).await;
+    insert_tags(&first, &[json!({"name": "b"})]).await;
+    drop(first);
+    let without = database(&open, &tags_with(None)).await;
+    insert_tags(&without, &[json!({"name": "a"})]).await;
+    drop(without);
+    let back = database(&open, &with_index).await;
+    assert_eq!(names_by(&back, "by_name").await.unwrap(), ["a", "b"]);
 }
 
 pub async fn concurrent_writers_are_serialized(open: OpenEngine) {
