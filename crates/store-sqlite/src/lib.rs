@@ -30,9 +30,9 @@ use rusqlite::Connection;
 use tokio::sync::Mutex;
 
 pub use crate::backup::{backup, integrity_check};
-pub use crate::connection::SCHEMA_VERSION;
 use crate::checkpoint::Checkpointer;
 use crate::connection::ReaderPool;
+pub use crate::connection::SCHEMA_VERSION;
 use crate::wal_sync::WalSync;
 
 pub struct SqliteEngine {
