@@ -139,6 +139,11 @@ enum Command {
     Export {
         /// The ZIP to write (a file that does not exist yet).
         path: PathBuf,
+        /// Write ids as the app sees them (Keel's strings and table numbers) instead of as
+        /// Convex writes them. By default a Convex deployment can import the file with its
+        /// ids kept; `keel import` reads either form back to the same ids.
+        #[arg(long)]
+        keel_ids: bool,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -305,7 +310,18 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Codegen { out, check } => codegen(&parts, &out, check),
-        Command::Export { path, storage } => crate::snapshot::export(&storage, &parts, &path).await,
+        Command::Export {
+            path,
+            keel_ids,
+            storage,
+        } => {
+            let ids = if keel_ids {
+                keel_snapshot::IdForm::Keel
+            } else {
+                keel_snapshot::IdForm::Convex
+            };
+            crate::snapshot::export(&storage, &parts, &path, ids).await
+        }
         Command::Import {
             path,
             replace,

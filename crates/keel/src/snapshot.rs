@@ -57,11 +57,12 @@ pub(crate) async fn export(
     storage: &StorageArgs,
     parts: &AppParts,
     path: &Path,
+    ids: keel_snapshot::IdForm,
 ) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&storage.data_dir)?;
     let db = crate::start::open_database(storage, &parts.schema).await?;
     let bar = Bar::new("{bar:30} {pos}/{len} documents ({msg})");
-    let summary = keel_snapshot::export(&db, path, &bar).await;
+    let summary = keel_snapshot::export(&db, path, ids, &bar).await;
     bar.clear();
     let summary = summary?;
     let documents: u64 = summary.tables.iter().map(|(_, n)| n).sum();

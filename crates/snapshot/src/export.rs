@@ -5,7 +5,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use keel_store::{Database, Document, PaginationOpts};
-use keel_values::{Ts, Value};
+use std::collections::HashSet;
+
+use keel_values::{DocumentId, TableNumber, Ts, Value};
 use serde_json::{Map, Value as Json, json};
 use zip::ZipWriter;
 use zip::write::SimpleFileOptions;
@@ -19,6 +21,42 @@ const README: &str = "# A Keel snapshot export\n\n\
 This ZIP is in Convex's snapshot export format: one folder per table with its documents, one \
 JSON object per line, in <table>/documents.jsonl; _tables/documents.jsonl lists the tables \
 with their numbers. `keel import` reads it back; `npx convex import` reads the same layout.\n";
+
+/// How an export writes ids (`_id`, and references to exported documents inside documents).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdForm {
+    /// As Convex writes them: Convex's checksum footer, and table numbers from 10001 as
+    /// Convex numbers user tables. A Convex deployment imports the file with its ids kept;
+    /// `keel import` reads it back to the same ids.
+    #[default]
+    Convex,
+    /// Keel's own strings and table numbers, exactly as the app's functions and clients see
+    /// them (to join the export with ids held elsewhere).
+    Keel,
+}
+
+/// Convex numbers user tables from 10001: Keel's table `n` is written as `n + 10000`.
+pub const CONVEX_TABLE_OFFSET: u32 = 10_000;
+
+impl IdForm {
+    fn table(self, number: TableNumber) -> TableNumber {
+        match self {
+            IdForm::Convex => TableNumber(number.0 + CONVEX_TABLE_OFFSET),
+            IdForm::Keel => number,
+        }
+    }
+
+    fn write(self, id: DocumentId) -> String {
+        let id = DocumentId {
+            table: self.table(id.table),
+            internal: id.internal,
+        };
+        match self {
+            IdForm::Convex => id.encode_convex(),
+            IdForm::Keel => id.encode(),
+        }
+    }
+}
 
 /// What an export wrote.
 #[derive(Debug)]
@@ -35,6 +73,7 @@ pub struct ExportSummary {
 pub async fn export(
     db: &Database,
     path: &Path,
+    ids: IdForm,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, SnapshotError> {
     if path.exists() {
@@ -44,7 +83,7 @@ pub async fn export(
         ));
     }
     let partial = path.with_extension("zip.partial");
-    let result = write_zip(db, path, &partial, progress).await;
+    let result = write_zip(db, path, &partial, ids, progress).await;
     match result {
         Ok(summary) => {
             std::fs::rename(&partial, path)
@@ -62,6 +101,7 @@ async fn write_zip(
     db: &Database,
     path: &Path,
     partial: &Path,
+    ids: IdForm,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, SnapshotError> {
     let shown = path.display().to_string();
@@ -88,6 +128,7 @@ async fn write_zip(
         tables.push((name, number, count));
     }
     progress.begin(total);
+    let exported: HashSet<TableNumber> = tables.iter().map(|(_, number, _)| *number).collect();
 
     zip.start_file("README.md", options).map_err(zip_err)?;
     zip.write_all(README.as_bytes()).map_err(write_err)?;
@@ -97,7 +138,7 @@ async fn write_zip(
     let mut by_number: Vec<_> = tables.iter().collect();
     by_number.sort_by_key(|(_, number, _)| *number);
     for (name, number, _) in by_number {
-        let line = json!({"name": name, "id": number.0});
+        let line = json!({"name": name, "id": ids.table(*number).0});
         writeln!(zip, "{line}").map_err(write_err)?;
     }
 
@@ -111,14 +152,15 @@ async fn write_zip(
         loop {
             let page = reader.query(name).paginate(opts.clone()).await?;
             for doc in &page.page {
-                let line = export_line(doc).map_err(|message| SnapshotError::Invalid {
-                    location: crate::Location {
-                        file: format!("table `{name}`"),
-                        entry: None,
-                        line: None,
-                    },
-                    message,
-                })?;
+                let line =
+                    export_line(doc, ids, &exported).map_err(|message| SnapshotError::Invalid {
+                        location: crate::Location {
+                            file: format!("table `{name}`"),
+                            entry: None,
+                            line: None,
+                        },
+                        message,
+                    })?;
                 zip.write_all(line.as_bytes()).map_err(write_err)?;
                 zip.write_all(b"\n").map_err(write_err)?;
             }
@@ -147,14 +189,23 @@ async fn write_zip(
 }
 
 /// One `documents.jsonl` line: the document's fields in `export_json`, with `_id` and
-/// `_creationTime` (a float, as Convex's is).
-pub(crate) fn export_line(doc: &Document) -> Result<String, String> {
+/// `_creationTime` (a float, as Convex's is); ids written in the `ids` form, references to
+/// documents of the `exported` tables too.
+pub(crate) fn export_line(
+    doc: &Document,
+    ids: IdForm,
+    exported: &HashSet<TableNumber>,
+) -> Result<String, String> {
     let value = Value::from_encoded_json(&Json::Object(doc.fields().clone()))
         .map_err(|e| format!("document {} holds an invalid value: {e}", doc.id()))?;
+    let value = match ids {
+        IdForm::Keel => value,
+        IdForm::Convex => write_references(value, ids, exported),
+    };
     let Json::Object(mut fields) = value.to_export_json() else {
         unreachable!("an object exports as an object")
     };
-    fields.insert("_id".into(), Json::String(doc.id().encode()));
+    fields.insert("_id".into(), Json::String(ids.write(doc.id())));
     fields.insert(
         "_creationTime".into(),
         Json::Number(
@@ -163,6 +214,30 @@ pub(crate) fn export_line(doc: &Document) -> Result<String, String> {
         ),
     );
     Ok(Json::Object(sorted(fields)).to_string())
+}
+
+/// Every string that parses as a Keel id of an exported table, in the `ids` form: references
+/// follow their documents, as `keel import` maps them back. Other strings stay as they are.
+fn write_references(value: Value, ids: IdForm, exported: &HashSet<TableNumber>) -> Value {
+    match value {
+        Value::String(s) => match DocumentId::parse(&s) {
+            Ok(id) if exported.contains(&id.table) => Value::String(ids.write(id)),
+            _ => Value::String(s),
+        },
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| write_references(v, ids, exported))
+                .collect(),
+        ),
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, write_references(v, ids, exported)))
+                .collect(),
+        ),
+        other => other,
+    }
 }
 
 fn sorted(fields: Map<String, Json>) -> Map<String, Json> {

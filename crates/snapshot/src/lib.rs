@@ -17,7 +17,7 @@ mod import;
 
 use std::fmt;
 
-pub use export::{ExportSummary, export};
+pub use export::{CONVEX_TABLE_OFFSET, ExportSummary, IdForm, export};
 pub use import::{ImportMode, ImportSummary, import};
 
 /// Where a snapshot's table list is.

@@ -6,7 +6,9 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use keel_snapshot::{ImportMode, Quiet, SnapshotError, export, import};
+use keel_snapshot::{
+    CONVEX_TABLE_OFFSET, IdForm, ImportMode, Quiet, SnapshotError, export, import,
+};
 use keel_store::{Database, Schema, TableDef};
 use keel_store_postgres::PostgresEngine;
 use keel_store_postgres::testing::TestDatabase;
@@ -164,7 +166,9 @@ async fn user_by_email(r: &keel_store::Reader, email: &str) -> keel_store::Docum
 
 async fn snapshot(store: &Store, name: &str) -> BTreeMap<String, String> {
     let path = store.path(name);
-    export(&store.db, &path, &Quiet).await.unwrap();
+    export(&store.db, &path, IdForm::Convex, &Quiet)
+        .await
+        .unwrap();
     entries(&path)
 }
 
@@ -172,7 +176,9 @@ async fn round_trip_gives_the_same_documents(engine: Engine) {
     let source = open(engine, &schema()).await;
     let (ada, _) = fill(&source.db).await;
     let path = source.path("a.zip");
-    let summary = export(&source.db, &path, &Quiet).await.unwrap();
+    let summary = export(&source.db, &path, IdForm::Convex, &Quiet)
+        .await
+        .unwrap();
     assert_eq!(
         summary.tables,
         vec![("messages".to_owned(), 2), ("users".to_owned(), 2)]
@@ -192,10 +198,32 @@ async fn round_trip_gives_the_same_documents(engine: Engine) {
         "Convex's layout, and no system table"
     );
     assert_eq!(first["users/generated_schema.jsonl"], "\"uniform\"\n");
-    // The values in Convex's export_json: int64 a number, floats with a dot, bytes tagged.
+    // Ids as Convex writes them: its footer, user tables numbered from 10001, references too.
+    let in_convex = |id: DocumentId| {
+        DocumentId {
+            table: keel_values::TableNumber(id.table.0 + CONVEX_TABLE_OFFSET),
+            internal: id.internal,
+        }
+        .encode_convex()
+    };
+    let table_lines: Vec<Json> = first["_tables/documents.jsonl"]
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        table_lines
+            .iter()
+            .all(|t| t["id"].as_u64().unwrap() > 10_000),
+        "{table_lines:?}"
+    );
     let ada_line: Json =
         serde_json::from_str(first["users/documents.jsonl"].lines().next().unwrap()).unwrap();
-    assert_eq!(ada_line["_id"], json!(ada.encode()));
+    assert_eq!(ada_line["_id"], json!(in_convex(ada)));
+    assert!(DocumentId::parse(ada_line["_id"].as_str().unwrap()).is_err());
+    let hello_line: Json =
+        serde_json::from_str(first["messages/documents.jsonl"].lines().next().unwrap()).unwrap();
+    assert_eq!(hello_line["author"], json!(in_convex(ada)));
+    // The values in Convex's export_json: int64 a number, floats with a dot, bytes tagged.
     assert_eq!(ada_line["age"].to_string(), "36");
     assert_eq!(ada_line["count"].to_string(), "3.0");
     assert_eq!(ada_line["avatar"], json!({"$bytes": "AQID"}));
@@ -205,7 +233,10 @@ async fn round_trip_gives_the_same_documents(engine: Engine) {
     let imported = import(&target.db, &path, ImportMode::RequireEmpty, &Quiet)
         .await
         .unwrap();
-    assert_eq!(imported.ids_rewritten, 0, "same schema, same table numbers");
+    assert!(
+        imported.ids_rewritten >= 4,
+        "Convex's strings back to Keel's"
+    );
     assert_eq!(snapshot(&target, "b.zip").await, first);
 
     // Indexes were written with the documents.
@@ -237,11 +268,42 @@ async fn round_trip_gives_the_same_documents(engine: Engine) {
 }
 engine_tests!(round_trip_gives_the_same_documents);
 
+/// `--keel-ids`: the strings the app sees, unchanged through an import into the same schema.
+async fn keel_ids_are_written_as_the_app_sees_them(engine: Engine) {
+    let source = open(engine, &schema()).await;
+    let (ada, _) = fill(&source.db).await;
+    let path = source.path("a.zip");
+    export(&source.db, &path, IdForm::Keel, &Quiet)
+        .await
+        .unwrap();
+    let first = entries(&path);
+    let ada_line: Json =
+        serde_json::from_str(first["users/documents.jsonl"].lines().next().unwrap()).unwrap();
+    assert_eq!(ada_line["_id"], json!(ada.encode()));
+    let hello_line: Json =
+        serde_json::from_str(first["messages/documents.jsonl"].lines().next().unwrap()).unwrap();
+    assert_eq!(hello_line["author"], json!(ada.encode()));
+
+    let target = open(engine, &schema()).await;
+    let imported = import(&target.db, &path, ImportMode::RequireEmpty, &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(imported.ids_rewritten, 0, "same schema, same table numbers");
+    let again = target.path("b.zip");
+    export(&target.db, &again, IdForm::Keel, &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(entries(&again), first);
+}
+engine_tests!(keel_ids_are_written_as_the_app_sees_them);
+
 async fn other_table_numbers_rewrite_ids_and_references(engine: Engine) {
     let source = open(engine, &schema()).await;
     let (ada, bob) = fill(&source.db).await;
     let path = source.path("a.zip");
-    export(&source.db, &path, &Quiet).await.unwrap();
+    export(&source.db, &path, IdForm::Convex, &Quiet)
+        .await
+        .unwrap();
     // Another app declaring a table first numbers users and messages otherwise.
     let other = Schema::new().table(TableDef::new("tags")).merge(schema());
     let target = open(engine, &other).await;
@@ -354,7 +416,9 @@ async fn a_broken_file_changes_nothing(engine: Engine) {
     let store = open(engine, &schema()).await;
     fill(&store.db).await;
     let good_path = store.path("good.zip");
-    export(&store.db, &good_path, &Quiet).await.unwrap();
+    export(&store.db, &good_path, IdForm::Convex, &Quiet)
+        .await
+        .unwrap();
     let good = entries(&good_path);
     let before = snapshot(&store, "before.zip").await;
 
@@ -534,7 +598,9 @@ async fn an_export_during_writes_is_one_snapshot(engine: Engine) {
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let path = store.path("during.zip");
     let before = committed.load(std::sync::atomic::Ordering::Relaxed);
-    export(&store.db, &path, &Quiet).await.unwrap();
+    export(&store.db, &path, IdForm::Convex, &Quiet)
+        .await
+        .unwrap();
     let after = committed.load(std::sync::atomic::Ordering::Relaxed);
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writing.await.unwrap();
