@@ -1,7 +1,7 @@
 //! Reads, shared by read transactions and the writer (which reads its own writes).
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, IndexNumber, StoredCatalog, StoredDoc};
+use keel_store::engine::{EngineRead, IndexNumber, RangeScan, StoredCatalog, StoredDoc};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use sqlx::pool::PoolConnection;
@@ -111,6 +111,14 @@ impl EngineRead for PgRead {
         scan(self.conn()?, index, range, order, limit).await
     }
 
+    async fn scan_many(
+        &mut self,
+        scans: &[RangeScan],
+        order: Order,
+    ) -> Result<Vec<Vec<(Vec<u8>, StoredDoc)>>> {
+        scan_many(self.conn()?, scans, order).await
+    }
+
     async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {
         count(self.conn()?, index, range, limit).await
     }
@@ -171,6 +179,84 @@ pub(crate) async fn scan(
             Ok((key, stored_doc_at(row, 1)?))
         })
         .collect()
+}
+
+/// Several ranges' first entries in one statement: a `UNION ALL` of one scan per range, each
+/// with its own bounds and `LIMIT` as parameters the planner sees (so each branch is planned
+/// as the single-range scan is: an index range scan stopping at its limit or its end), and
+/// the rows tagged with their range's position. Each range's bounds are an equality on
+/// `index_number` and bounds on `key`, not a row comparison: PostgreSQL 15 stops a
+/// row-comparison scan only at the first column's bound, so a range holding fewer entries
+/// than its limit read on to the end of its index (measured: 7 ms for a range of no rows).
+pub(crate) async fn scan_many(
+    conn: &mut PgConnection,
+    scans: &[RangeScan],
+    order: Order,
+) -> Result<Vec<Vec<(Vec<u8>, StoredDoc)>>> {
+    let mut results: Vec<Vec<(Vec<u8>, StoredDoc)>> = vec![Vec::new(); scans.len()];
+    if scans.is_empty() {
+        return Ok(results);
+    }
+    // Generated from the ranges' shapes and the order alone: no value reaches the text.
+    let sql = sqlx::AssertSqlSafe(scan_many_sql(scans, order));
+    let mut query = sqlx::query(sql);
+    for scan in scans {
+        query = query
+            .bind(scan.index.0 as i32)
+            .bind(scan.range.start.as_slice());
+        if let Some(end) = &scan.range.end {
+            query = query.bind(end.as_slice());
+        }
+        query = query.bind(i64::try_from(scan.limit).unwrap_or(i64::MAX));
+    }
+    let rows = query.fetch_all(conn).await.map_err(fault::sqlx)?;
+    for row in &rows {
+        let position: i32 = row.try_get(0).map_err(fault::sqlx)?;
+        let key: Vec<u8> = row.try_get(1).map_err(fault::sqlx)?;
+        let slot = usize::try_from(position)
+            .ok()
+            .and_then(|i| results.get_mut(i))
+            .ok_or_else(|| StoreError::Engine(format!("scan_many: no range {position}")))?;
+        slot.push((key, stored_doc_at(row, 2)?));
+    }
+    Ok(results)
+}
+
+/// The statement of [`scan_many`] for these ranges: one branch per range, with three
+/// parameters (index, start, limit) or four (and its end).
+fn scan_many_sql(scans: &[RangeScan], order: Order) -> String {
+    let direction = match order {
+        Order::Asc => "ASC",
+        Order::Desc => "DESC",
+    };
+    let mut next = 0;
+    let mut param = || {
+        next += 1;
+        format!("${next}")
+    };
+    let branches: Vec<String> = scans
+        .iter()
+        .enumerate()
+        .map(|(i, scan)| {
+            let (index, start) = (param(), param());
+            let end = match scan.range.end {
+                Some(_) => format!(" AND e.key < {}::bytea", param()),
+                None => String::new(),
+            };
+            let limit = param();
+            format!(
+                "(SELECT {i}::int4 AS n, e.key, d.id, d.creation_time, d.body
+                  FROM keel_index_entries e JOIN keel_documents d ON d.id = e.id
+                  WHERE e.index_number = {index}::int4 AND e.key >= {start}::bytea{end}
+                  ORDER BY e.key {direction} LIMIT {limit}::int8)"
+            )
+        })
+        .collect();
+    // Wrapped, so that one range (a single parenthesized query) takes the outer `ORDER BY`.
+    format!(
+        "SELECT * FROM ({}) AS ranges ORDER BY n, key {direction}",
+        branches.join(" UNION ALL ")
+    )
 }
 
 /// The scan statement for a range with or without an end, in `order`.

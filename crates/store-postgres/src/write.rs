@@ -8,7 +8,9 @@
 //! commit (`pending.rs`).
 
 use async_trait::async_trait;
-use keel_store::engine::{EngineRead, EngineWrite, IndexNumber, StoredCatalog, StoredDoc};
+use keel_store::engine::{
+    EngineRead, EngineWrite, IndexNumber, RangeScan, StoredCatalog, StoredDoc,
+};
 use keel_store::{KeyRange, Order, Result, StoreError};
 use keel_values::{DocumentId, TableNumber, Ts};
 use sqlx::{PgConnection, Postgres, Transaction};
@@ -119,6 +121,14 @@ impl EngineRead for PgWrite {
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>> {
         read::scan(self.flushed().await?, index, range, order, limit).await
+    }
+
+    async fn scan_many(
+        &mut self,
+        scans: &[RangeScan],
+        order: Order,
+    ) -> Result<Vec<Vec<(Vec<u8>, StoredDoc)>>> {
+        read::scan_many(self.flushed().await?, scans, order).await
     }
 
     async fn count(&mut self, index: IndexNumber, range: &KeyRange, limit: usize) -> Result<usize> {

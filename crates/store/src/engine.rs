@@ -197,6 +197,14 @@ pub struct LoggedCommit {
     pub writes: Option<Vec<u8>>,
 }
 
+/// One range of [`EngineRead::scan_many`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeScan {
+    pub index: IndexNumber,
+    pub range: KeyRange,
+    pub limit: usize,
+}
+
 #[async_trait]
 pub trait EngineRead: Send {
     /// The timestamp of the last commit visible to this transaction.
@@ -213,6 +221,25 @@ pub trait EngineRead: Send {
         order: Order,
         limit: Option<usize>,
     ) -> Result<Vec<(Vec<u8>, StoredDoc)>>;
+
+    /// The first `limit` entries of each of several ranges, in `order`, as [`Self::scan`]
+    /// gives them for each: one result per scan, in the same order. A union of ranges reads
+    /// its first batch of every range this way; an engine across a network (PostgreSQL)
+    /// answers all of them in one round trip, and this default one range at a time.
+    async fn scan_many(
+        &mut self,
+        scans: &[RangeScan],
+        order: Order,
+    ) -> Result<Vec<Vec<(Vec<u8>, StoredDoc)>>> {
+        let mut results = Vec::with_capacity(scans.len());
+        for scan in scans {
+            results.push(
+                self.scan(scan.index, &scan.range, order, Some(scan.limit))
+                    .await?,
+            );
+        }
+        Ok(results)
+    }
 
     /// How many index entries `range` holds, counting no further than `limit`: the keys
     /// only, without reading a document.

@@ -38,6 +38,7 @@ macro_rules! engine_contract_tests {
             unions_merge_ranges_in_order_and_return_each_document_once,
             union_pages_hold_with_filters_budgets_and_pinned_ends,
             unions_merge_tables_newest_first, counts_stop_at_their_limit,
+            scanning_many_ranges_at_once_matches_scanning_each,
             two_databases_on_one_store_see_each_others_commits,
             a_commit_log_reads_back_every_commit_in_order);
     };
@@ -1213,6 +1214,91 @@ pub async fn counts_stop_at_their_limit(open: OpenEngine) {
     let reads = r.finish().await.unwrap();
     let added = insert_and_commit(&db, "notes", json!({"owner": "a", "rank": 50})).await;
     assert!(reads.intersects(&added), "a count reads its whole range");
+}
+
+/// [`crate::engine::EngineRead::scan_many`] answers each range exactly as `scan` does: with
+/// and without an end, both orders, limits under and over what a range holds, an empty range
+/// and an index without entries, from a reader and from a writer (which sees its own writes).
+pub async fn scanning_many_ranges_at_once_matches_scanning_each(open: OpenEngine) {
+    use crate::engine::{RangeScan, StoredDoc};
+    use keel_values::{DocumentId, TableNumber, Ts};
+    // Index numbers far from any a schema would be given; entries need no catalog row.
+    const A: IndexNumber = IndexNumber(9001);
+    const B: IndexNumber = IndexNumber(9002);
+    const EMPTY: IndexNumber = IndexNumber(9003);
+    let engine = open().await;
+    let mut tx = engine.begin_write().await.unwrap();
+    for i in 0u8..12 {
+        let doc = StoredDoc {
+            id: DocumentId::new_random(TableNumber(1)),
+            creation_time: f64::from(i),
+            body: serde_json::Map::from_iter([("i".to_string(), json!(i))]),
+        };
+        tx.put(&doc).await.unwrap();
+        let index = if i % 3 == 0 { B } else { A };
+        tx.put_index_entry(index, &[0x10, i], &doc.id)
+            .await
+            .unwrap();
+    }
+    let scans = |limit: usize| {
+        vec![
+            RangeScan {
+                index: A,
+                range: key_range(&[0x10, 2], Some(&[0x10, 9])),
+                limit,
+            },
+            RangeScan {
+                index: A,
+                range: key_range(&[], None),
+                limit,
+            },
+            RangeScan {
+                index: B,
+                range: key_range(&[0x10, 4], None),
+                limit,
+            },
+            RangeScan {
+                index: B,
+                range: key_range(&[0x10, 5], Some(&[0x10, 5])),
+                limit,
+            },
+            RangeScan {
+                index: EMPTY,
+                range: key_range(&[], None),
+                limit,
+            },
+        ]
+    };
+    let keys = |rows: Vec<(Vec<u8>, StoredDoc)>| -> Vec<(Vec<u8>, Json)> {
+        rows.into_iter()
+            .map(|(key, doc)| (key, Json::Object(doc.body)))
+            .collect()
+    };
+    for order in [Order::Asc, Order::Desc] {
+        for limit in [1, 3, 100] {
+            let together = tx.scan_many(&scans(limit), order).await.unwrap();
+            assert_eq!(together.len(), 5);
+            for (scan, rows) in scans(limit).iter().zip(together) {
+                let alone = tx
+                    .scan(scan.index, &scan.range, order, Some(limit))
+                    .await
+                    .unwrap();
+                assert_eq!(keys(rows), keys(alone), "{scan:?} {order:?}, in the writer");
+            }
+        }
+    }
+    tx.commit(Ts(1), None).await.unwrap();
+    let mut reader = engine.begin_read().await.unwrap();
+    let together = reader.scan_many(&scans(4), Order::Desc).await.unwrap();
+    let counts: Vec<usize> = together.iter().map(Vec::len).collect();
+    // A holds 1, 2, 4, 5, 7, 8, 10, 11; B holds 0, 3, 6, 9.
+    assert_eq!(counts, [4, 4, 2, 0, 0]);
+    assert_eq!(
+        together[0][0].0,
+        vec![0x10, 8],
+        "the first range's last key below its end"
+    );
+    assert!(reader.scan_many(&[], Order::Asc).await.unwrap().is_empty());
 }
 
 /// Two processes on one database (two instances, or `keel backfill` beside `keel serve`):

@@ -11,7 +11,7 @@ use serde_json::{Map, Value as Json};
 use tokio::sync::Mutex;
 
 use crate::document::Document;
-use crate::engine::{EngineRead, EngineWrite, IndexNumber, StoredDoc};
+use crate::engine::{EngineRead, EngineWrite, IndexNumber, RangeScan, StoredDoc};
 use crate::feed::CommitFeed;
 use crate::health::WriteHealth;
 use crate::query::{Order, Query};
@@ -228,6 +228,37 @@ impl Reader {
         Ok(rows
             .into_iter()
             .map(|(key, doc)| (key, Document::from_stored(doc)))
+            .collect())
+    }
+
+    /// [`Self::scan`] of several ranges at once (see [`EngineRead::scan_many`]), each
+    /// recorded as read up to where its answer ends.
+    pub(crate) async fn scan_many(
+        &self,
+        scans: Vec<RangeScan>,
+        order: Order,
+    ) -> Result<Vec<Vec<(Vec<u8>, Document)>>> {
+        let mut state = self.state.lock().await;
+        let results = state.engine()?.read().scan_many(&scans, order).await?;
+        for (scan, rows) in scans.into_iter().zip(&results) {
+            let mut read = scan.range;
+            if let Some((last, _)) = rows.last()
+                && rows.len() >= scan.limit
+            {
+                match order {
+                    Order::Asc => read.end = Some(key_after(last)),
+                    Order::Desc => read.start = last.clone(),
+                }
+            }
+            state.reads.record_range(scan.index, read);
+        }
+        Ok(results
+            .into_iter()
+            .map(|rows| {
+                rows.into_iter()
+                    .map(|(key, doc)| (key, Document::from_stored(doc)))
+                    .collect()
+            })
             .collect())
     }
 

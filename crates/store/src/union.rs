@@ -30,7 +30,7 @@ use std::sync::Arc;
 use keel_values::TableNumber;
 
 use crate::document::Document;
-use crate::engine::IndexNumber;
+use crate::engine::{IndexNumber, RangeScan};
 use crate::query::{
     END_CURSOR, MAX_PAGE_ITEMS, Order, PaginationOpts, PaginationResult, decode_cursor,
     encode_cursor,
@@ -113,6 +113,39 @@ struct Stream {
 }
 
 impl Stream {
+    /// The next batch to read (and the one after it twice as large), or `None` when the
+    /// range is used up.
+    fn next_scan(&mut self) -> Option<RangeScan> {
+        if self.exhausted {
+            return None;
+        }
+        if self.remaining.is_empty() {
+            self.exhausted = true;
+            return None;
+        }
+        let limit = self.batch;
+        self.batch = (limit * 2).min(MAX_BATCH);
+        Some(RangeScan {
+            index: self.index,
+            range: self.remaining.clone(),
+            limit,
+        })
+    }
+
+    /// Takes in the answer to a scan of `asked` entries that [`Self::next_scan`] gave.
+    fn absorb(&mut self, rows: Vec<(Vec<u8>, Document)>, asked: usize, order: Order) {
+        if rows.len() < asked {
+            self.exhausted = true;
+        }
+        if let Some((last, _)) = rows.last() {
+            match order {
+                Order::Asc => self.remaining.start = key_after(last),
+                Order::Desc => self.remaining.end = Some(last.clone()),
+            }
+        }
+        self.buffer.extend(rows);
+    }
+
     fn position(&self, key: &[u8], range: usize) -> Position {
         Position {
             suffix: key.get(self.prefix.len()..).unwrap_or_default().to_vec(),
@@ -352,6 +385,20 @@ impl Union {
             last_read: None,
             drained: false,
         };
+        // Every range's first batch in one engine call (one round trip on PostgreSQL).
+        let first: Vec<(usize, RangeScan)> = streams
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, stream)| stream.next_scan().map(|scan| (i, scan)))
+            .collect();
+        if !first.is_empty() {
+            let asked: Vec<(usize, usize)> = first.iter().map(|(i, s)| (*i, s.limit)).collect();
+            let scans = first.into_iter().map(|(_, scan)| scan).collect();
+            let answers = self.reader.scan_many(scans, self.order).await?;
+            for ((i, limit), rows) in asked.into_iter().zip(answers) {
+                streams[i].absorb(rows, limit, self.order);
+            }
+        }
         let mut read = 0usize;
         loop {
             if want.is_some_and(|w| run.kept.len() >= w) || budget.is_some_and(|b| read >= b) {
@@ -392,31 +439,14 @@ impl Union {
 
     /// Reads the next batch of a range.
     async fn fill(&self, stream: &mut Stream) -> Result<()> {
-        let batch = stream.batch;
-        stream.batch = (batch * 2).min(MAX_BATCH);
-        if stream.remaining.is_empty() {
-            stream.exhausted = true;
+        let Some(scan) = stream.next_scan() else {
             return Ok(());
-        }
+        };
         let rows = self
             .reader
-            .scan(
-                stream.index,
-                stream.remaining.clone(),
-                self.order,
-                Some(batch),
-            )
+            .scan(scan.index, scan.range, self.order, Some(scan.limit))
             .await?;
-        if rows.len() < batch {
-            stream.exhausted = true;
-        }
-        if let Some((last, _)) = rows.last() {
-            match self.order {
-                Order::Asc => stream.remaining.start = key_after(last),
-                Order::Desc => stream.remaining.end = Some(last.clone()),
-            }
-        }
-        stream.buffer.extend(rows);
+        stream.absorb(rows, scan.limit, self.order);
         Ok(())
     }
 
