@@ -130,18 +130,22 @@ fn connect_options(settings: &PostgresSettings) -> Result<PgConnectOptions> {
         ))
     })?;
     let timeout = settings.statement_timeout.as_millis().to_string();
-    // Keel's statements are a fixed set of index lookups, range scans stopping at a limit,
-    // and `UNNEST` writes, prepared once per connection. Their generic plans (nested loops
-    // over the primary keys) are the right plans for every argument, so they are used from
-    // the first call: left to choose, PostgreSQL planned each call afresh (100-460 µs per
-    // statement, measured with pg_stat_statements). A generic plan cannot see bounds or
-    // limits and may expect many rows; for such an estimate PostgreSQL would start parallel
-    // workers (measured: 6-7 ms to launch two, for a 0.3 ms scan) or JIT-compile the
-    // statement (7.6 ms), on every call. Neither pays off for this work.
+    // Keel's statements are a fixed set of key lookups, key-range scans stopping at a limit,
+    // and `UNNEST` writes by key, prepared once per connection. Their right plan is the same
+    // for every argument and every table size (nested loops over the primary keys), so:
+    // - generic plans from the first call: left to choose, PostgreSQL planned each call
+    //   afresh (100-460 µs per statement, measured with pg_stat_statements);
+    // - no sequential scan while an index can serve: a generic plan made while a table was
+    //   small stays cached as it grows (the index-entry `DELETE … USING UNNEST` took 2.7 ms
+    //   a call through a hash join over the whole table, 20 µs through the key);
+    // - no parallel workers and no JIT: a generic plan cannot see bounds or limits and may
+    //   expect many rows, and for such an estimate PostgreSQL starts workers (6-7 ms to
+    //   launch two, for a 0.3 ms scan) or JIT-compiles (7.6 ms), on every call.
     Ok(options.application_name("keel").options([
         ("statement_timeout", timeout.as_str()),
         ("idle_in_transaction_session_timeout", timeout.as_str()),
         ("plan_cache_mode", "force_generic_plan"),
+        ("enable_seqscan", "off"),
         ("max_parallel_workers_per_gather", "0"),
         ("jit", "off"),
     ]))
@@ -286,8 +290,8 @@ mod tests {
         assert_a_writer_holds_the_clock_row(&db, &engine).await;
     }
 
-    /// Keel's connections use generic plans from the first call, never parallel workers and
-    /// never JIT (see `connect_options`): each would cost more than the statement itself.
+    /// Keel's connections use generic plans from the first call, index scans where an index
+    /// serves, never parallel workers and never JIT (see `connect_options`).
     #[tokio::test]
     async fn connections_plan_once_without_workers_or_jit() {
         let db = TestDatabase::create().await;
@@ -295,6 +299,7 @@ mod tests {
         let mut conn = engine.pool.acquire().await.unwrap();
         for (setting, wanted) in [
             ("plan_cache_mode", "force_generic_plan"),
+            ("enable_seqscan", "off"),
             ("max_parallel_workers_per_gather", "0"),
             ("jit", "off"),
         ] {
