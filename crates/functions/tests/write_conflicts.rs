@@ -138,6 +138,9 @@ impl EngineWrite for ConflictingWrite {
     async fn mark_index_built(&mut self, index: IndexNumber) -> keel_store::Result<()> {
         self.inner.mark_index_built(index).await
     }
+    async fn drop_index(&mut self, index: IndexNumber) -> keel_store::Result<()> {
+        self.inner.drop_index(index).await
+    }
     async fn savepoint(&mut self) -> keel_store::Result<()> {
         self.inner.savepoint().await
     }

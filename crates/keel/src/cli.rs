@@ -89,6 +89,11 @@ enum Command {
     /// and exit. `serve` does the same at start; run this first to migrate once before
     /// starting several instances.
     Migrate {
+        /// Also drop the indexes the app no longer declares, with their entries. They are kept
+        /// and maintained until then, for instances of other versions that may still read
+        /// them: use this once every instance runs this version.
+        #[arg(long)]
+        drop_undeclared_indexes: bool,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -259,7 +264,10 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
         Command::Check { settings, issuer } => {
             Ok(crate::check::run(&settings.into(), issuer, &parts).await)
         }
-        Command::Migrate { storage } => {
+        Command::Migrate {
+            storage,
+            drop_undeclared_indexes,
+        } => {
             warn_misnamed();
             let database = storage.database()?;
             let applied = match &database {
@@ -289,6 +297,17 @@ async fn run(command: Command, parts: AppParts) -> anyhow::Result<ExitCode> {
                 "{database}: tables and indexes up to date ({})",
                 db.engine_name()
             );
+            if drop_undeclared_indexes {
+                let dropped = db.drop_undeclared_indexes().await?;
+                if dropped.is_empty() {
+                    println!("{database}: no undeclared indexes to drop");
+                }
+                for (table, index) in dropped {
+                    println!(
+                        "{database}: dropped index {table}.{index}, which the app no longer declares"
+                    );
+                }
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Backfill {

@@ -199,6 +199,16 @@ impl EngineWrite for PgWrite {
             .await
     }
 
+    async fn drop_index(&mut self, index: IndexNumber) -> Result<()> {
+        self.clear_index(index).await?;
+        self.execute(
+            sqlx::query("DELETE FROM keel_indexes WHERE number = $1").bind(index.0 as i32),
+        )
+        .await?;
+        self.execute(sqlx::query(crate::catalog::BUMP_VERSION))
+            .await
+    }
+
     // After a failed statement PostgreSQL refuses every later one until the transaction rolls
     // back to a savepoint, and `COMMIT` of such a transaction rolls it back: a transaction
     // the server gave up on can never be acknowledged (the clock update in `commit` fails).

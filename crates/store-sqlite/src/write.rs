@@ -191,6 +191,15 @@ impl EngineWrite for SqliteWrite {
         self.execute(crate::catalog::BUMP_VERSION, [])
     }
 
+    async fn drop_index(&mut self, index: IndexNumber) -> Result<()> {
+        self.clear_index(index).await?;
+        self.execute(
+            "DELETE FROM keel_indexes WHERE number = ?1",
+            [index.0 as i64],
+        )?;
+        self.execute(crate::catalog::BUMP_VERSION, [])
+    }
+
     async fn savepoint(&mut self) -> Result<()> {
         self.execute("SAVEPOINT keel_mutation", [])
     }

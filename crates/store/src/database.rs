@@ -59,8 +59,12 @@ impl Database {
         let mut first = engine.begin_read().await?;
         let start = first.ts();
         let stored = first.catalog().await?;
+        let resolved = Catalog::resolve(&specs, &system, &stored)?;
+        for (table, index) in resolved.undeclared_indexes() {
+            tracing::info!(table = %table, index = %index, "an index this version does not declare is kept and maintained for other versions; `keel migrate --drop-undeclared-indexes` removes it");
+        }
         let catalog = Arc::new(CatalogCache {
-            current: std::sync::RwLock::new(Arc::new(Catalog::resolve(&specs, &system, &stored)?)),
+            current: std::sync::RwLock::new(Arc::new(resolved)),
             wanted: specs,
             system,
         });
@@ -156,6 +160,36 @@ impl Database {
     pub fn is_foreign_ts(&self, ts: Ts) -> bool {
         // `landing` first: once it reads 0, every commit that began before is published.
         self.commits.landing_count() == 0 && ts > self.last_commit_ts()
+    }
+
+    /// Drops the indexes of this schema's tables that this schema does not declare (kept and
+    /// maintained until now for instances of other versions, see `Catalog`), entries and
+    /// all, and returns them as (table, index). Run once no instance of a version that
+    /// declares them is left: such an instance's queries on them then fail as on an
+    /// undeclared index.
+    pub async fn drop_undeclared_indexes(&self) -> Result<Vec<(String, String)>> {
+        let mut tx = self.engine.begin_write().await?;
+        let stored = tx.catalog().await?;
+        let mut dropped = Vec::new();
+        for spec in &self.catalog.wanted {
+            let Some((_, number)) = stored.tables.iter().find(|(name, _)| *name == spec.name)
+            else {
+                continue;
+            };
+            for index in stored.indexes.iter().filter(|i| i.table == *number) {
+                if !spec.indexes.iter().any(|(name, _)| *name == index.name) {
+                    tx.drop_index(index.number).await?;
+                    dropped.push((spec.name.clone(), index.name.clone()));
+                }
+            }
+        }
+        if dropped.is_empty() {
+            tx.finish_unwritten().await?;
+        } else {
+            // Logged with its writes unknown: other instances re-check every live query.
+            tx.commit(Ts(self.runtime.now_unix_nanos()), None).await?;
+        }
+        Ok(dropped)
     }
 
     /// See [`Engine::after_bulk_load`]: run once a bulk load has committed.

@@ -272,6 +272,8 @@ pub trait EngineWrite: EngineRead {
     /// Records that the index's entries are built (in this transaction, with the rebuild's
     /// writes), and moves the catalog's version on.
     async fn mark_index_built(&mut self, index: IndexNumber) -> Result<()>;
+    /// Removes the index, its entries and its catalog row, and moves the catalog's version on.
+    async fn drop_index(&mut self, index: IndexNumber) -> Result<()>;
 
     /// Marks a point this transaction can roll back to (one level: group commit runs several
     /// mutations in one transaction, each inside its own savepoint).

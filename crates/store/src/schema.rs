@@ -303,6 +303,22 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// The indexes of declared tables that this schema does not declare, as (table, index).
+    pub fn undeclared_indexes(&self) -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = self
+            .by_name
+            .values()
+            .flat_map(|t| {
+                t.indexes
+                    .iter()
+                    .filter(|i| i.role == IndexRole::Undeclared)
+                    .map(|i| (t.name.clone(), i.name.clone()))
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
     /// A declared table; system tables only when `system` access is asked for, so function
     /// code cannot even learn they exist.
     pub fn table(&self, name: &str, system: bool) -> Result<&Arc<ResolvedTable>> {

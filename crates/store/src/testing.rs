@@ -32,6 +32,7 @@ macro_rules! engine_contract_tests {
             an_index_whose_build_did_not_commit_is_built_by_the_next_instance,
             a_redefined_index_is_maintained_with_its_new_fields_and_not_queried_by_the_old,
             an_index_dropped_from_the_schema_is_still_right_when_it_returns,
+            undeclared_indexes_are_dropped_on_request,
             commits_are_published_in_timestamp_order, ids_name_their_table,
             ids_and_creation_times_come_from_the_runtime, system_tables_are_hidden_from_function_code, a_savepoint_undoes_only_its_own_writes,
             prefix_ranges_hold_the_strings_that_start_with_the_prefix,
@@ -651,6 +652,34 @@ pub async fn an_index_dropped_from_the_schema_is_still_right_when_it_returns(ope
     let without = database(&open, &tags_with(None)).await;
     insert_tags(&without, &[json!({"name": "a"})]).await;
     drop(without);
+    let back = database(&open, &with_index).await;
+    assert_eq!(names_by(&back, "by_name").await.unwrap(), ["a", "b"]);
+}
+
+/// Once no instance of a version that declared it is left, an undeclared index can be
+/// dropped: it leaves the catalog with its entries, an instance still declaring it finds it
+/// gone (queries fail, writes skip it), and a version declaring it again builds it anew.
+pub async fn undeclared_indexes_are_dropped_on_request(open: OpenEngine) {
+    let with_index = tags_with(Some(("by_name", &["name"])));
+    let old = database(&open, &with_index).await;
+    insert_tags(&old, &[json!({"name": "b"})]).await;
+    let new = database(&open, &tags_with(None)).await;
+    assert_eq!(
+        new.drop_undeclared_indexes().await.unwrap(),
+        [("tags".to_string(), "by_name".to_string())]
+    );
+    assert!(new.drop_undeclared_indexes().await.unwrap().is_empty());
+    let mut read = open().await.begin_read().await.unwrap();
+    let stored = read.catalog().await.unwrap();
+    assert!(
+        stored.indexes.iter().all(|i| i.name != "by_name"),
+        "{stored:?}"
+    );
+    drop(read);
+
+    let err = names_by(&old, "by_name").await.unwrap_err();
+    assert!(err.to_string().contains("not found"), "{err}");
+    insert_tags(&old, &[json!({"name": "a"})]).await;
     let back = database(&open, &with_index).await;
     assert_eq!(names_by(&back, "by_name").await.unwrap(), ["a", "b"]);
 }

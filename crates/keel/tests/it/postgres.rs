@@ -76,6 +76,79 @@ fn url_with_password(database: &TestDatabase) -> String {
     url.to_string()
 }
 
+/// `keel migrate --drop-undeclared-indexes` removes an index an older version of the app
+/// declared (here written into the catalog by hand, with an entry), and only that one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_drops_the_indexes_the_app_no_longer_declares() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::create().await;
+    let url = database.url().to_string();
+    let migrate = |extra: &[&str]| {
+        let mut command = keel(dir.path());
+        command
+            .arg("migrate")
+            .args(extra)
+            .env("KEEL_DATABASE_URL", &url);
+        output(command)
+    };
+    let first = migrate(&["--drop-undeclared-indexes"]).await;
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}");
+    assert!(stdout.contains("no undeclared indexes to drop"), "{stdout}");
+
+    let mut conn = sqlx_connect(&database).await;
+    let legacy: i32 = sqlx::query_scalar(
+        "INSERT INTO keel_indexes (number, table_number, name, fields, built)
+         SELECT (SELECT max(number) + 1 FROM keel_indexes), number, 'by_legacy', '[\"legacy\"]', true
+         FROM keel_tables WHERE name = 'users'
+         RETURNING number",
+    )
+    .fetch_one(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO keel_index_entries (index_number, key, id) VALUES ($1, '\\x01', 'x')")
+        .bind(legacy)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let indexes_before: i64 = sqlx::query_scalar("SELECT count(*) FROM keel_indexes")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+
+    let plain = migrate(&[]).await;
+    assert!(plain.status.success());
+    let still: i64 = sqlx::query_scalar("SELECT count(*) FROM keel_indexes WHERE number = $1")
+        .bind(legacy)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        still, 1,
+        "kept without the flag: other versions may read it"
+    );
+
+    let dropping = migrate(&["--drop-undeclared-indexes"]).await;
+    let stdout = String::from_utf8_lossy(&dropping.stdout);
+    assert!(dropping.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("dropped index users.by_legacy, which the app no longer declares"),
+        "{stdout}"
+    );
+    let entries: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM keel_index_entries WHERE index_number = $1")
+            .bind(legacy)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let indexes_after: i64 = sqlx::query_scalar("SELECT count(*) FROM keel_indexes")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(entries, 0);
+    assert_eq!(indexes_after, indexes_before - 1, "only that one");
+}
+
 /// `keel migrate` applies the migrations and exits 0, also when there is nothing to do, and
 /// several started at once on an empty database all succeed, migrating once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
