@@ -10,7 +10,7 @@ use crate::engine::{Engine, EngineRead, SyncedCatalog, TableSpec};
 use crate::feed::{Change, CommitFeed};
 use crate::health::{Check, WriteHealth};
 use crate::readset::{ReadSet, WriteSet};
-use crate::schema::Catalog;
+use crate::schema::{Catalog, field_paths};
 use crate::tx::{EngineTx, Reader, Writer, index_key};
 use crate::{Result, Schema, StorageFault, StoreError};
 
@@ -60,7 +60,7 @@ impl Database {
         let start = first.ts();
         let stored = first.catalog().await?;
         let resolved = Catalog::resolve(&specs, &system, &stored)?;
-        for (table, index) in resolved.undeclared_indexes() {
+        for (table, index, _) in resolved.undeclared_indexes() {
             tracing::info!(table = %table, index = %index, "an index this version does not declare is kept and maintained for other versions; `keel migrate --drop-undeclared-indexes` removes it");
         }
         let catalog = Arc::new(CatalogCache {
@@ -170,18 +170,11 @@ impl Database {
     pub async fn drop_undeclared_indexes(&self) -> Result<Vec<(String, String)>> {
         let mut tx = self.engine.begin_write().await?;
         let stored = tx.catalog().await?;
+        let catalog = Catalog::resolve(&self.catalog.wanted, &self.catalog.system, &stored)?;
         let mut dropped = Vec::new();
-        for spec in &self.catalog.wanted {
-            let Some((_, number)) = stored.tables.iter().find(|(name, _)| *name == spec.name)
-            else {
-                continue;
-            };
-            for index in stored.indexes.iter().filter(|i| i.table == *number) {
-                if !spec.indexes.iter().any(|(name, _)| *name == index.name) {
-                    tx.drop_index(index.number).await?;
-                    dropped.push((spec.name.clone(), index.name.clone()));
-                }
-            }
+        for (table, index, number) in catalog.undeclared_indexes() {
+            tx.drop_index(number).await?;
+            dropped.push((table, index));
         }
         if dropped.is_empty() {
             tx.finish_unwritten().await?;
@@ -281,11 +274,7 @@ async fn rebuild_indexes(engine: &dyn Engine, synced: &SyncedCatalog) -> Result<
             } else {
                 tracing::info!(table = %table.name, index = %index.name, documents = docs.len(), "building index");
             }
-            let fields: Vec<Vec<String>> = index
-                .fields
-                .iter()
-                .map(|f| f.split('.').map(str::to_string).collect())
-                .collect();
+            let fields = field_paths(&index.fields);
             tx.clear_index(index.number).await?;
             for doc in &docs {
                 tx.put_index_entry(index.number, &index_key(&fields, doc), &doc.id)

@@ -164,6 +164,14 @@ fn invalid(message: String) -> StoreError {
     StoreError::InvalidArgument(message)
 }
 
+/// Field paths as stored (`"metadata.role"`) split into their segments.
+pub(crate) fn field_paths(fields: &[String]) -> Vec<Vec<String>> {
+    fields
+        .iter()
+        .map(|f| f.split('.').map(str::to_string).collect())
+        .collect()
+}
+
 #[derive(Debug)]
 pub(crate) struct ResolvedIndex {
     pub name: String,
@@ -280,11 +288,7 @@ impl Catalog {
                     ResolvedIndex {
                         name: i.name.clone(),
                         number: i.number,
-                        fields: i
-                            .fields
-                            .iter()
-                            .map(|f| f.split('.').map(str::to_string).collect())
-                            .collect(),
+                        fields: field_paths(&i.fields),
                         role,
                     }
                 })
@@ -303,16 +307,17 @@ impl Catalog {
         Ok(catalog)
     }
 
-    /// The indexes of declared tables that this schema does not declare, as (table, index).
-    pub fn undeclared_indexes(&self) -> Vec<(String, String)> {
-        let mut found: Vec<(String, String)> = self
+    /// The indexes of declared tables that this schema does not declare, as (table, index,
+    /// number), sorted by name.
+    pub fn undeclared_indexes(&self) -> Vec<(String, String, IndexNumber)> {
+        let mut found: Vec<_> = self
             .by_name
             .values()
             .flat_map(|t| {
                 t.indexes
                     .iter()
                     .filter(|i| i.role == IndexRole::Undeclared)
-                    .map(|i| (t.name.clone(), i.name.clone()))
+                    .map(|i| (t.name.clone(), i.name.clone(), i.number))
             })
             .collect();
         found.sort();

@@ -215,20 +215,10 @@ impl Reader {
             .read()
             .scan(index, &range, order, limit)
             .await?;
-        let mut read = range;
-        if let (Some(limit), Some((last, _))) = (limit, rows.last())
-            && rows.len() >= limit
-        {
-            match order {
-                Order::Asc => read.end = Some(key_after(last)),
-                Order::Desc => read.start = last.clone(),
-            }
-        }
-        state.reads.record_range(index, read);
-        Ok(rows
-            .into_iter()
-            .map(|(key, doc)| (key, Document::from_stored(doc)))
-            .collect())
+        state
+            .reads
+            .record_range(index, extent_read(range, order, limit, &rows));
+        Ok(documents(rows))
     }
 
     /// [`Self::scan`] of several ranges at once (see [`EngineRead::scan_many`]), each
@@ -241,25 +231,10 @@ impl Reader {
         let mut state = self.state.lock().await;
         let results = state.engine()?.read().scan_many(&scans, order).await?;
         for (scan, rows) in scans.into_iter().zip(&results) {
-            let mut read = scan.range;
-            if let Some((last, _)) = rows.last()
-                && rows.len() >= scan.limit
-            {
-                match order {
-                    Order::Asc => read.end = Some(key_after(last)),
-                    Order::Desc => read.start = last.clone(),
-                }
-            }
+            let read = extent_read(scan.range, order, Some(scan.limit), rows);
             state.reads.record_range(scan.index, read);
         }
-        Ok(results
-            .into_iter()
-            .map(|rows| {
-                rows.into_iter()
-                    .map(|(key, doc)| (key, Document::from_stored(doc)))
-                    .collect()
-            })
-            .collect())
+        Ok(results.into_iter().map(documents).collect())
     }
 
     /// Ends a read-only transaction and returns what it read.
@@ -585,6 +560,31 @@ impl Writer {
         state.writes.index_writes.extend(index_writes);
         Ok(())
     }
+}
+
+/// The part of `range` a scan answered with `rows` has read: all of it, unless it stopped at
+/// its `limit`, then up to (and including) the last key returned.
+fn extent_read(
+    mut range: KeyRange,
+    order: Order,
+    limit: Option<usize>,
+    rows: &[(Vec<u8>, StoredDoc)],
+) -> KeyRange {
+    if let (Some(limit), Some((last, _))) = (limit, rows.last())
+        && rows.len() >= limit
+    {
+        match order {
+            Order::Asc => range.end = Some(key_after(last)),
+            Order::Desc => range.start = last.clone(),
+        }
+    }
+    range
+}
+
+fn documents(rows: Vec<(Vec<u8>, StoredDoc)>) -> Vec<(Vec<u8>, Document)> {
+    rows.into_iter()
+        .map(|(key, doc)| (key, Document::from_stored(doc)))
+        .collect()
 }
 
 /// The key of a document in an index: its field values, then `_creationTime` and the id.
