@@ -219,25 +219,10 @@ pub(crate) fn export_line(
 /// Every string that parses as a Keel id of an exported table, in the `ids` form: references
 /// follow their documents, as `keel import` maps them back. Other strings stay as they are.
 fn write_references(value: Value, ids: IdForm, exported: &HashSet<TableNumber>) -> Value {
-    match value {
-        Value::String(s) => match DocumentId::parse(&s) {
-            Ok(id) if exported.contains(&id.table) => Value::String(ids.write(id)),
-            _ => Value::String(s),
-        },
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| write_references(v, ids, exported))
-                .collect(),
-        ),
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, write_references(v, ids, exported)))
-                .collect(),
-        ),
-        other => other,
-    }
+    crate::map_strings(value, &mut |s| match DocumentId::parse(&s) {
+        Ok(id) if exported.contains(&id.table) => ids.write(id),
+        _ => s,
+    })
 }
 
 fn sorted(fields: Map<String, Json>) -> Map<String, Json> {

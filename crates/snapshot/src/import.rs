@@ -436,37 +436,20 @@ fn rewrite_ids(
     renumber: &HashMap<TableNumber, TableNumber>,
     count: &mut u64,
 ) -> Value {
-    match value {
-        Value::String(s) => {
-            if let Some((id, convex)) = parse_any_id(&s)
-                && let Some(&table) = renumber.get(&id.table)
-                && (convex || table != id.table)
-            {
-                *count += 1;
-                return Value::String(
-                    DocumentId {
-                        table,
-                        internal: id.internal,
-                    }
-                    .encode(),
-                );
+    crate::map_strings(value, &mut |s| {
+        if let Some((id, convex)) = parse_any_id(&s)
+            && let Some(&table) = renumber.get(&id.table)
+            && (convex || table != id.table)
+        {
+            *count += 1;
+            return DocumentId {
+                table,
+                internal: id.internal,
             }
-            Value::String(s)
+            .encode();
         }
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| rewrite_ids(v, renumber, count))
-                .collect(),
-        ),
-        Value::Object(fields) => Value::Object(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k, rewrite_ids(v, renumber, count)))
-                .collect(),
-        ),
-        other => other,
-    }
+        s
+    })
 }
 
 /// The table number of the first `_id` in a table's entry, when there is one.

@@ -27,6 +27,28 @@ pub(crate) const GENERATED_SCHEMA: &str = "generated_schema.jsonl";
 /// The `generated_schema.jsonl` line of the current format.
 pub(crate) const UNIFORM: &str = "uniform";
 
+/// `value` with every string in it (at any depth, object keys aside) replaced by `map`'s
+/// answer: how ids inside documents follow their documents, on export and on import.
+pub(crate) fn map_strings(
+    value: keel_values::Value,
+    map: &mut impl FnMut(String) -> String,
+) -> keel_values::Value {
+    use keel_values::Value;
+    match value {
+        Value::String(s) => Value::String(map(s)),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| map_strings(v, map)).collect())
+        }
+        Value::Object(fields) => Value::Object(
+            fields
+                .into_iter()
+                .map(|(k, v)| (k, map_strings(v, map)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
 /// Told how an export or import advances (the CLI draws a progress bar from it).
 pub trait Progress: Send + Sync {
     /// The total amount of work: documents for an export, bytes of `documents.jsonl` for an
